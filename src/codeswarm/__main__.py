@@ -1,0 +1,3 @@
+from codeswarm.cli import main
+
+main()

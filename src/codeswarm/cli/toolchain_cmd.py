@@ -1,0 +1,68 @@
+"""``codeswarm toolchain install|path|doctor``."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+app = typer.Typer(help="Install, locate and check the pinned Codex CLI.", no_args_is_help=True)
+
+
+@app.command()
+def install(
+    force: bool = typer.Option(False, "--force", help="Reinstall even if present."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing when already installed."),
+) -> None:
+    """Install the pinned @openai/codex with npm under the state directory (never globally)."""
+    from codeswarm.codex.toolchain import CODEX_PACKAGE, describe, install, managed_prefix
+    from codeswarm.core.config import CODEX_VERSION
+
+    wrapper = managed_prefix() / "node_modules" / ".bin" / "codex"
+    if wrapper.exists() and not force:
+        found = describe(wrapper, "managed")
+        if found.version == CODEX_VERSION:
+            if not quiet:
+                print(f"codex {found.version} already installed: {found.executable}")
+            return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status(f"installing {CODEX_PACKAGE}@{CODEX_VERSION} with npm…"):
+        found = install(force=force)
+    print(f"installed codex {found.version}: {found.executable}", file=sys.stderr)
+
+
+@app.command()
+def path() -> None:
+    """Print the path of the codex binary codeswarm runs."""
+    from codeswarm.codex.toolchain import locate
+
+    print(locate().executable)
+
+
+@app.command()
+def doctor(json_out: bool = typer.Option(False, "--json", help="Print the checks as JSON.")) -> None:
+    """Check node, npm, the codex binary and version, and the login for a real model."""
+    from codeswarm.codex.doctor import run_checks
+    from codeswarm.core.config import load_config
+
+    checks = run_checks(load_config())
+    if json_out:
+        import orjson
+
+        sys.stdout.write(
+            orjson.dumps(
+                [
+                    {"name": c.name, "ok": c.ok, "detail": c.detail, "required": c.required}
+                    for c in checks
+                ]
+            ).decode()
+            + "\n"
+        )
+    else:
+        for c in checks:
+            mark = "ok  " if c.ok else ("FAIL" if c.required else "warn")
+            print(f"{mark}  {c.name:<20} {c.detail}")
+    if any(c.required and not c.ok for c in checks):
+        raise typer.Exit(1)

@@ -1,0 +1,68 @@
+"""The codeswarm event vocabulary (documented in ``docs/events.md``).
+
+An event is a plain JSON object (a ``dict``) with at least ``type``, ``agent``, ``seq`` and ``ts``;
+the other fields depend on the type. Plain dicts keep the hot path free of conversions: events are
+produced once per Codex notification and serialised straight to JSONL, SSE or the terminal.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+EVENTS_VERSION: Final = 1
+
+Event = dict[str, Any]
+
+# agent lifecycle
+AGENT_STARTED: Final = "agent.started"
+AGENT_READY: Final = "agent.ready"
+AGENT_BUSY: Final = "agent.busy"
+AGENT_IDLE: Final = "agent.idle"
+AGENT_STOPPED: Final = "agent.stopped"
+AGENT_FAILED: Final = "agent.failed"
+AGENT_RESTARTED: Final = "agent.restarted"
+# turns and items
+TURN_STARTED: Final = "turn.started"
+TURN_COMPLETED: Final = "turn.completed"
+MESSAGE_DELTA: Final = "message.delta"
+MESSAGE_COMPLETED: Final = "message.completed"
+REASONING: Final = "reasoning"
+COMMAND_STARTED: Final = "command.started"
+COMMAND_OUTPUT: Final = "command.output"
+COMMAND_COMPLETED: Final = "command.completed"
+FILE_CHANGED: Final = "file.changed"
+DIFF_UPDATED: Final = "diff.updated"
+TOOL_STARTED: Final = "tool.started"
+TOOL_COMPLETED: Final = "tool.completed"
+APPROVAL_REQUESTED: Final = "approval.requested"
+APPROVAL_RESOLVED: Final = "approval.resolved"
+USAGE_UPDATED: Final = "usage.updated"
+ERROR: Final = "error"
+
+EVENT_TYPES: Final = frozenset(
+    {
+        AGENT_STARTED,
+        AGENT_READY,
+        AGENT_BUSY,
+        AGENT_IDLE,
+        AGENT_STOPPED,
+        AGENT_FAILED,
+        AGENT_RESTARTED,
+        TURN_STARTED,
+        TURN_COMPLETED,
+        MESSAGE_DELTA,
+        MESSAGE_COMPLETED,
+        REASONING,
+        COMMAND_STARTED,
+        COMMAND_OUTPUT,
+        COMMAND_COMPLETED,
+        FILE_CHANGED,
+        DIFF_UPDATED,
+        TOOL_STARTED,
+        TOOL_COMPLETED,
+        APPROVAL_REQUESTED,
+        APPROVAL_RESOLVED,
+        USAGE_UPDATED,
+        ERROR,
+    }
+)

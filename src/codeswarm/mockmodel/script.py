@@ -1,0 +1,364 @@
+"""The script format of the scripted model: loading, validation, and per-agent playback.
+
+A script maps agents to lists of entries; each model request consumes one entry. The format is
+documented in ``docs/scripted-model.md``; this module is its single source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+import msgspec
+
+from codeswarm.core.errors import ScriptError
+
+WILDCARD: Final = "*"
+"""The agents key that serves every agent without a list of its own."""
+
+EXHAUSTED_TEXT: Final = "(script exhausted)"
+"""What an agent whose list is used up answers to every further request."""
+
+DEFAULT_MCP_SERVER: Final = "codeswarm"
+"""The MCP server a ``tool`` entry calls when it names none."""
+
+_NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
+_NonNegFloat = Annotated[float, msgspec.Meta(ge=0)]
+
+_TOP_LEVEL_KEYS: Final = frozenset({"agents", "note", "description"})
+_CALL_KEYS: Final = ("exec", "patch", "tool")
+_ACTION_KEYS: Final = ("text", "reasoning", *_CALL_KEYS, "fail", "http_status", "cut")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+_RANK = re.compile(r"_(\d+)\Z")
+
+
+class Usage(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """Token usage reported for one model request, passed through to Codex exactly."""
+
+    input_tokens: _NonNegInt
+    output_tokens: _NonNegInt
+    cached_input_tokens: _NonNegInt = 0
+    reasoning_tokens: _NonNegInt = 0
+    total_tokens: _NonNegInt | None = None
+    """Defaults to ``input_tokens + output_tokens``."""
+
+
+class ExecCall(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """The object form of ``exec``: the arguments of Codex's ``exec_command`` tool."""
+
+    cmd: str
+    workdir: str | None = None
+    justification: str | None = None
+    sandbox_permissions: str | None = None
+
+
+class Entry(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """One scripted answer to one model request. See ``docs/scripted-model.md`` for every key."""
+
+    text: str | None = None
+    reasoning: str | None = None
+    exec: str | ExecCall | None = None
+    patch: str | None = None
+    tool: str | None = None
+    server: str | None = None
+    arguments: dict[str, Any] | str | None = None
+    fail: str | None = None
+    http_status: Annotated[int, msgspec.Meta(ge=400, le=599)] | None = None
+    body: Any = None
+    cut: bool = False
+    usage: Usage | None = None
+    when: str | None = None
+    repeat: bool = False
+    delay: _NonNegFloat = 0.0
+    delta_delay: _NonNegFloat = 0.0
+    chunk: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    note: str | None = None
+
+    @property
+    def exec_call(self) -> ExecCall | None:
+        """``exec`` in its object form, whichever form the script used."""
+        if isinstance(self.exec, str):
+            return ExecCall(cmd=self.exec)
+        return self.exec
+
+    @property
+    def mcp_call(self) -> tuple[str, str] | None:
+        """``(server, tool)`` of a ``tool`` entry, resolving the ``"server/tool"`` form."""
+        if self.tool is None:
+            return None
+        server, sep, name = self.tool.partition("/")
+        if sep:
+            return server, name
+        return self.server or DEFAULT_MCP_SERVER, self.tool
+
+    @property
+    def arguments_json(self) -> str:
+        """The tool's arguments as the JSON text Codex expects (``{}`` when none)."""
+        if isinstance(self.arguments, str):
+            return self.arguments
+        return json.dumps(self.arguments or {}, ensure_ascii=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as plain JSON data, without keys left at their defaults."""
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        return out
+
+
+EXHAUSTED_ENTRY: Final = Entry(text=EXHAUSTED_TEXT)
+
+
+def agent_rank(agent: str) -> str | None:
+    """The rank of an agent id ``<swarm>_<N>`` (the digits after the last underscore), else None."""
+    m = _RANK.search(agent)
+    return str(int(m.group(1))) if m else None
+
+
+class Script:
+    """A validated script: for each agents key, its entries. Immutable once built.
+
+    Build one with :func:`load_script` or :meth:`Script.from_obj`; both raise
+    :class:`~codeswarm.core.errors.ScriptError` with one line naming the source and the entry.
+    """
+
+    def __init__(self, agents: Mapping[str, Sequence[Entry]], *, source: str = "<script>") -> None:
+        self.source = source
+        self.agents: dict[str, tuple[Entry, ...]] = {k: tuple(v) for k, v in agents.items()}
+        self.patterns: dict[str, re.Pattern[str]] = {}
+        for entries in self.agents.values():
+            for entry in entries:
+                if entry.when is not None:
+                    self.patterns.setdefault(entry.when, re.compile(entry.when))
+
+    @classmethod
+    def from_obj(cls, obj: object, *, source: str = "<script>") -> Script:
+        """Validate decoded JSON/YAML data. Raises ScriptError on the first problem found."""
+        if not isinstance(obj, Mapping):
+            raise ScriptError(f"{source}: expected a mapping with an 'agents' key, got {_kind(obj)}")
+        for key in obj:
+            if key not in _TOP_LEVEL_KEYS:
+                raise ScriptError(f"{source}: unknown top-level key {str(key)!r}")
+        if "agents" not in obj:
+            raise ScriptError(f"{source}: missing top-level key 'agents'")
+        raw_agents = obj["agents"]
+        if not isinstance(raw_agents, Mapping):
+            raise ScriptError(f"{source}: agents: expected a mapping, got {_kind(raw_agents)}")
+        agents: dict[str, list[Entry]] = {}
+        for raw_key, raw_list in raw_agents.items():
+            if isinstance(raw_key, bool) or not isinstance(raw_key, str | int):
+                raise ScriptError(f"{source}: agents: key {raw_key!r} is not a string")
+            key = str(raw_key)  # YAML reads `0:` as an int; it means rank "0"
+            where = f"{source}: agents.{_quote(key)}"
+            if not isinstance(raw_list, list):
+                raise ScriptError(f"{where}: expected a list of entries, got {_kind(raw_list)}")
+            agents[key] = [_entry(raw, f"{where}[{i}]") for i, raw in enumerate(raw_list)]
+        return cls(agents, source=source)
+
+    def entries_for(self, agent: str) -> tuple[str | None, tuple[Entry, ...]]:
+        """The list serving ``agent``: by exact id, then by rank, then ``"*"``.
+
+        Returns the agents key used (None when nothing matched) and its entries.
+        """
+        rank = agent_rank(agent)
+        for key in (agent, rank, WILDCARD):
+            if key is not None and key in self.agents:
+                return key, self.agents[key]
+        return None, ()
+
+    def playback(self, agent: str) -> Playback:
+        """A fresh cursor over the entries serving ``agent``."""
+        key, entries = self.entries_for(agent)
+        return Playback(self, agent, key, entries)
+
+
+class Playback:
+    """One agent's cursor over its entries; each :meth:`pick` consumes one model request."""
+
+    def __init__(
+        self, script: Script, agent: str, key: str | None, entries: tuple[Entry, ...]
+    ) -> None:
+        self.agent = agent
+        self.key = key
+        """The agents key whose list this plays (None: no list, always exhausted)."""
+        self._script = script
+        self._entries = entries
+        self._used: set[int] = set()
+        self._next = 0
+
+    def pick(self, prompt: str) -> tuple[int | None, Entry]:
+        """The entry answering a request whose latest user message is ``prompt``.
+
+        A ``when`` entry that matches and is not used up wins (first in list order); otherwise
+        the next unused entry without ``when``. Returns its index in the list, or ``(None,
+        EXHAUSTED_ENTRY)`` when nothing is left.
+        """
+        for i, entry in enumerate(self._entries):
+            if entry.when is None or i in self._used:
+                continue
+            if self._script.patterns[entry.when].search(prompt):
+                if not entry.repeat:
+                    self._used.add(i)
+                return i, entry
+        while self._next < len(self._entries):
+            i = self._next
+            self._next += 1
+            if self._entries[i].when is None:
+                self._used.add(i)
+                return i, self._entries[i]
+        return None, EXHAUSTED_ENTRY
+
+    @property
+    def remaining(self) -> int:
+        """How many entries without ``when`` are still to be played."""
+        return sum(1 for e in self._entries[self._next :] if e.when is None)
+
+
+def load_script(path: str | os.PathLike[str]) -> Script:
+    """Read and validate a script file: YAML for ``.yaml``/``.yml``, JSON otherwise.
+
+    Raises ScriptError (one line, naming the file) when it cannot be read or is invalid.
+    """
+    p = Path(path)
+    source = str(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScriptError(f"{source}: no such file") from None
+    except IsADirectoryError:
+        raise ScriptError(f"{source}: is a directory, not a script file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScriptError(f"{source}: cannot read: {exc}") from exc
+    obj: object
+    if p.suffix.lower() in (".yaml", ".yml"):
+        import yaml  # only YAML scripts pay for it
+
+        try:
+            obj = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ScriptError(f"{source}: invalid YAML{at}: {problem}") from exc
+    else:
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ScriptError(
+                f"{source}: invalid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
+            ) from exc
+    return Script.from_obj(obj, source=source)
+
+
+def _entry(raw: object, where: str) -> Entry:
+    """Validate one entry; ``where`` prefixes every error (file and position)."""
+    if isinstance(raw, str):
+        raw = {"text": raw}  # shorthand: a bare string is a text answer
+    if not isinstance(raw, Mapping):
+        raise ScriptError(f"{where}: expected an entry (a mapping or a string), got {_kind(raw)}")
+    for key in raw:
+        if not isinstance(key, str):
+            raise ScriptError(f"{where}: key {key!r} is not a string")
+    try:
+        entry = msgspec.convert(raw, Entry)
+    except msgspec.ValidationError as exc:
+        raise ScriptError(f"{where}: {_explain(str(exc))}") from None
+    problem = _check(entry)
+    if problem:
+        raise ScriptError(f"{where}: {problem}")
+    return entry
+
+
+def _check(e: Entry) -> str | None:
+    """What is wrong with an entry that has the right types, or None."""
+    given = [k for k in _ACTION_KEYS if getattr(e, k) not in (None, False)]
+    calls = [k for k in _CALL_KEYS if getattr(e, k) is not None]
+    if not given:
+        return "entry does nothing: give one of " + ", ".join(_ACTION_KEYS)
+    if len(calls) > 1:
+        return f"{' and '.join(repr(k) for k in calls)} cannot be combined (one call per entry)"
+    if e.http_status is not None:
+        others = [k for k in given if k != "http_status"]
+        others += [k for k in ("usage", "chunk") if getattr(e, k) is not None]
+        if others:
+            return f"'http_status' answers without a stream; it cannot be combined with {others[0]!r}"
+    elif e.body is not None:
+        return "'body' needs 'http_status'"
+    if e.fail is not None and e.cut:
+        return "'fail' and 'cut' cannot be combined"
+    for ending in ("fail", "cut"):
+        if getattr(e, ending) not in (None, False) and calls:
+            return f"{ending!r} cannot be combined with {calls[0]!r}"
+    if e.tool is None:
+        for key in ("server", "arguments"):
+            if getattr(e, key) is not None:
+                return f"{key!r} needs 'tool'"
+    else:
+        problem = _check_tool(e)
+        if problem:
+            return problem
+    if e.exec_call is not None and not e.exec_call.cmd.strip():
+        return "exec: empty command"
+    if e.repeat and e.when is None:
+        return "'repeat' needs 'when'"
+    if e.repeat and calls:
+        # the follow-up request after the call carries the same user message: it would match again
+        return f"'repeat' cannot be combined with {calls[0]!r} (it would answer its own tool output forever)"
+    if e.when is not None:
+        try:
+            re.compile(e.when)
+        except re.error as exc:
+            return f"when: bad regular expression {e.when!r}: {exc}"
+    return None
+
+
+def _check_tool(e: Entry) -> str | None:
+    assert e.tool is not None
+    if "/" in e.tool and e.server is not None:
+        return "give the server either in 'server' or as 'tool': 'server/tool', not both"
+    server, name = e.mcp_call or ("", "")
+    if not server or not name or "/" in name:
+        return f"tool: expected 'name' or 'server/name', got {e.tool!r}"
+    if isinstance(e.arguments, str):
+        try:
+            parsed = json.loads(e.arguments)
+        except json.JSONDecodeError as exc:
+            return f"arguments: not valid JSON: {exc.msg}"
+        if not isinstance(parsed, dict):
+            return "arguments: expected a JSON object"
+    return None
+
+
+_UNKNOWN = re.compile(r"Object contains unknown field `(.*)`")
+_MISSING = re.compile(r"Object missing required field `(.*)`")
+_AT = re.compile(r"^(.*) - at `\$(.*)`$", re.DOTALL)
+
+
+def _explain(msg: str) -> str:
+    """Rephrase a msgspec validation message as ``path: problem`` in the script's words."""
+    path = ""
+    m = _AT.match(msg)
+    if m:
+        msg, path = m.group(1), m.group(2).lstrip(".")
+    if u := _UNKNOWN.fullmatch(msg):
+        msg = f"unknown key {u.group(1)!r}"
+    elif u := _MISSING.fullmatch(msg):
+        msg = f"missing key {u.group(1)!r}"
+    else:
+        msg = msg.replace(" | null", "").replace("`", "")
+        msg = msg[:1].lower() + msg[1:]
+    return f"{path}: {msg}" if path else msg
+
+
+def _quote(key: str) -> str:
+    return key if _IDENT.match(key) else json.dumps(key, ensure_ascii=False)
+
+
+def _kind(obj: object) -> str:
+    if obj is None:
+        return "null"
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(obj), type(obj).__name__
+    )
