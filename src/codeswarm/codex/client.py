@@ -162,6 +162,7 @@ class AppServer:
 
     async def aclose(self, grace: float = STDIN_CLOSE_GRACE) -> None:
         """Close stdin, wait ``grace``, terminate, kill. Safe to call twice."""
+        self.rpc.close_nowait()
         if isinstance(self.transport, ProcessTransport):
             await self.transport.aclose(grace)
         await self.rpc.aclose()
@@ -340,7 +341,7 @@ class AppServer:
                 key, current = hook.get("key"), hook.get("currentHash")
                 if not isinstance(key, str) or not isinstance(current, str):
                     continue
-                if hook.get("trustedHash") == current:
+                if hook.get("trustStatus") in ("trusted", "managed") or hook.get("isManaged"):
                     continue
                 edits.append(
                     {

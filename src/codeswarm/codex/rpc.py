@@ -102,10 +102,15 @@ class RpcConnection:
         await self._lost.wait()
         return self._error
 
-    async def aclose(self) -> None:
-        """Close the transport, fail what is pending with :class:`ClosedError`. Idempotent."""
+    def close_nowait(self) -> None:
+        """Mark the connection closed by us: pending calls fail with :class:`ClosedError` and
+        subscriptions end. The transport is left to the caller (see :meth:`aclose`)."""
         if self._state in (State.NEW, State.OPEN):
             self._end(ClosedError("connection closed by us"), State.CLOSED)
+
+    async def aclose(self) -> None:
+        """Close the transport, fail what is pending with :class:`ClosedError`. Idempotent."""
+        self.close_nowait()
         await self._transport.aclose()
         if self._reader is not None and not self._reader.done():
             self._reader.cancel()

@@ -128,16 +128,22 @@ class Script:
         self.source = source
         self.agents: dict[str, tuple[Entry, ...]] = {k: tuple(v) for k, v in agents.items()}
         self.patterns: dict[str, re.Pattern[str]] = {}
-        for entries in self.agents.values():
-            for entry in entries:
-                if entry.when is not None:
-                    self.patterns.setdefault(entry.when, re.compile(entry.when))
+        for key, entries in self.agents.items():
+            for i, entry in enumerate(entries):
+                if entry.when is not None and entry.when not in self.patterns:
+                    try:
+                        self.patterns[entry.when] = re.compile(entry.when)
+                    except re.error as exc:
+                        where = f"{source}: agents.{_quote(key)}[{i}]"
+                        raise ScriptError(f"{where}: when: bad regular expression: {exc}") from None
 
     @classmethod
     def from_obj(cls, obj: object, *, source: str = "<script>") -> Script:
         """Validate decoded JSON/YAML data. Raises ScriptError on the first problem found."""
         if not isinstance(obj, Mapping):
-            raise ScriptError(f"{source}: expected a mapping with an 'agents' key, got {_kind(obj)}")
+            raise ScriptError(
+                f"{source}: expected a mapping with an 'agents' key, got {_kind(obj)}"
+            )
         for key in obj:
             if key not in _TOP_LEVEL_KEYS:
                 raise ScriptError(f"{source}: unknown top-level key {str(key)!r}")
@@ -216,6 +222,50 @@ class Playback:
         return sum(1 for e in self._entries[self._next :] if e.when is None)
 
 
+# user-role messages Codex writes itself (context, not the person's prompt)
+_CONTEXT_PREFIXES: Final = (
+    "<environment_context>",
+    "<user_instructions>",
+    "<INSTRUCTIONS>",
+    "# AGENTS.md instructions",
+    "<turn_aborted>",
+    "<user_shell_command>",
+    "<subagent_notification>",
+    "<skill>",
+)
+
+
+def latest_user_text(body: object) -> str:
+    """The text of the latest user message in a Responses request body (``""`` if none).
+
+    Skips the user-role context messages Codex adds itself (``<environment_context>``, AGENTS.md
+    instructions, ...), so ``when`` patterns see what the person or the orchestrator wrote.
+    """
+    items = body.get("input") if isinstance(body, Mapping) else None
+    if isinstance(items, str):
+        return items
+    if not isinstance(items, list):
+        return ""
+    for item in reversed(items):
+        if not isinstance(item, Mapping) or item.get("role") != "user":
+            continue
+        if item.get("type", "message") != "message":
+            continue
+        text = _content_text(item.get("content"))
+        if not text.lstrip().startswith(_CONTEXT_PREFIXES):
+            return text
+    return ""
+
+
+def _content_text(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    parts = [p.get("text") for p in content if isinstance(p, Mapping)]
+    return "\n".join(p for p in parts if isinstance(p, str))
+
+
 def load_script(path: str | os.PathLike[str]) -> Script:
     """Read and validate a script file: YAML for ``.yaml``/``.yml``, JSON otherwise.
 
@@ -283,7 +333,9 @@ def _check(e: Entry) -> str | None:
         others = [k for k in given if k != "http_status"]
         others += [k for k in ("usage", "chunk") if getattr(e, k) is not None]
         if others:
-            return f"'http_status' answers without a stream; it cannot be combined with {others[0]!r}"
+            return (
+                f"'http_status' answers without a stream; it cannot be combined with {others[0]!r}"
+            )
     elif e.body is not None:
         return "'body' needs 'http_status'"
     if e.fail is not None and e.cut:

@@ -106,7 +106,6 @@ def build_reply(entry: Entry, ids: IdSource, *, request_bytes: int) -> Reply:
                 "error": {
                     "message": f"scripted HTTP {entry.http_status}",
                     "type": "scripted_error",
-                    "code": None,
                 }
             }
         return Reply(status=entry.http_status, error_body=body)
@@ -256,5 +255,9 @@ class _Stream:
                     "delta": delta,
                 }
             )
-        item = {"type": "reasoning", "id": item_id, "summary": [{"type": "summary_text", "text": summary}]}
+        item = {
+            "type": "reasoning",
+            "id": item_id,
+            "summary": [{"type": "summary_text", "text": summary}],
+        }
         self._done(index, item)

@@ -1,0 +1,236 @@
+"""The app-server client driving the REAL Codex CLI against the scripted model."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import Any
+
+import pytest
+
+from codeswarm.codex import AcceptAll, Decision, QueuePolicy
+from codeswarm.control import EventStamper
+
+pytestmark = pytest.mark.codex
+
+TURN_TIMEOUT = 30
+
+
+def user_texts(body: dict[str, Any]) -> list[str]:
+    out = []
+    for item in body.get("input", []):
+        if item.get("type") == "message" and item.get("role") in ("user", "assistant"):
+            for c in item.get("content", []):
+                if isinstance(c, dict) and isinstance(c.get("text"), str):
+                    out.append(c["text"])
+    return out
+
+
+async def test_streamed_message_deltas_and_declared_usage(rig) -> None:  # type: ignore[no-untyped-def]
+    text = "Streaming works: these words arrive as deltas, in order, and add up."
+    mm = await rig.model(
+        {"agents": {"*": [{"text": text, "chunk": 5, "usage": {"input_tokens": 120, "output_tokens": 30}}]}}
+    )
+    codex = await rig.codex(mm)
+    thread = await codex.thread_start(cwd=rig.workspace, approval_policy="never", sandbox="read-only")
+    turn = await codex.turn_start(thread.id, "say something")
+    stamper = EventStamper("t_0")
+    events = []
+    async with asyncio.timeout(TURN_TIMEOUT):
+        async for msg in turn:
+            events += stamper.events(msg)
+    deltas = [e["delta"] for e in events if e["type"] == "message.delta"]
+    assert len(deltas) > 3
+    completed = [e for e in events if e["type"] == "message.completed"]
+    assert "".join(deltas) == completed[-1]["text"] == text
+    usage = [e for e in events if e["type"] == "usage.updated"][-1]
+    assert usage["total"]["input_tokens"] == 120
+    assert usage["total"]["output_tokens"] == 30
+    assert usage["total"]["total_tokens"] == 150
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert events[0]["type"] == "turn.started" and events[-1]["type"] == "turn.completed"
+    assert turn.result.status == "completed" and turn.result.text == text
+
+
+@pytest.mark.parametrize("decision", [Decision.ACCEPT, Decision.DECLINE])
+async def test_exec_command_approval_under_untrusted(rig, decision: Decision) -> None:  # type: ignore[no-untyped-def]
+    mm = await rig.model(
+        {"agents": {"*": [{"exec": "echo hi > out.txt"}, {"text": "done"}]}}
+    )
+    policy = QueuePolicy()
+    codex = await rig.codex(mm, approval=policy)
+    thread = await codex.thread_start(
+        cwd=rig.workspace, approval_policy="untrusted", sandbox="workspace-write"
+    )
+    turn = await codex.turn_start(thread.id, "write the file")
+    pending = await asyncio.wait_for(policy.queue.get(), TURN_TIMEOUT)
+    assert pending.request.kind == "command"
+    assert "echo hi > out.txt" in (pending.request.command or "")
+    assert pending.request.turn_id == turn.turn_id
+    pending.resolve(decision)
+    result = await asyncio.wait_for(turn.wait(), TURN_TIMEOUT)
+    assert result.status == "completed"
+    commands = [i for i in result.items if i.get("type") == "commandExecution"]
+    if decision is Decision.ACCEPT:
+        assert (rig.workspace / "out.txt").read_text() == "hi\n"
+        assert commands[-1]["status"] == "completed" and commands[-1]["exitCode"] == 0
+    else:
+        assert not (rig.workspace / "out.txt").exists()
+        assert commands[-1]["status"] == "declined"
+
+
+async def test_apply_patch_add_update_delete_rename(rig) -> None:  # type: ignore[no-untyped-def]
+    patches = [
+        "*** Begin Patch\n*** Add File: a.txt\n+hello\n*** End Patch\n",
+        "*** Begin Patch\n*** Update File: a.txt\n@@\n-hello\n+hello world\n*** End Patch\n",
+        "*** Begin Patch\n*** Add File: b.txt\n+bee\n*** End Patch\n",
+        "*** Begin Patch\n*** Update File: b.txt\n*** Move to: sub/c.txt\n@@\n-bee\n+sea\n*** End Patch\n",
+        "*** Begin Patch\n*** Delete File: a.txt\n*** End Patch\n",
+    ]
+    mm = await rig.model({"agents": {"*": [*({"patch": p} for p in patches), {"text": "ok"}]}})
+    codex = await rig.codex(mm, approval=AcceptAll())
+    thread = await codex.thread_start(
+        cwd=rig.workspace, approval_policy="never", sandbox="workspace-write"
+    )
+    turn = await codex.turn_start(thread.id, "edit files")
+    stamper = EventStamper("t_0")
+    changes = []
+    async with asyncio.timeout(TURN_TIMEOUT):
+        async for msg in turn:
+            changes += [e for e in stamper.events(msg) if e["type"] == "file.changed"]
+    assert turn.result.status == "completed"
+    kinds = [(c["changes"][0]["kind"], os.path.basename(c["changes"][0]["path"])) for c in changes]
+    assert kinds == [
+        ("add", "a.txt"),
+        ("update", "a.txt"),
+        ("add", "b.txt"),
+        ("update", "b.txt"),
+        ("delete", "a.txt"),
+    ]
+    assert changes[3]["changes"][0]["move_path"].endswith("sub/c.txt")
+    assert all(c["status"] == "completed" for c in changes)
+    assert not (rig.workspace / "a.txt").exists()
+    assert not (rig.workspace / "b.txt").exists()
+    assert (rig.workspace / "sub" / "c.txt").read_text() == "sea\n"
+
+
+async def test_interrupt_a_delayed_turn(rig) -> None:  # type: ignore[no-untyped-def]
+    mm = await rig.model({"agents": {"*": [{"delay": 60, "text": "too late"}, {"text": "next"}]}})
+    codex = await rig.codex(mm)
+    thread = await codex.thread_start(cwd=rig.workspace, approval_policy="never", sandbox="read-only")
+    turn = await codex.turn_start(thread.id, "take your time")
+    await mm.wait_requests(1, timeout=TURN_TIMEOUT)  # the model is now "thinking"
+    await turn.interrupt()
+    result = await asyncio.wait_for(turn.wait(), 10)
+    assert result.status == "interrupted"
+    # and the thread goes on
+    turn2 = await codex.turn_start(thread.id, "again")
+    assert (await asyncio.wait_for(turn2.wait(), TURN_TIMEOUT)).text == "next"
+
+
+async def test_three_turns_carry_the_history(rig) -> None:  # type: ignore[no-untyped-def]
+    mm = await rig.model({"agents": {"*": [{"text": "one"}, {"text": "two"}, {"text": "three"}]}})
+    codex = await rig.codex(mm)
+    thread = await codex.thread_start(cwd=rig.workspace, approval_policy="never", sandbox="read-only")
+    answers = []
+    for prompt in ("first question", "second question", "third question"):
+        turn = await codex.turn_start(thread.id, prompt)
+        answers.append((await asyncio.wait_for(turn.wait(), TURN_TIMEOUT)).text)
+    assert answers == ["one", "two", "three"]
+    third = mm.requests[2]["body"]
+    texts = user_texts(third)
+    for expected in ("first question", "one", "second question", "two", "third question"):
+        assert expected in texts
+    assert texts.index("first question") < texts.index("one") < texts.index("second question")
+
+
+async def test_resume_after_killing_the_app_server(rig) -> None:  # type: ignore[no-untyped-def]
+    mm = await rig.model({"agents": {"*": [{"text": "remember: blue"}, {"text": "it was blue"}]}})
+    first = await rig.codex(mm)
+    thread = await first.thread_start(
+        cwd=rig.workspace, approval_policy="never", sandbox="read-only"
+    )
+    turn = await first.turn_start(thread.id, "what colour?")
+    assert (await asyncio.wait_for(turn.wait(), TURN_TIMEOUT)).status == "completed"
+    assert first.pid is not None
+    os.killpg(first.pid, signal.SIGKILL)  # a crash, not a goodbye
+    assert await asyncio.wait_for(first.rpc.wait_lost(), 10) is not None
+
+    second = await rig.codex(mm)
+    resumed = await second.thread_resume(thread.id, cwd=rig.workspace)
+    assert resumed.id == thread.id
+    turn = await second.turn_start(thread.id, "and now?")
+    assert (await asyncio.wait_for(turn.wait(), TURN_TIMEOUT)).text == "it was blue"
+    texts = user_texts(mm.requests[-1]["body"])
+    assert "what colour?" in texts and "remember: blue" in texts and "and now?" in texts
+
+
+@pytest.mark.parametrize(
+    ("failure", "needle"),
+    [
+        ({"http_status": 500}, ""),
+        ({"fail": "the model fell over"}, "the model fell over"),
+        ({"cut": True, "text": "half an answ"}, "stream disconnected"),
+    ],
+)
+async def test_model_failure_fails_the_turn_and_the_client_goes_on(rig, failure, needle) -> None:  # type: ignore[no-untyped-def]
+    mm = await rig.model({"agents": {"*": [failure, {"text": "recovered"}]}})
+    codex = await rig.codex(mm)
+    thread = await codex.thread_start(cwd=rig.workspace, approval_policy="never", sandbox="read-only")
+    turn = await codex.turn_start(thread.id, "try")
+    stamper = EventStamper("t_0")
+    events = []
+    async with asyncio.timeout(TURN_TIMEOUT):
+        async for msg in turn:
+            events += stamper.events(msg)
+    errors = [e for e in events if e["type"] == "error"]
+    assert errors, events
+    assert needle.lower() in errors[-1]["message"].lower()
+    assert events[-1]["type"] == "turn.completed" and events[-1]["status"] == "failed"
+    assert turn.result.status == "failed"
+    turn2 = await codex.turn_start(thread.id, "again")
+    assert (await asyncio.wait_for(turn2.wait(), TURN_TIMEOUT)).text == "recovered"
+
+
+async def test_steer_adds_input_to_a_running_turn(rig) -> None:  # type: ignore[no-untyped-def]
+    mm = await rig.model(
+        {"agents": {"*": [{"delay": 1.0, "exec": "true"}, {"text": "steered"}]}}
+    )
+    codex = await rig.codex(mm)
+    thread = await codex.thread_start(cwd=rig.workspace, approval_policy="never", sandbox="workspace-write")
+    turn = await codex.turn_start(thread.id, "start")
+    await mm.wait_requests(1, timeout=TURN_TIMEOUT)
+    await codex.turn_steer(thread.id, turn.turn_id, "also mention the steering")
+    result = await asyncio.wait_for(turn.wait(), TURN_TIMEOUT)
+    assert result.status == "completed"
+    assert "also mention the steering" in user_texts(mm.requests[-1]["body"])
+
+
+async def test_hook_trust_through_the_app_server(rig) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    marker = rig.tmp_path / "hook-ran"
+    rig.home.mkdir(exist_ok=True)
+    (rig.home / "hooks.json").write_text(
+        json.dumps(
+            {
+                "hooks": {
+                    "UserPromptSubmit": [
+                        {"hooks": [{"type": "command", "command": f"touch {marker}", "timeout": 10}]}
+                    ]
+                }
+            }
+        )
+    )
+    mm = await rig.model({"agents": {"*": [{"text": "a"}, {"text": "b"}]}})
+    codex = await rig.codex(mm)
+    listed = await codex.hooks_list([rig.workspace])
+    assert listed, "hooks/list returned nothing"
+    trusted = await codex.trust_hooks([rig.workspace])
+    assert len(trusted) == 1
+    assert await codex.trust_hooks([rig.workspace]) == []  # idempotent
+    thread = await codex.thread_start(cwd=rig.workspace, approval_policy="never", sandbox="read-only")
+    turn = await codex.turn_start(thread.id, "hi")
+    assert (await asyncio.wait_for(turn.wait(), TURN_TIMEOUT)).status == "completed"
+    assert marker.exists(), "the trusted hook did not run"
