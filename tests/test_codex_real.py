@@ -30,10 +30,18 @@ def user_texts(body: dict[str, Any]) -> list[str]:
 async def test_streamed_message_deltas_and_declared_usage(rig) -> None:  # type: ignore[no-untyped-def]
     text = "Streaming works: these words arrive as deltas, in order, and add up."
     mm = await rig.model(
-        {"agents": {"*": [{"text": text, "chunk": 5, "usage": {"input_tokens": 120, "output_tokens": 30}}]}}
+        {
+            "agents": {
+                "*": [
+                    {"text": text, "chunk": 5, "usage": {"input_tokens": 120, "output_tokens": 30}}
+                ]
+            }
+        }
     )
     codex = await rig.codex(mm)
-    thread = await codex.thread_start(cwd=rig.workspace, approval_policy="never", sandbox="read-only")
+    thread = await codex.thread_start(
+        cwd=rig.workspace, approval_policy="never", sandbox="read-only"
+    )
     turn = await codex.turn_start(thread.id, "say something")
     stamper = EventStamper("t_0")
     events = []
@@ -55,9 +63,7 @@ async def test_streamed_message_deltas_and_declared_usage(rig) -> None:  # type:
 
 @pytest.mark.parametrize("decision", [Decision.ACCEPT, Decision.DECLINE])
 async def test_exec_command_approval_under_untrusted(rig, decision: Decision) -> None:  # type: ignore[no-untyped-def]
-    mm = await rig.model(
-        {"agents": {"*": [{"exec": "echo hi > out.txt"}, {"text": "done"}]}}
-    )
+    mm = await rig.model({"agents": {"*": [{"exec": "echo hi > out.txt"}, {"text": "done"}]}})
     policy = QueuePolicy()
     codex = await rig.codex(mm, approval=policy)
     thread = await codex.thread_start(
@@ -118,7 +124,9 @@ async def test_apply_patch_add_update_delete_rename(rig) -> None:  # type: ignor
 async def test_interrupt_a_delayed_turn(rig) -> None:  # type: ignore[no-untyped-def]
     mm = await rig.model({"agents": {"*": [{"delay": 60, "text": "too late"}, {"text": "next"}]}})
     codex = await rig.codex(mm)
-    thread = await codex.thread_start(cwd=rig.workspace, approval_policy="never", sandbox="read-only")
+    thread = await codex.thread_start(
+        cwd=rig.workspace, approval_policy="never", sandbox="read-only"
+    )
     turn = await codex.turn_start(thread.id, "take your time")
     await mm.wait_requests(1, timeout=TURN_TIMEOUT)  # the model is now "thinking"
     await turn.interrupt()
@@ -132,7 +140,9 @@ async def test_interrupt_a_delayed_turn(rig) -> None:  # type: ignore[no-untyped
 async def test_three_turns_carry_the_history(rig) -> None:  # type: ignore[no-untyped-def]
     mm = await rig.model({"agents": {"*": [{"text": "one"}, {"text": "two"}, {"text": "three"}]}})
     codex = await rig.codex(mm)
-    thread = await codex.thread_start(cwd=rig.workspace, approval_policy="never", sandbox="read-only")
+    thread = await codex.thread_start(
+        cwd=rig.workspace, approval_policy="never", sandbox="read-only"
+    )
     answers = []
     for prompt in ("first question", "second question", "third question"):
         turn = await codex.turn_start(thread.id, prompt)
@@ -177,7 +187,9 @@ async def test_resume_after_killing_the_app_server(rig) -> None:  # type: ignore
 async def test_model_failure_fails_the_turn_and_the_client_goes_on(rig, failure, needle) -> None:  # type: ignore[no-untyped-def]
     mm = await rig.model({"agents": {"*": [failure, {"text": "recovered"}]}})
     codex = await rig.codex(mm)
-    thread = await codex.thread_start(cwd=rig.workspace, approval_policy="never", sandbox="read-only")
+    thread = await codex.thread_start(
+        cwd=rig.workspace, approval_policy="never", sandbox="read-only"
+    )
     turn = await codex.turn_start(thread.id, "try")
     stamper = EventStamper("t_0")
     events = []
@@ -194,11 +206,11 @@ async def test_model_failure_fails_the_turn_and_the_client_goes_on(rig, failure,
 
 
 async def test_steer_adds_input_to_a_running_turn(rig) -> None:  # type: ignore[no-untyped-def]
-    mm = await rig.model(
-        {"agents": {"*": [{"delay": 1.0, "exec": "true"}, {"text": "steered"}]}}
-    )
+    mm = await rig.model({"agents": {"*": [{"delay": 1.0, "exec": "true"}, {"text": "steered"}]}})
     codex = await rig.codex(mm)
-    thread = await codex.thread_start(cwd=rig.workspace, approval_policy="never", sandbox="workspace-write")
+    thread = await codex.thread_start(
+        cwd=rig.workspace, approval_policy="never", sandbox="workspace-write"
+    )
     turn = await codex.turn_start(thread.id, "start")
     await mm.wait_requests(1, timeout=TURN_TIMEOUT)
     await codex.turn_steer(thread.id, turn.turn_id, "also mention the steering")
@@ -217,7 +229,11 @@ async def test_hook_trust_through_the_app_server(rig) -> None:  # type: ignore[n
             {
                 "hooks": {
                     "UserPromptSubmit": [
-                        {"hooks": [{"type": "command", "command": f"touch {marker}", "timeout": 10}]}
+                        {
+                            "hooks": [
+                                {"type": "command", "command": f"touch {marker}", "timeout": 10}
+                            ]
+                        }
                     ]
                 }
             }
@@ -230,7 +246,9 @@ async def test_hook_trust_through_the_app_server(rig) -> None:  # type: ignore[n
     trusted = await codex.trust_hooks([rig.workspace])
     assert len(trusted) == 1
     assert await codex.trust_hooks([rig.workspace]) == []  # idempotent
-    thread = await codex.thread_start(cwd=rig.workspace, approval_policy="never", sandbox="read-only")
+    thread = await codex.thread_start(
+        cwd=rig.workspace, approval_policy="never", sandbox="read-only"
+    )
     turn = await codex.turn_start(thread.id, "hi")
     assert (await asyncio.wait_for(turn.wait(), TURN_TIMEOUT)).status == "completed"
     assert marker.exists(), "the trusted hook did not run"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from codeswarm.codex import AppServer, ApprovalRequest, CallbackPolicy, Decision
+from codeswarm.codex import ApprovalRequest, AppServer, CallbackPolicy, Decision
 from codeswarm.codex.rpc import METHOD_NOT_FOUND, State
 from codeswarm.core.errors import ClosedError, ProcessExitedError, RpcError
 

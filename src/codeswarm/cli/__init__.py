@@ -1,5 +1,33 @@
-"""The ``codeswarm`` command line."""
+"""The ``codeswarm`` command line.
 
-from codeswarm.cli.main import app, main
+Importing this package is cheap: the Typer app (and Rich, Click) load only for the commands that
+need them. Hot paths that agents and hooks run on every call (``codeswarm coord …``) are
+dispatched before any of that is imported.
+"""
 
-__all__ = ["app", "main"]
+from __future__ import annotations
+
+import sys
+
+FAST_COMMANDS = {"coord": "codeswarm.cli.coord_cmd", "exec": "codeswarm.cli.exec_cmd"}
+"""Subcommands served without Typer: module with a ``main(argv) -> int``."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if "--debug" in args:  # tracebacks instead of one-line errors, for every command
+        import os
+
+        os.environ["CODESWARM_DEBUG"] = "1"
+        args = [a for a in args if a != "--debug"]
+    if args and args[0] in FAST_COMMANDS:
+        import importlib
+
+        module = importlib.import_module(FAST_COMMANDS[args[0]])
+        sys.exit(module.main(args[1:]))
+    from codeswarm.cli.main import main as typer_main
+
+    typer_main(args)
+
+
+__all__ = ["main"]

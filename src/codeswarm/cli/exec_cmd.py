@@ -1,108 +1,118 @@
-"""``codeswarm exec``: one agent, one thread, streamed to the terminal (or as JSONL events)."""
+"""``codeswarm exec``: one agent, one thread, streamed to the terminal (or as JSONL events).
+
+A fast command: dispatched before Typer is imported, parsed with argparse, so that Codex is
+started within milliseconds and boots while the rest of codeswarm loads (see
+:mod:`codeswarm.cli.exec_session`).
+"""
 
 from __future__ import annotations
 
-import enum
+import argparse
+import os
+import sys
 from pathlib import Path
 
-import typer
+APPROVAL_POLICIES = ("untrusted", "on-request", "never")
+SANDBOXES = ("read-only", "workspace-write", "danger-full-access")
+APPROVE = ("ask", "workspace", "all", "decline")
 
 
-class ApprovalPolicyOpt(enum.StrEnum):
-    untrusted = "untrusted"
-    on_request = "on-request"
-    never = "never"
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        from codeswarm.core.errors import UsageError
+
+        raise UsageError(f"{message} (see 'codeswarm exec --help')")
 
 
-class SandboxOpt(enum.StrEnum):
-    read_only = "read-only"
-    workspace_write = "workspace-write"
-    danger_full_access = "danger-full-access"
-
-
-class ApproveOpt(enum.StrEnum):
-    ask = "ask"
-    workspace = "workspace"
-    all = "all"
-    decline = "decline"
-
-
-def exec_command(
-    prompt: str = typer.Argument(..., help="What to ask the agent ('-' reads standard input)."),
-    model_provider: str | None = typer.Option(
-        None,
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="codeswarm exec",
+        description="Run one Codex agent on a prompt; stream its answer, commands and file changes.",
+        epilog="Exit codes: 0 the turn completed, 1 it failed, 2 bad input, 130 interrupted.",
+    )
+    p.add_argument("prompt", help="what to ask the agent ('-' reads standard input)")
+    p.add_argument(
         "--model-provider",
-        help="'mock' for the scripted model (needs --script), or a provider configured in Codex.",
-    ),
-    script: Path | None = typer.Option(
-        None, "--script", help="Scripted-model script (JSON or YAML), with --model-provider mock."
-    ),
-    model: str | None = typer.Option(None, "--model", "-m", help="Model slug."),
-    cwd: Path | None = typer.Option(
-        None, "--cwd", "-C", help="The agent's working directory (default: here)."
-    ),
-    approval_policy: ApprovalPolicyOpt | None = typer.Option(
-        None, "--approval-policy", help="When Codex asks before acting."
-    ),
-    sandbox: SandboxOpt | None = typer.Option(None, "--sandbox", help="What commands may touch."),
-    approve: ApproveOpt | None = typer.Option(
-        None,
+        help="'mock' for the scripted model (needs --script), or a provider configured in Codex",
+    )
+    p.add_argument("--script", type=Path, help="scripted-model script (JSON or YAML)")
+    p.add_argument("--model", "-m", help="model slug")
+    p.add_argument("--cwd", "-C", type=Path, help="the agent's working directory (default: here)")
+    p.add_argument("--approval-policy", choices=APPROVAL_POLICIES, help="when Codex asks first")
+    p.add_argument("--sandbox", choices=SANDBOXES, help="what commands may touch")
+    p.add_argument(
         "--approve",
-        help="How requests for approval are answered: ask (on a terminal), workspace "
-        "(accept what stays inside --cwd; the default without a terminal), all, decline.",
-    ),
-    json_out: bool = typer.Option(False, "--json", help="Print events as JSONL on stdout."),
-    interactive: bool = typer.Option(
-        False, "--interactive", "-i", help="Keep the thread and read more prompts."
-    ),
-    config: list[str] = typer.Option(
-        [], "--config", "-c", help="A Codex config override KEY=VALUE (TOML value); repeatable."
-    ),
-    model_log: Path | None = typer.Option(
-        None, "--model-log", help="With the scripted model: write its request log (JSONL) here."
-    ),
-) -> None:
-    """Run one Codex agent on a prompt; stream its answer, commands and file changes."""
-    import asyncio
-    import sys
+        choices=APPROVE,
+        help="how requests for approval are answered: ask (on a terminal), workspace (accept what "
+        "stays inside --cwd; the default without a terminal), all, decline",
+    )
+    p.add_argument("--json", action="store_true", dest="json_out", help="print events as JSONL")
+    p.add_argument(
+        "--interactive", "-i", action="store_true", help="keep the thread and read more prompts"
+    )
+    p.add_argument(
+        "--config",
+        "-c",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Codex config override (TOML value); repeatable",
+    )
+    p.add_argument(
+        "--model-log", type=Path, help="with --script: write the model's request log here"
+    )
+    return p
 
-    from codeswarm.cli.exec_session import ExecOptions, run_exec
+
+def main(argv: list[str]) -> int:
+    """Parse, validate, run. Errors a person can fix become one line; see cli.main for codes."""
+    from codeswarm.cli.errors import run_guarded
+
+    return run_guarded(lambda: _run(argv))
+
+
+def _run(argv: list[str]) -> int:
     from codeswarm.core.errors import UsageError
 
+    args = parser().parse_args(argv)
+    prompt: str = args.prompt
     if prompt == "-":
         prompt = sys.stdin.read()
     if not prompt.strip():
         raise UsageError("the prompt is empty")
-    if model_provider == "mock" and script is None:
+    if args.model_provider == "mock" and args.script is None:
         raise UsageError("--model-provider mock needs --script FILE (see docs/scripted-model.md)")
-    if script is not None and model_provider not in (None, "mock"):
+    if args.script is not None and args.model_provider not in (None, "mock"):
         raise UsageError("--script only works with --model-provider mock")
-    if model_log is not None and script is None:
+    if args.model_log is not None and args.script is None:
         raise UsageError("--model-log only works with the scripted model (--script)")
     overrides: dict[str, str] = {}
-    for item in config:
+    for item in args.config:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--config wants KEY=VALUE, got {item!r}")
         overrides[key.strip()] = value
-    workdir = (cwd or Path.cwd()).expanduser()
+    workdir = (args.cwd or Path.cwd()).expanduser()
     if not workdir.is_dir():
         raise UsageError(f"--cwd {workdir}: not a directory")
-    interactive_tty = sys.stdin.isatty() and not json_out
+    tty = sys.stdin.isatty() and not args.json_out
+
+    from codeswarm.cli.exec_session import ExecOptions, run_exec
+
     opts = ExecOptions(
         prompt=prompt,
-        script=script,
-        model_provider=None if script is not None else model_provider,
-        model=model,
-        cwd=workdir.resolve(),
-        approval_policy=approval_policy.value if approval_policy else None,
-        sandbox=sandbox.value if sandbox else None,
-        approve=(approve.value if approve else ("ask" if interactive_tty else "workspace")),
-        json_out=json_out,
-        interactive=interactive,
+        script=args.script,
+        model_provider=None if args.script is not None else args.model_provider,
+        model=args.model,
+        cwd=Path(os.path.abspath(workdir)),
+        approval_policy=args.approval_policy,
+        sandbox=args.sandbox,
+        approve=args.approve or ("ask" if tty else "workspace"),
+        json_out=args.json_out,
+        interactive=args.interactive,
         raw_overrides=overrides,
-        model_log=model_log,
+        model_log=args.model_log,
     )
-    rc = asyncio.run(run_exec(opts))
-    if rc:
-        raise typer.Exit(rc)
+    import asyncio
+
+    return asyncio.run(run_exec(opts))

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import socket
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,17 +55,14 @@ class ExecOptions:
     model_log: Path | None = None
 
 
-@contextlib.asynccontextmanager
-async def _model(opts: ExecOptions) -> AsyncIterator[dict[str, Any]]:
-    """Codex config overrides for the model: the scripted model's when asked for, else none."""
-    if opts.script is None:
-        yield {}
-        return
-    from codeswarm.mockmodel import MockModel, load_script
-
-    script = load_script(opts.script)
-    async with MockModel(script, log_path=opts.model_log) as mm:
-        yield mm.codex_config(agent=EXEC_AGENT)
+def _listen_local() -> socket.socket:
+    """A listening socket on 127.0.0.1 (a free port) for the scripted model, bound early so that
+    Codex can be started, pointed at it, before the server itself is loaded."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
 
 
 def _ask_policy(console: Any) -> ApprovalPolicy:
@@ -71,7 +70,9 @@ def _ask_policy(console: Any) -> ApprovalPolicy:
 
     async def ask(request: ApprovalRequest) -> Decision:
         async with lock:  # one question at a time
-            console.print(f"[bold yellow]? approve: {request.summary()}[/] [dim][y/a/n/c][/] ", end="")
+            console.print(
+                f"[bold yellow]? approve: {request.summary()}[/] [dim][y/a/n/c][/] ", end=""
+            )
             answer = await asyncio.to_thread(sys.stdin.readline)
         choice = answer.strip().lower()[:1]
         return {
@@ -84,58 +85,73 @@ def _ask_policy(console: Any) -> ApprovalPolicy:
 
 
 async def run_exec(opts: ExecOptions) -> int:
-    """Run the session; returns the exit code (0 ok, 1 a turn failed, 130 interrupted)."""
+    """Run the session; returns the exit code (0 ok, 1 a turn failed, 130 interrupted).
+
+    Codex boots in about a quarter of a second. It is started first, pointed at a socket bound
+    for the scripted model, and the rest of codeswarm (the model server, the renderer) loads
+    while it boots; only then does the handshake happen.
+    """
     config = load_config()
     binary = locate(config)
     model = opts.model or config.codex.model
     approval_policy = opts.approval_policy or config.codex.approval_policy
     sandbox = opts.sandbox or config.codex.sandbox
-
-    from rich.console import Console
-
-    from codeswarm.cli.render import JsonRenderer, TerminalRenderer
-
-    err_console = Console(stderr=True, highlight=False)
-    renderer: Callable[[Event], None]
-    term: TerminalRenderer | None = None
-    if opts.json_out:
-        renderer = JsonRenderer()
-    else:
-        term = TerminalRenderer(Console(highlight=False))
-        renderer = term
-
-    policy: ApprovalPolicy = {
-        "workspace": lambda: AcceptWithinWorkspace(opts.cwd),
-        "all": AcceptAll,
-        "decline": DeclineAll,
-        "ask": lambda: _ask_policy(err_console),
-    }[opts.approve]()
-
     stamper = EventStamper(EXEC_AGENT)
-    logs = state_dir() / "logs"
-    stderr_log = logs / f"exec-{time.strftime('%Y%m%d-%H%M%S')}-{id(opts):x}.log"
+    stderr_log = state_dir() / "logs" / f"exec-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
 
     async with contextlib.AsyncExitStack() as stack:
-        overrides: dict[str, Any] = dict(await stack.enter_async_context(_model(opts)))
+        overrides: dict[str, Any] = {}
+        sock: socket.socket | None = None
+        script = None
         if opts.script is not None:
+            from codeswarm.mockmodel.overrides import codex_overrides
+            from codeswarm.mockmodel.script import load_script
+
+            script = load_script(opts.script)  # a bad script fails before anything starts
+            sock = stack.enter_context(_listen_local())
+            port = sock.getsockname()[1]
+            overrides = codex_overrides(f"http://127.0.0.1:{port}/agents/{EXEC_AGENT}/v1")
             home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="codeswarm-home-")))
         else:
             home = user_codex_home(config)
+
+        approval = _Deferred()
         codex = await AppServer.spawn(
             binary,
             codex_home=home,
             cwd=opts.cwd,
             config=overrides,
             args=[a for k, v in opts.raw_overrides.items() for a in ("-c", f"{k}={v}")],
-            approval=policy,
+            approval=approval,
             stderr_log=stderr_log,
+            initialize=False,
         )
         stack.push_async_callback(codex.aclose)
-        provider = opts.model_provider
+
+        # -- Codex is booting; load and start the rest meanwhile --------------------------------
+        if script is not None:
+            from codeswarm.mockmodel.server import MockModel
+
+            await stack.enter_async_context(MockModel(script, sock=sock, log_path=opts.model_log))
+        from rich.console import Console
+
+        from codeswarm.cli.render import JsonRenderer, TerminalRenderer
+
+        err_console = Console(stderr=True, highlight=False)
+        renderer: Callable[[Event], None]
+        term: TerminalRenderer | None = None
+        if opts.json_out:
+            renderer = JsonRenderer()
+        else:
+            term = TerminalRenderer(Console(highlight=False))
+            renderer = term
+        approval.policy = _policy(opts, err_console)
+
+        await codex.initialize()
         thread = await codex.thread_start(
             cwd=opts.cwd,
             model=model,
-            model_provider=provider,
+            model_provider=opts.model_provider,
             approval_policy=approval_policy,
             sandbox=sandbox,
         )
@@ -157,6 +173,25 @@ async def run_exec(opts: ExecOptions) -> int:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+class _Deferred:
+    """An approval policy chosen after Codex was started (no request can come before a turn)."""
+
+    policy: ApprovalPolicy = DeclineAll()
+
+    async def decide(self, request: ApprovalRequest) -> Decision:
+        return await self.policy.decide(request)
+
+
+def _policy(opts: ExecOptions, console: Any) -> ApprovalPolicy:
+    if opts.approve == "ask":
+        return _ask_policy(console)
+    if opts.approve == "all":
+        return AcceptAll()
+    if opts.approve == "decline":
+        return DeclineAll()
+    return AcceptWithinWorkspace(opts.cwd)
+
+
 async def _drive_turn(
     turn: TurnHandle, stamper: EventStamper, renderer: Callable[[Event], None]
 ) -> str:
@@ -164,12 +199,15 @@ async def _drive_turn(
     loop = asyncio.get_running_loop()
     presses = 0
     main = asyncio.current_task()
+    interrupting: set[asyncio.Task[None]] = set()
 
     def on_sigint() -> None:
         nonlocal presses
         presses += 1
         if presses == 1:
-            loop.create_task(turn.interrupt())
+            task = loop.create_task(turn.interrupt())
+            interrupting.add(task)
+            task.add_done_callback(interrupting.discard)
         elif main is not None:
             main.cancel()
 
@@ -192,8 +230,8 @@ async def _drive_turn(
 
 async def _next_prompt(console: Any) -> str | None:
     while True:
-        console.print("[bold]›[/] ", end="")
-        line = await asyncio.to_thread(sys.stdin.readline)
+        console.print("[bold]›[/] ", end="")  # noqa: RUF001
+        line: str = await asyncio.to_thread(sys.stdin.readline)
         if not line:  # EOF
             return None
         text = line.strip()

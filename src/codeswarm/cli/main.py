@@ -1,17 +1,16 @@
-"""Entry point: the Typer app, and the one place where errors become one line on stderr.
-
-Exit codes: 0 ok, 1 failure, 2 bad input (flag, config, script), 130 interrupted.
-"""
+"""The Typer app for the commands that are not on a hot path, and the one place where their
+errors become one line on stderr (see :mod:`codeswarm.cli.errors` for the exit codes)."""
 
 from __future__ import annotations
 
-import os
 import sys
 
-import click
 import typer
 
-from codeswarm.core.errors import CodeswarmError, UsageError
+# Typer vendors its own Click; these are the exceptions its parser raises.
+from typer._click import exceptions as click_exc
+
+from codeswarm.cli.errors import run_guarded, say
 
 app = typer.Typer(
     name="codeswarm",
@@ -24,53 +23,48 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from codeswarm.cli import exec_cmd, mock_model, toolchain_cmd
+    from codeswarm.cli import mock_model, toolchain_cmd
 
     app.add_typer(toolchain_cmd.app, name="toolchain")
     app.add_typer(mock_model.app, name="mock-model")
-    app.command("exec")(exec_cmd.exec_command)
+
+    # Fast commands are dispatched before this app is built (codeswarm.cli.main); these entries
+    # only list them in `codeswarm --help`.
+    @app.command(
+        "exec",
+        add_help_option=False,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+    def exec_(ctx: typer.Context) -> None:
+        """Run one Codex agent on a prompt, streamed (see 'codeswarm exec --help')."""
+        from codeswarm.cli import exec_cmd
+
+        raise typer.Exit(exec_cmd.main(list(ctx.args)))
 
 
 _register()
 
 
-def _say(msg: str) -> None:
-    print(f"codeswarm: {msg}", file=sys.stderr)
+def _typer(args: list[str]) -> int:
+    try:
+        rc = app(args=args, prog_name="codeswarm", standalone_mode=False)
+    except click_exc.NoArgsIsHelpError as exc:
+        # a group called without a subcommand: its help, as the person asked for it
+        print(exc.ctx.get_help())
+        return 0
+    except click_exc.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        say(f"error: {exc.format_message()}{hint}")
+        return 2
+    except typer.Abort:
+        say("aborted")
+        return 130
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    return rc if isinstance(rc, int) else 0
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; never lets a traceback reach the person unless ``--debug``/CODESWARM_DEBUG."""
     args = sys.argv[1:] if argv is None else argv
-    debug = bool(os.environ.get("CODESWARM_DEBUG"))
-    if "--debug" in args:
-        args = [a for a in args if a != "--debug"]
-        debug = True
-    try:
-        rc = app(args=args, prog_name="codeswarm", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:
-        # a group called without a subcommand: print its help, as the person asked for it
-        click.echo(exc.ctx.get_help())
-        rc = 0
-    except click.exceptions.UsageError as exc:
-        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-        _say(f"error: {exc.format_message()}{hint}")
-        rc = 2
-    except click.exceptions.Abort:
-        _say("aborted")
-        rc = 130
-    except click.exceptions.Exit as exc:
-        rc = exc.exit_code
-    except UsageError as exc:
-        if debug:
-            raise
-        _say(f"error: {exc}")
-        rc = 2
-    except CodeswarmError as exc:
-        if debug:
-            raise
-        _say(f"error: {exc}")
-        rc = 1
-    except KeyboardInterrupt:
-        _say("interrupted")
-        rc = 130
-    sys.exit(rc if isinstance(rc, int) else 0)
+    sys.exit(run_guarded(lambda: _typer(args)))

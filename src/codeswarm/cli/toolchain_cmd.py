@@ -12,7 +12,9 @@ app = typer.Typer(help="Install, locate and check the pinned Codex CLI.", no_arg
 @app.command()
 def install(
     force: bool = typer.Option(False, "--force", help="Reinstall even if present."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing when already installed."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="Print nothing when already installed."
+    ),
 ) -> None:
     """Install the pinned @openai/codex with npm under the state directory (never globally)."""
     from codeswarm.codex.toolchain import CODEX_PACKAGE, describe, install, managed_prefix
@@ -42,7 +44,9 @@ def path() -> None:
 
 
 @app.command()
-def doctor(json_out: bool = typer.Option(False, "--json", help="Print the checks as JSON.")) -> None:
+def doctor(
+    json_out: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
+) -> None:
     """Check node, npm, the codex binary and version, and the login for a real model."""
     from codeswarm.codex.doctor import run_checks
     from codeswarm.core.config import load_config

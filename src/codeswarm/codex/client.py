@@ -140,9 +140,7 @@ class AppServer:
         argv += [*config_flags(config or {}), "app-server", *args]
         full_env = {**os.environ, **extra_env, **(env or {}), "CODEX_HOME": str(codex_home)}
         codex_home.mkdir(parents=True, exist_ok=True)
-        transport = await ProcessTransport.spawn(
-            argv, env=full_env, cwd=cwd, stderr_log=stderr_log
-        )
+        transport = await ProcessTransport.spawn(argv, env=full_env, cwd=cwd, stderr_log=stderr_log)
         server = cls(transport, approval)
         if initialize:
             try:
@@ -182,7 +180,9 @@ class AppServer:
     async def request(self, method: str, params: Any = None) -> Any:
         return await self.rpc.request(method, params)
 
-    def subscribe(self, predicate: Predicate | None = None, *, requests: bool = True) -> Subscription:
+    def subscribe(
+        self, predicate: Predicate | None = None, *, requests: bool = True
+    ) -> Subscription:
         """Every notification (and server request) from now on, in order; see :class:`Subscription`."""
         return self.rpc.subscribe(predicate, requests=requests)
 

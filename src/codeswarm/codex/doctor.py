@@ -44,7 +44,9 @@ def run_checks(config: Config) -> list[Check]:
     npm = shutil.which("npm")
     node_v = _tool_version([node, "--version"]) if node else None
     checks.append(
-        Check("node", node_v is not None, node_v or "not found (needed only to install codex)", False)
+        Check(
+            "node", node_v is not None, node_v or "not found (needed only to install codex)", False
+        )
     )
     npm_v = _tool_version([npm, "--version"]) if npm else None
     checks.append(

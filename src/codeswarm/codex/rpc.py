@@ -13,6 +13,7 @@ error (for a process: pid and exit code); nothing waits forever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 from collections.abc import Awaitable, Callable
@@ -166,7 +167,9 @@ class RpcConnection:
             msg["params"] = params
         await self._transport.send(orjson.dumps(msg) + b"\n")
 
-    def subscribe(self, predicate: Predicate | None = None, *, requests: bool = True) -> Subscription:
+    def subscribe(
+        self, predicate: Predicate | None = None, *, requests: bool = True
+    ) -> Subscription:
         """Receive matching notifications (and server requests) from now on, in order."""
         sub = Subscription(predicate, self._unsubscribe, requests=requests)
         if self._state in (State.LOST, State.CLOSED):
@@ -293,10 +296,8 @@ class RpcConnection:
                 "error": {"code": INTERNAL_ERROR, "message": f"client failed: {exc}"},
             }
         if self._state is State.OPEN:
-            try:
+            with contextlib.suppress(CodexError):  # the peer is gone: the read loop reports it
                 await self._transport.send(orjson.dumps(reply) + b"\n")
-            except CodexError:
-                pass  # the peer is gone: the read loop reports it
 
     def _end(self, exc: BaseException, state: State) -> None:
         self._state = state

@@ -155,9 +155,9 @@ class ProcessTransport:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, sig)
 
-    async def _wait(self, timeout: float) -> bool:
+    async def _wait(self, seconds: float) -> bool:
         try:
-            await asyncio.wait_for(asyncio.shield(self.proc.wait()), timeout)
+            await asyncio.wait_for(asyncio.shield(self.proc.wait()), seconds)
         except TimeoutError:
             return False
         return True

@@ -3,8 +3,8 @@
 from codeswarm.core.config import CODEX_VERSION, Config, load_config
 from codeswarm.core.errors import (
     ClosedError,
-    CodexError,
     CodeswarmError,
+    CodexError,
     ConfigError,
     ProcessExitedError,
     ProtocolError,
@@ -21,8 +21,8 @@ __all__ = [
     "CODEX_VERSION",
     "EVENTS_VERSION",
     "ClosedError",
-    "CodexError",
     "CodeswarmError",
+    "CodexError",
     "Config",
     "ConfigError",
     "Event",

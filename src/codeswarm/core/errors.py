@@ -7,12 +7,15 @@
     │   ├── ConfigError         a config file or CODESWARM_* variable is invalid
     │   └── ScriptError         a scripted-model script is unreadable or invalid
     ├── ToolchainError          the Codex CLI (or npm) is missing, broken or the wrong version
-    └── CodexError              anything about a running `codex app-server`
-        ├── ClosedError         closed by us: the client was used after aclose()
-        ├── ProcessExitedError  broken by the peer: the child process died (carries pid, exit code)
-        ├── ProtocolError       the peer broke the wire protocol (a reply we cannot match, ...)
-        ├── RpcError            the peer answered a request with a JSON-RPC error (code, message)
-        └── TurnFailedError     a turn ended in status "failed" (carries the turn's error)
+    ├── CodexError              anything about a running `codex app-server`
+    │   ├── ClosedError         closed by us: the client was used after aclose()
+    │   ├── ProcessExitedError  broken by the peer: the child process died (carries pid, exit code)
+    │   ├── ProtocolError       the peer broke the wire protocol (a reply we cannot match, ...)
+    │   ├── RpcError            the peer answered a request with a JSON-RPC error (code, message)
+    │   └── TurnFailedError     a turn ended in status "failed" (carries the turn's error)
+    └── CoordError              the coordination store (codeswarm.coord); the full subtree is drawn
+        ├── ConflictError       at its section at the end of this module: ConflictError (exit 3),
+        └── CoordInputError     and CoordInputError, which is also a UsageError (exit 2)
 
 Foreign exceptions (OSError from a pipe, JSON decode errors, ...) are translated where they occur,
 with ``raise ... from exc``; callers only ever catch these.
@@ -86,3 +89,118 @@ class TurnFailedError(CodexError):
         self.turn_id = turn_id
         self.message = message
         super().__init__(f"turn {turn_id} failed: {message}")
+
+
+# --- coordination store (codeswarm.coord) ---------------------------------------------------------
+#
+#   CodeswarmError
+#   └── CoordError                   the coordination store failed (exit 1)
+#       ├── StoreUnavailableError    the database cannot be opened or reached
+#       ├── SchemaError              the database schema is newer than this codeswarm understands
+#       ├── ConflictError            someone else got there first (exit 3)
+#       │   ├── LeaseConflictError   a path is held by another agent (holder, note, age, expiry)
+#       │   ├── ClaimLostError       a task is no longer open (claimed, done, ...) or not yours
+#       │   ├── VersionMismatchError a compare-and-set found another version
+#       │   └── FencedError          the acting agent is a stale generation, expired or deregistered
+#       └── CoordInputError          bad input (also a UsageError: exit 2)
+#           ├── NotFoundError        an unknown agent, task, message, lease or key
+#           ├── PathEscapeError      a path outside the scope root (``..``, absolute, or a symlink)
+#           ├── DependencyCycleError a task dependency would close a cycle
+#           └── TooLargeError        a value, message or text over its size limit
+
+
+class CoordError(CodeswarmError):
+    """Base class of coordination store errors."""
+
+
+class StoreUnavailableError(CoordError):
+    """The coordination database cannot be opened, reached, or used."""
+
+
+class SchemaError(CoordError):
+    """The database's schema version is not one this code can use (typically newer)."""
+
+
+class ConflictError(CoordError):
+    """Another agent got there first: a lease is held, a claim was lost, a version moved on."""
+
+
+class LeaseConflictError(ConflictError):
+    """A lease request conflicts with a lease another agent holds.
+
+    ``holder`` is the holder's agent id (``name#generation``); ``age`` the seconds since the lease
+    was granted; ``expires_in`` the seconds until it lapses unless renewed (None: it lasts as long
+    as its holder keeps heartbeating).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        held: str,
+        holder: str,
+        mode: str,
+        note: str,
+        age: float,
+        expires_in: float | None,
+    ) -> None:
+        self.path = path
+        self.held = held
+        self.holder = holder
+        self.mode = mode
+        self.note = note
+        self.age = age
+        self.expires_in = expires_in
+        what = path if held == path else f"{path} (overlaps {held})"
+        msg = f"{what} is held {mode} by {holder} for {_secs(age)}"
+        if note:
+            msg += f" ({note!r})"
+        if expires_in is not None:
+            msg += f", expires in {_secs(expires_in)}"
+        else:
+            msg += ", until its holder releases it or stops heartbeating"
+        super().__init__(msg)
+
+
+class ClaimLostError(ConflictError):
+    """A task could not be claimed or changed: it is not open, not yours, or moved on."""
+
+
+class VersionMismatchError(ConflictError):
+    """A compare-and-set expected one version and found another."""
+
+
+class FencedError(ConflictError):
+    """The acting agent may no longer write: a newer generation replaced it, or it expired or
+    deregistered. Register again to get a fresh identity."""
+
+
+class CoordInputError(CoordError, UsageError):
+    """Bad input to the coordination store; nothing was changed."""
+
+
+class NotFoundError(CoordInputError):
+    """An unknown agent, task, message, lease or key."""
+
+
+class PathEscapeError(CoordInputError):
+    """A path that leaves the scope root (``..``, another absolute path, or a symlink)."""
+
+
+class DependencyCycleError(CoordInputError):
+    """A task dependency that would make a cycle."""
+
+
+class TooLargeError(CoordInputError):
+    """A value, message or text over its size limit."""
+
+
+def _secs(s: float) -> str:
+    s = max(0.0, s)
+    if s < 10:
+        return f"{s:.1f}s"
+    if s < 120:
+        return f"{s:.0f}s"
+    if s < 7200:
+        return f"{s / 60:.0f}m"
+    return f"{s / 3600:.1f}h"

@@ -76,6 +76,7 @@ class MockModel:
         port: int = 0,
         log_path: str | os.PathLike[str] | None = None,
         keep_requests: bool = True,
+        sock: socket.socket | None = None,
     ) -> None:
         self.script = script
         self.host = host
@@ -91,6 +92,10 @@ class MockModel:
         self._ids = IdSource()
         self._log_file: IO[bytes] | None = None
         self._sock: socket.socket | None = None
+        self._given_sock = sock
+        """A listening socket bound by the caller (to know the port before starting)."""
+        if sock is not None:
+            self._port = sock.getsockname()[1]
         self._server: Any = None  # uvicorn.Server (untyped)
         self._ticker: asyncio.Task[None] | None = None
 
@@ -121,7 +126,7 @@ class MockModel:
         except OSError as exc:
             raise UsageError(f"cannot open request log {self._log_path}: {exc.strerror}") from exc
         try:
-            self._sock = _bind(self.host, self._port)
+            self._sock = self._given_sock or _bind(self.host, self._port)
             config = uvicorn.Config(
                 self._app(),
                 log_config=None,

@@ -1,0 +1,72 @@
+"""JSON for the hot path, without importing ``json`` (whose ``re`` import alone costs ~4 ms).
+
+:func:`dumps` encodes the plain data the store writes (dict, list, tuple, str, int, float, bool,
+None) with CPython's C string escaper; :func:`loads` imports the ``json`` module on first use,
+which only reads (events, ``--json`` input) need.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+try:
+    from _json import encode_basestring as _quote
+except ImportError:  # pragma: no cover - CPython always has _json
+    from json.encoder import py_encode_basestring as _quote
+
+
+def dumps(obj: object) -> str:
+    """Compact JSON text (``ensure_ascii=False``, no spaces), like ``json.dumps(obj,
+    separators=(",", ":"), ensure_ascii=False)``. Raises TypeError for anything else, and
+    ValueError for NaN and infinities (not JSON)."""
+    out: list[str] = []
+    _encode(obj, out)
+    return "".join(out)
+
+
+def _encode(obj: object, out: list[str]) -> None:
+    if isinstance(obj, str):
+        out.append(_quote(obj))
+    elif obj is None:
+        out.append("null")
+    elif obj is True:
+        out.append("true")
+    elif obj is False:
+        out.append("false")
+    elif isinstance(obj, int):
+        out.append(int.__repr__(obj))
+    elif isinstance(obj, float):
+        if obj != obj or obj in (float("inf"), float("-inf")):
+            raise ValueError(f"{obj!r} is not JSON")
+        out.append(float.__repr__(obj))
+    elif isinstance(obj, dict):
+        out.append("{")
+        first = True
+        for key, value in obj.items():
+            if not isinstance(key, str):
+                raise TypeError(f"JSON object keys must be str, not {type(key).__name__}")
+            if not first:
+                out.append(",")
+            first = False
+            out.append(_quote(key))
+            out.append(":")
+            _encode(value, out)
+        out.append("}")
+    elif isinstance(obj, list | tuple):
+        out.append("[")
+        for i, value in enumerate(obj):
+            if i:
+                out.append(",")
+            _encode(value, out)
+        out.append("]")
+    else:
+        raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse JSON text (imports ``json`` on first use)."""
+    import json
+
+    return json.loads(text)
