@@ -173,3 +173,33 @@ def test_help_works() -> None:
     assert proc.returncode == 0 and "exec" in proc.stdout
     proc = run("toolchain")
     assert proc.returncode == 0 and "doctor" in proc.stdout
+
+
+def _processes_in(directory: Path) -> list[int]:
+    """Pids of processes whose working directory is ``directory``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if Path(os.readlink(entry / "cwd")) == directory:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.codex
+def test_bad_config_after_codex_started_leaves_nothing(
+    tmp_path: Path, script_file: Path, codex_binary
+) -> None:  # type: ignore[no-untyped-def]
+    # Codex is started before the config is validated (it boots while codeswarm loads): a bad
+    # config must still end in one line, and no Codex left running.
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (tmp_path / "codeswarm.toml").write_text("[codex]\nmodel = 5\n")
+    proc = run(
+        "exec", "hi", "--model-provider", "mock", "--script", str(script_file), "--cwd", str(ws),
+        cwd=tmp_path, env={"CODESWARM_CODEX_BIN": str(codex_binary.path)},
+    )  # fmt: skip
+    one_clear_line(proc, "codeswarm.toml")
+    assert _processes_in(ws.resolve()) == []

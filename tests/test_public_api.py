@@ -24,7 +24,7 @@ def test_codex_surface() -> None:
         "AcceptAll", "AcceptWithinWorkspace", "AppServer", "ApprovalPolicy", "ApprovalRequest",
         "CallbackPolicy", "CodexBinary", "Decision", "DeclineAll", "Message", "PendingApproval",
         "QueuePolicy", "Subscription", "Thread", "TurnHandle", "TurnResult", "config_flags",
-        "install", "locate",
+        "install", "launch", "locate",
     }  # fmt: skip
 
 

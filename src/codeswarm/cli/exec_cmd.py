@@ -97,7 +97,7 @@ def _run(argv: list[str]) -> int:
         raise UsageError(f"--cwd {workdir}: not a directory")
     tty = sys.stdin.isatty() and not args.json_out
 
-    from codeswarm.cli.exec_session import ExecOptions, run_exec
+    from codeswarm.cli.exec_launch import ExecOptions, prelaunch
 
     opts = ExecOptions(
         prompt=prompt,
@@ -113,6 +113,12 @@ def _run(argv: list[str]) -> int:
         raw_overrides=overrides,
         model_log=args.model_log,
     )
-    import asyncio
+    launched = prelaunch(opts)  # Codex boots while the rest loads
+    try:
+        import asyncio
 
-    return asyncio.run(run_exec(opts))
+        from codeswarm.cli.exec_session import run_exec
+    except BaseException:
+        launched.cleanup()
+        raise
+    return asyncio.run(run_exec(opts, launched))

@@ -7,15 +7,12 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from codeswarm.cli.exec_launch import EXEC_AGENT, ExecOptions, Launched
 from codeswarm.codex.approval import (
     AcceptAll,
     AcceptWithinWorkspace,
@@ -26,43 +23,12 @@ from codeswarm.codex.approval import (
     DeclineAll,
 )
 from codeswarm.codex.client import AppServer
-from codeswarm.codex.doctor import codex_home as user_codex_home
-from codeswarm.codex.toolchain import locate
 from codeswarm.codex.turn import TurnHandle
 from codeswarm.control.translate import EventStamper
 from codeswarm.core import events as ev
 from codeswarm.core.config import load_config
-from codeswarm.core.errors import UsageError
 from codeswarm.core.events import Event
 from codeswarm.core.paths import state_dir
-
-EXEC_AGENT = "exec_0"
-
-
-@dataclass
-class ExecOptions:
-    prompt: str
-    cwd: Path
-    script: Path | None = None
-    model_provider: str | None = None
-    model: str | None = None
-    approval_policy: str | None = None
-    sandbox: str | None = None
-    approve: str = "workspace"
-    json_out: bool = False
-    interactive: bool = False
-    raw_overrides: dict[str, str] = field(default_factory=dict)
-    model_log: Path | None = None
-
-
-def _listen_local() -> socket.socket:
-    """A listening socket on 127.0.0.1 (a free port) for the scripted model, bound early so that
-    Codex can be started, pointed at it, before the server itself is loaded."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
 
 
 def _ask_policy(console: Any) -> ApprovalPolicy:
@@ -84,15 +50,17 @@ def _ask_policy(console: Any) -> ApprovalPolicy:
     return CallbackPolicy(ask)
 
 
-async def run_exec(opts: ExecOptions) -> int:
-    """Run the session; returns the exit code (0 ok, 1 a turn failed, 130 interrupted).
+async def run_exec(opts: ExecOptions, launched: Launched) -> int:
+    """Run the session on an already started Codex; returns the exit code (0 ok, 1 a turn
+    failed, 130 interrupted). Everything is cleaned up, whatever happens."""
+    try:
+        return await _run(opts, launched)
+    finally:
+        launched.cleanup()
 
-    Codex boots in about a quarter of a second. It is started first, pointed at a socket bound
-    for the scripted model, and the rest of codeswarm (the model server, the renderer) loads
-    while it boots; only then does the handshake happen.
-    """
-    config = load_config()
-    binary = locate(config)
+
+async def _run(opts: ExecOptions, launched: Launched) -> int:
+    config = load_config()  # validated now; Codex has been booting meanwhile
     model = opts.model or config.codex.model
     approval_policy = opts.approval_policy or config.codex.approval_policy
     sandbox = opts.sandbox or config.codex.sandbox
@@ -100,39 +68,19 @@ async def run_exec(opts: ExecOptions) -> int:
     stderr_log = state_dir() / "logs" / f"exec-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
 
     async with contextlib.AsyncExitStack() as stack:
-        overrides: dict[str, Any] = {}
-        sock: socket.socket | None = None
-        script = None
-        if opts.script is not None:
-            from codeswarm.mockmodel.overrides import codex_overrides
-            from codeswarm.mockmodel.script import load_script
-
-            script = load_script(opts.script)  # a bad script fails before anything starts
-            sock = stack.enter_context(_listen_local())
-            port = sock.getsockname()[1]
-            overrides = codex_overrides(f"http://127.0.0.1:{port}/agents/{EXEC_AGENT}/v1")
-            home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="codeswarm-home-")))
-        else:
-            home = user_codex_home(config)
-
         approval = _Deferred()
-        codex = await AppServer.spawn(
-            binary,
-            codex_home=home,
-            cwd=opts.cwd,
-            config=overrides,
-            args=[a for k, v in opts.raw_overrides.items() for a in ("-c", f"{k}={v}")],
-            approval=approval,
-            stderr_log=stderr_log,
-            initialize=False,
+        codex = await AppServer.adopt(
+            launched.popen, approval=approval, stderr_log=stderr_log, initialize=False
         )
         stack.push_async_callback(codex.aclose)
-
-        # -- Codex is booting; load and start the rest meanwhile --------------------------------
-        if script is not None:
+        if opts.script is not None:
+            from codeswarm.mockmodel.script import load_script
             from codeswarm.mockmodel.server import MockModel
 
-            await stack.enter_async_context(MockModel(script, sock=sock, log_path=opts.model_log))
+            script = load_script(opts.script)
+            await stack.enter_async_context(
+                MockModel(script, sock=launched.sock, log_path=opts.model_log)
+            )
         from rich.console import Console
 
         from codeswarm.cli.render import JsonRenderer, TerminalRenderer
@@ -241,4 +189,4 @@ async def _next_prompt(console: Any) -> str | None:
             return text
 
 
-__all__ = ["ExecOptions", "UsageError", "run_exec"]
+__all__ = ["run_exec"]

@@ -39,8 +39,9 @@ def install(
 def path() -> None:
     """Print the path of the codex binary codeswarm runs."""
     from codeswarm.codex.toolchain import locate
+    from codeswarm.core.config import load_config
 
-    print(locate().executable)
+    print(locate(load_config()).executable)
 
 
 @app.command()

@@ -1,20 +1,55 @@
-"""Driving the real Codex CLI: the app-server client, approvals, the toolchain."""
+"""Driving the real Codex CLI: the app-server client, approvals, the toolchain.
 
-from codeswarm.codex.approval import (
-    AcceptAll,
-    AcceptWithinWorkspace,
-    ApprovalPolicy,
-    ApprovalRequest,
-    CallbackPolicy,
-    Decision,
-    DeclineAll,
-    PendingApproval,
-    QueuePolicy,
-)
-from codeswarm.codex.client import AppServer, Thread, config_flags
-from codeswarm.codex.subscription import Message, Subscription
-from codeswarm.codex.toolchain import CodexBinary, install, locate
-from codeswarm.codex.turn import TurnHandle, TurnResult
+Names load on first use (PEP 562): ``codeswarm.codex.launch`` and ``.toolchain`` stay cheap to
+import (stdlib only) for paths that start Codex before anything else has loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from codeswarm.codex.approval import (
+        AcceptAll,
+        AcceptWithinWorkspace,
+        ApprovalPolicy,
+        ApprovalRequest,
+        CallbackPolicy,
+        Decision,
+        DeclineAll,
+        PendingApproval,
+        QueuePolicy,
+    )
+    from codeswarm.codex.client import AppServer, Thread
+    from codeswarm.codex.launch import launch
+    from codeswarm.codex.subscription import Message, Subscription
+    from codeswarm.codex.toolchain import CodexBinary, install, locate
+    from codeswarm.codex.turn import TurnHandle, TurnResult
+    from codeswarm.core.tomlfmt import config_flags
+
+_WHERE = {
+    "AcceptAll": "codex.approval",
+    "AcceptWithinWorkspace": "codex.approval",
+    "ApprovalPolicy": "codex.approval",
+    "ApprovalRequest": "codex.approval",
+    "CallbackPolicy": "codex.approval",
+    "Decision": "codex.approval",
+    "DeclineAll": "codex.approval",
+    "PendingApproval": "codex.approval",
+    "QueuePolicy": "codex.approval",
+    "AppServer": "codex.client",
+    "Thread": "codex.client",
+    "launch": "codex.launch",
+    "Message": "codex.subscription",
+    "Subscription": "codex.subscription",
+    "CodexBinary": "codex.toolchain",
+    "install": "codex.toolchain",
+    "locate": "codex.toolchain",
+    "TurnHandle": "codex.turn",
+    "TurnResult": "codex.turn",
+    "config_flags": "core.tomlfmt",
+}
 
 __all__ = [
     "AcceptAll",
@@ -35,5 +70,15 @@ __all__ = [
     "TurnResult",
     "config_flags",
     "install",
+    "launch",
     "locate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'codeswarm.codex' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"codeswarm.{module}"), name)
+    globals()[name] = value
+    return value

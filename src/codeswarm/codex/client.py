@@ -16,7 +16,7 @@ once with :class:`ProcessExitedError` (pid, exit code, last stderr line).
 
 from __future__ import annotations
 
-import os
+import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +30,7 @@ from codeswarm.codex.approval import (
     build_request,
     wire_reply,
 )
+from codeswarm.codex.launch import launch
 from codeswarm.codex.rpc import MethodNotSupported, RpcConnection, RpcStatistics
 from codeswarm.codex.subscription import Message, Predicate, Subscription
 from codeswarm.codex.toolchain import CodexBinary
@@ -38,31 +39,6 @@ from codeswarm.codex.turn import TurnHandle, message_thread_id
 from codeswarm.core.errors import ProtocolError
 
 CLIENT_NAME = "codeswarm"
-
-
-def toml_value(value: Any) -> str:
-    """A Python value as an inline TOML value (for ``codex -c key=value``)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        import json
-
-        return json.dumps(value)  # a JSON string is a valid TOML basic string
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
-    raise TypeError(f"cannot express {type(value).__name__} in TOML")
-
-
-def config_flags(overrides: Mapping[str, Any]) -> list[str]:
-    """``-c key=value`` arguments for every override."""
-    flags: list[str] = []
-    for key, value in overrides.items():
-        flags += ["-c", f"{key}={toml_value(value)}"]
-    return flags
 
 
 def text_input(text: str) -> list[dict[str, Any]]:
@@ -131,16 +107,28 @@ class AppServer:
         fakes). Raises :class:`UsageError` if it cannot start, a :class:`CodexError` if the
         handshake fails.
         """
-        if isinstance(binary, CodexBinary):
-            argv = [*binary.argv]
-            extra_env = dict(binary.env)
-        else:
-            argv = list(binary)
-            extra_env = {}
-        argv += [*config_flags(config or {}), "app-server", *args]
-        full_env = {**os.environ, **extra_env, **(env or {}), "CODEX_HOME": str(codex_home)}
-        codex_home.mkdir(parents=True, exist_ok=True)
-        transport = await ProcessTransport.spawn(argv, env=full_env, cwd=cwd, stderr_log=stderr_log)
+        popen = launch(binary, codex_home=codex_home, cwd=cwd, config=config, env=env, args=args)
+        return await cls.adopt(
+            popen, approval=approval, stderr_log=stderr_log, initialize=initialize
+        )
+
+    @classmethod
+    async def adopt(
+        cls,
+        popen: subprocess.Popen[bytes],
+        *,
+        approval: ApprovalPolicy | None = None,
+        stderr_log: Path | None = None,
+        initialize: bool = True,
+    ) -> AppServer:
+        """Connect to a process started by :func:`codeswarm.codex.launch.launch` (and handshake
+        unless ``initialize=False``). On failure the process is closed."""
+        try:
+            transport = await ProcessTransport.adopt(popen, stderr_log=stderr_log)
+        except BaseException:
+            popen.kill()
+            popen.wait()
+            raise
         server = cls(transport, approval)
         if initialize:
             try:

@@ -6,9 +6,8 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
-from codeswarm.codex.toolchain import CODEX_PACKAGE, locate, managed_prefix
+from codeswarm.codex.toolchain import CODEX_PACKAGE, locate, managed_prefix, user_codex_home
 from codeswarm.core.config import CODEX_VERSION, Config
 from codeswarm.core.errors import ToolchainError
 
@@ -20,14 +19,6 @@ class Check:
     detail: str
     required: bool = True
     """A failed required check makes ``doctor`` exit non-zero."""
-
-
-def codex_home(config: Config) -> Path:
-    """The person's own Codex home: config, ``$CODEX_HOME``, then ``~/.codex``."""
-    if config.codex.home:
-        return Path(config.codex.home).expanduser()
-    env = os.environ.get("CODEX_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".codex"
 
 
 def _tool_version(cmd: list[str]) -> str | None:
@@ -72,7 +63,7 @@ def run_checks(config: Config) -> list[Check]:
             False,
         )
     )
-    home = codex_home(config)
+    home = user_codex_home(config)
     has_key = any(os.environ.get(k) for k in ("OPENAI_API_KEY", "CODEX_API_KEY"))
     logged_in = (home / "auth.json").is_file() or has_key
     checks.append(

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import re
 import shutil
 import subprocess
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from codeswarm.core.config import CODEX_VERSION, Config
 from codeswarm.core.errors import ToolchainError
 from codeswarm.core.paths import tools_dir
+from codeswarm.core.versions import CODEX_VERSION
+
+if TYPE_CHECKING:
+    from codeswarm.core.config import Config
 
 CODEX_PACKAGE = "@openai/codex"
 NPM_INSTALL_TIMEOUT = 600.0
@@ -40,9 +39,12 @@ _TRIPLES = {
 Source = Literal["config", "managed", "path"]
 
 
-@dataclass(frozen=True)
-class CodexBinary:
-    """A runnable Codex CLI: ``argv`` to prefix every command with, extra ``env`` to set."""
+class CodexBinary(NamedTuple):
+    """A runnable Codex CLI: ``argv`` to prefix every command with, extra ``env`` to set.
+
+    (A NamedTuple, not a dataclass: this module is on the path that starts Codex, where the
+    import of ``dataclasses``, and through it ``inspect``, is measurable.)
+    """
 
     path: Path
     """What was found (the wrapper or the native binary)."""
@@ -50,7 +52,7 @@ class CodexBinary:
     """What is actually executed (the native binary when it could be resolved)."""
     version: str | None
     source: Source
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = {}  # noqa: RUF012 (never mutated; replaced per instance)
 
     @property
     def argv(self) -> list[str]:
@@ -71,7 +73,8 @@ def _native_for(wrapper: Path) -> tuple[Path, Path] | None:
     if real.name != "codex.js" or real.parent.name != "bin":
         return None
     package_root = real.parent.parent
-    triple_pkg = _TRIPLES.get((platform.system(), platform.machine()))
+    uname = os.uname()
+    triple_pkg = _TRIPLES.get((uname.sysname, uname.machine))
     if triple_pkg is None:
         return None
     triple, pkg = triple_pkg
@@ -108,6 +111,8 @@ def probe_version(executable: Path, env: dict[str, str] | None = None) -> str:
         )
     except (OSError, subprocess.SubprocessError) as exc:
         raise ToolchainError(f"cannot run {executable} --version: {exc}") from exc
+    import re
+
     match = re.search(r"(\d+\.\d+\.\d+\S*)", proc.stdout)
     if proc.returncode != 0 or match is None:
         detail = (proc.stderr or proc.stdout).strip().splitlines()
@@ -134,13 +139,21 @@ def describe(path: Path, source: Source) -> CodexBinary:
 
 
 def locate(config: Config | None = None, *, check_version: bool = True) -> CodexBinary:
-    """Find the Codex CLI to use, or raise :class:`ToolchainError` saying what is missing."""
-    from codeswarm.core.config import load_config
+    """Find the Codex CLI to use, or raise :class:`ToolchainError` saying what is missing.
 
-    config = config or load_config()
+    Without ``config`` the configured binary is read from the raw configuration layers, without
+    loading (or validating) the rest: this runs before Codex is started on hot paths.
+    """
+    if config is not None:
+        configured = config.codex.bin
+    else:
+        from codeswarm.core.layers import raw_setting
+
+        value = raw_setting("codex", "bin")
+        configured = value if isinstance(value, str) else None
     version = CODEX_VERSION
-    if config.codex.bin:
-        found = describe(Path(config.codex.bin).expanduser(), "config")
+    if configured:
+        found = describe(Path(configured).expanduser(), "config")
     else:
         managed = managed_prefix(version) / "node_modules" / ".bin" / "codex"
         if managed.exists():
@@ -179,6 +192,8 @@ def install(version: str = CODEX_VERSION, *, force: bool = False) -> CodexBinary
         raise ToolchainError(
             "npm not found: install Node.js 18+ with npm (Debian: apt-get install nodejs npm)"
         )
+    import tempfile
+
     prefix.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".codex-{version}.", dir=prefix.parent))
     try:
@@ -218,3 +233,18 @@ def install(version: str = CODEX_VERSION, *, force: bool = False) -> CodexBinary
     if found.version != version:
         raise ToolchainError(f"npm installed codex {found.version}, expected {version}")
     return found
+
+
+def user_codex_home(config: Config | None = None) -> Path:
+    """The person's own Codex home (whose login a real model uses): ``codex.home`` in config,
+    ``$CODEX_HOME``, then ``~/.codex``."""
+    if config is not None:
+        configured: object = config.codex.home
+    else:
+        from codeswarm.core.layers import raw_setting
+
+        configured = raw_setting("codex", "home")
+    if isinstance(configured, str) and configured:
+        return Path(configured).expanduser()
+    env = os.environ.get("CODEX_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".codex"

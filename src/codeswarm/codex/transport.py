@@ -14,11 +14,12 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Mapping, Sequence
+import subprocess
+import threading
 from pathlib import Path
 from typing import IO, Protocol
 
-from codeswarm.core.errors import CodexError, ProcessExitedError, UsageError
+from codeswarm.core.errors import CodexError, ProcessExitedError
 
 log = logging.getLogger("codeswarm.codex")
 
@@ -57,7 +58,7 @@ class ProcessTransport:
     servers it started, and nothing is left behind.
     """
 
-    def __init__(self, proc: asyncio.subprocess.Process, stderr_log: IO[bytes] | None) -> None:
+    def __init__(self, proc: _AdoptedProcess, stderr_log: IO[bytes] | None) -> None:
         self.proc = proc
         self._stderr_log = stderr_log
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
@@ -65,37 +66,15 @@ class ProcessTransport:
         self._closed = False
 
     @classmethod
-    async def spawn(
-        cls,
-        argv: Sequence[str],
-        *,
-        env: Mapping[str, str] | None = None,
-        cwd: Path | None = None,
-        stderr_log: Path | None = None,
+    async def adopt(
+        cls, popen: subprocess.Popen[bytes], *, stderr_log: Path | None = None
     ) -> ProcessTransport:
-        """Start ``argv``; a missing or unrunnable program raises :class:`UsageError`."""
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=dict(env) if env is not None else None,
-                cwd=str(cwd) if cwd is not None else None,
-                start_new_session=True,
-                limit=READ_CHUNK,
-            )
-        except FileNotFoundError as exc:
-            raise UsageError(f"cannot start {argv[0]}: no such file") from exc
-        except PermissionError as exc:
-            raise UsageError(f"cannot start {argv[0]}: permission denied") from exc
-        except OSError as exc:
-            raise UsageError(f"cannot start {argv[0]}: {exc.strerror or exc}") from exc
+        """Connect to a process started with :func:`codeswarm.codex.launch.launch`."""
         log_file: IO[bytes] | None = None
         if stderr_log is not None:
             stderr_log.parent.mkdir(parents=True, exist_ok=True)
             log_file = open(stderr_log, "ab")  # noqa: SIM115 (owned by the transport)
-        return cls(proc, log_file)
+        return cls(await _AdoptedProcess.connect(popen), log_file)
 
     @property
     def pid(self) -> int:
@@ -198,6 +177,83 @@ class ProcessTransport:
                 self._stderr_task.cancel()
             if self._stderr_log is not None:
                 self._stderr_log.close()
+
+
+class _AdoptedProcess:
+    """A ``subprocess.Popen`` made awaitable: its pipes as asyncio streams, and ``wait()``.
+
+    Exit is noticed through a pidfd on Linux (no thread, no polling), else by a thread blocked in
+    ``waitpid`` for this one process.
+    """
+
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        stdin: asyncio.StreamWriter,
+        stdout: asyncio.StreamReader,
+        stderr: asyncio.StreamReader,
+    ) -> None:
+        self.popen = popen
+        self.pid = popen.pid
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._watch()
+
+    @classmethod
+    async def connect(cls, popen: subprocess.Popen[bytes]) -> _AdoptedProcess:
+        loop = asyncio.get_running_loop()
+        assert popen.stdin is not None and popen.stdout is not None and popen.stderr is not None
+        readers = []
+        for pipe in (popen.stdout, popen.stderr):
+            reader = asyncio.StreamReader(limit=READ_CHUNK, loop=loop)
+            await loop.connect_read_pipe(lambda r=reader: asyncio.StreamReaderProtocol(r), pipe)  # type: ignore[misc]
+            readers.append(reader)
+        # StreamReaderProtocol gives the writer flow control and a close waiter
+        w_transport, w_protocol = await loop.connect_write_pipe(
+            lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader(loop=loop), loop=loop),
+            popen.stdin,
+        )
+        writer = asyncio.StreamWriter(w_transport, w_protocol, None, loop)
+        return cls(popen, writer, readers[0], readers[1])
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.returncode
+
+    def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def done() -> None:
+            code = self.popen.poll()
+            if code is not None and not self._exited.done():
+                self._exited.set_result(code)
+
+        try:
+            fd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            fd = -1
+        if fd >= 0:
+
+            def readable() -> None:
+                loop.remove_reader(fd)
+                os.close(fd)
+                self.popen.wait()  # the pidfd says it exited: this reaps without blocking
+                done()
+
+            loop.add_reader(fd, readable)
+            return
+
+        def wait_in_thread() -> None:
+            self.popen.wait()
+            with contextlib.suppress(RuntimeError):  # the loop may be closed by then
+                loop.call_soon_threadsafe(done)
+
+        threading.Thread(target=wait_in_thread, name=f"wait-{self.pid}", daemon=True).start()
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exited)
 
 
 class MemoryTransport:

@@ -7,8 +7,6 @@ fault, never a parser's traceback.
 
 from __future__ import annotations
 
-import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -16,10 +14,10 @@ from typing import Any, Literal
 import msgspec
 
 from codeswarm.core.errors import ConfigError
-from codeswarm.core.paths import project_root, user_config_path
+from codeswarm.core.layers import config_layers, merge
+from codeswarm.core.versions import CODEX_VERSION
 
-CODEX_VERSION = "0.169.0"
-"""The Codex CLI version codeswarm is built and tested against."""
+__all__ = ["CODEX_VERSION", "CodexConfig", "Config", "load_config"]
 
 ApprovalPolicy = Literal["untrusted", "on-request", "never"]
 Sandbox = Literal["read-only", "workspace-write", "danger-full-access"]
@@ -39,36 +37,6 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     codex: CodexConfig = msgspec.field(default_factory=CodexConfig)
 
 
-# CODESWARM_<NAME> -> (table, key)
-_ENV_KEYS: dict[str, tuple[str, str]] = {
-    "CODESWARM_CODEX_BIN": ("codex", "bin"),
-    "CODESWARM_CODEX_HOME": ("codex", "home"),
-    "CODESWARM_MODEL": ("codex", "model"),
-    "CODESWARM_APPROVAL_POLICY": ("codex", "approval_policy"),
-    "CODESWARM_SANDBOX": ("codex", "sandbox"),
-}
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        return {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def _convert(raw: dict[str, Any], origin: str) -> Config:
     try:
         return msgspec.convert(raw, Config)
@@ -77,21 +45,10 @@ def _convert(raw: dict[str, Any], origin: str) -> Config:
 
 
 def load_config(start: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
-    """Merge every configuration layer below the CLI flags and validate the result."""
-    if env is None:
-        env = os.environ
+    """Merge every configuration layer below the CLI flags and validate the result; an invalid
+    layer raises :class:`ConfigError` naming it."""
     merged: dict[str, Any] = {}
-    for path in (user_config_path(), project_root(start) / "codeswarm.toml"):
-        layer = _read_toml(path)
-        if layer:
-            _convert(layer, str(path))  # name the file at fault
-            merged = _merge(merged, layer)
-    env_layer: dict[str, Any] = {}
-    for name, (table, key) in _ENV_KEYS.items():
-        value = env.get(name)
-        if value:
-            env_layer.setdefault(table, {})[key] = value
-    if env_layer:
-        _convert(env_layer, "CODESWARM_* environment variables")
-        merged = _merge(merged, env_layer)
+    for origin, layer in config_layers(start, env):
+        _convert(layer, origin)  # name the file (or the environment) at fault
+        merged = merge(merged, layer)
     return _convert(merged, "configuration")
