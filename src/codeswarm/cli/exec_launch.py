@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from codeswarm.codex.launch import launch
 from codeswarm.codex.toolchain import CodexBinary, locate, user_codex_home
+from codeswarm.mockmodel.overrides import codex_overrides
 
 if TYPE_CHECKING:
     import socket
 
 EXEC_AGENT = "exec_0"
-MODEL_PROVIDER_ID = "codeswarm-mock"
-MOCK_MODEL = "gpt-5.5"
 
 
 class ExecOptions:
@@ -110,19 +109,7 @@ def prelaunch(opts: ExecOptions) -> Launched:
             raise ScriptError(f"{opts.script}: no such file")
         sock = _listen_local()
         port = sock.getsockname()[1]
-        overrides = {
-            "model_provider": MODEL_PROVIDER_ID,
-            "model": MOCK_MODEL,
-            f"model_providers.{MODEL_PROVIDER_ID}": {
-                "name": "codeswarm scripted model",
-                "base_url": f"http://127.0.0.1:{port}/agents/{EXEC_AGENT}/v1",
-                "wire_api": "responses",
-                "supports_websockets": False,
-                "request_max_retries": 0,
-                "stream_max_retries": 0,
-            },
-            "features.plugins": False,
-        }
+        overrides = codex_overrides(f"http://127.0.0.1:{port}/agents/{EXEC_AGENT}/v1")
         import tempfile
 
         home = Path(tempfile.mkdtemp(prefix="codeswarm-home-"))

@@ -23,8 +23,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from codeswarm.cli import mock_model, toolchain_cmd
+    from codeswarm.cli import mock_model, swarm_cmd, toolchain_cmd
 
+    swarm_cmd.register(app)
     app.add_typer(toolchain_cmd.app, name="toolchain")
     app.add_typer(mock_model.app, name="mock-model")
 

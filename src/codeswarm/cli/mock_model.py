@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,18 +20,26 @@ app = typer.Typer(
 
 @app.command()
 def serve(
-    script: Path = typer.Option(..., "--script", "-s", help="Script file (.json, .yaml or .yml)."),
-    port: int = typer.Option(0, "--port", "-p", help="Port to listen on; 0 picks a free one."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    log: Path | None = typer.Option(None, "--log", help="Append every request to this JSONL file."),
-    agent: str | None = typer.Option(
-        None, "--agent", help="Print the flags for this agent id (default: the shared /v1)."
-    ),
+    script: Annotated[
+        Path, typer.Option("--script", "-s", help="Script file (.json, .yaml or .yml).")
+    ],
+    port: Annotated[
+        int, typer.Option("--port", "-p", help="Port to listen on; 0 picks a free one.")
+    ] = 0,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    log: Annotated[
+        Path | None, typer.Option("--log", help="Append every request to this JSONL file.")
+    ] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            "--agent", help="Print the flags for this agent id (default: the shared /v1)."
+        ),
+    ] = None,
 ) -> None:
-    """Serve SCRIPT on HOST:PORT; print the base URL and the codex `-c` flags that use it.
+    """Serve a script; print the base URL and the codex `-c` flags that use it.
 
-    Each agent has its own base URL, http://HOST:PORT/agents/<agent>/v1, and its own place in
-    the script. Requests to the shared http://HOST:PORT/v1 play as agent "default".
+    Every agent id gets its own base URL and script cursor: http://HOST:PORT/agents/<agent>/v1.
     """
     import asyncio
 

@@ -78,7 +78,7 @@ class AppServer:
 
     def __init__(self, transport: Transport, approval: ApprovalPolicy | None = None) -> None:
         self.transport = transport
-        self.approval: ApprovalPolicy = approval or DeclineAll()
+        self.approval: ApprovalPolicy = approval if approval is not None else DeclineAll()
         self.rpc = RpcConnection(transport, self._on_server_request)
         self._items: dict[str, dict[str, Any]] = {}
         self._item_sub = self.rpc.subscribe(

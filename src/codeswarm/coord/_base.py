@@ -21,13 +21,24 @@ from codeswarm.core.errors import CoordInputError, FencedError, NotFoundError, T
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
-    from codeswarm.coord.store import Store, Tx
+    from codeswarm.coord.store import Params, Row, Store, Tx
 
     AgentLike = Agent | str
 
 SUPERSEDED = "superseded"
+
+_DUE = (
+    "SELECT 'l', scope, holder, id FROM leases WHERE expires_at IS NOT NULL AND expires_at <= ? "
+    "UNION ALL SELECT 'a', scope, name, generation FROM agents "
+    "WHERE status = 'active' AND expires_at <= ?"
+)
+_ACT = (
+    "UPDATE agents SET heartbeat_at = ?, expires_at = ? + lease_s "
+    "WHERE scope = ? AND name = ? AND status = 'active' AND expires_at > ?{} RETURNING generation"
+)
 
 
 class Limits:
@@ -104,29 +115,53 @@ class CoordBase:
 
     # -- the first steps of every write ------------------------------------------------------
 
-    def _act(self, tx: Tx, agent: AgentLike, now: float) -> tuple[str, int]:
-        """Check that ``agent`` may write (fencing) and count the write as a heartbeat.
+    def _begin_as(
+        self, tx: Tx, now: float, agent: AgentLike, reads: Sequence[tuple[str, Params]] = ()
+    ) -> tuple[tuple[str, int], list[list[Row]]]:
+        """:meth:`_begin` for a write by ``agent``: returns its ``(name, generation)`` too."""
+        who, found = self._begin(tx, now, agent, reads)
+        assert who is not None
+        return who, found
 
-        Returns its ``(name, generation)``. Raises NotFoundError for an unknown agent and
-        FencedError for a superseded, expired or deregistered one.
+    def _begin(
+        self,
+        tx: Tx,
+        now: float,
+        agent: AgentLike | None = None,
+        reads: Sequence[tuple[str, Params]] = (),
+    ) -> tuple[tuple[str, int] | None, list[list[Row]]]:
+        """Start a write transaction: sweep what time took back (:meth:`_sweep`), check that
+        ``agent`` may write (fencing; the write counts as a heartbeat) and run ``reads`` - in one
+        round trip on PostgreSQL.
+
+        Returns the agent's ``(name, generation)`` (None without ``agent``) and the rows of each
+        read. Raises NotFoundError for an unknown agent and FencedError for a superseded,
+        expired or deregistered one.
         """
-        name, gen = split_agent(agent.id if isinstance(agent, Agent) else agent)
-        if gen is None:
-            row = tx.one(
-                "UPDATE agents SET heartbeat_at = ?, expires_at = ? + lease_s "
-                "WHERE scope = ? AND name = ? AND status = 'active' RETURNING generation",
-                (now, now, self.scope, name),
-            )
-        else:
-            row = tx.one(
-                "UPDATE agents SET heartbeat_at = ?, expires_at = ? + lease_s "
-                "WHERE scope = ? AND name = ? AND generation = ? AND status = 'active' "
-                "RETURNING generation",
-                (now, now, self.scope, name, gen),
-            )
-        if row is None:
+        stmts: list[tuple[str, Params]] = [(_DUE, (now, now))]
+        name = gen = None
+        if agent is not None:
+            name, gen = split_agent(agent.id if isinstance(agent, Agent) else agent)
+            if gen is None:
+                stmts.append((_ACT.format(""), (now, now, self.scope, name, now)))
+            else:
+                stmts.append(
+                    (_ACT.format(" AND generation = ?"), (now, now, self.scope, name, now, gen))
+                )
+        stmts += reads
+        results = tx.batch(stmts)
+        due = results[0]
+        acted = results[1] if agent is not None else None
+        found = results[1 + (agent is not None) :]
+        if due:
+            self._sweep(tx, now, due)
+            if reads:
+                found = tx.batch(list(reads))
+        if name is None:
+            return None, found
+        if not acted:
             raise self._refusal(tx, name, gen, now)
-        return name, int(row[0])
+        return (name, int(acted[0][0])), found
 
     def _refusal(self, tx: Tx, name: str, gen: int | None, now: float) -> Exception:
         row = tx.one(
@@ -165,16 +200,10 @@ class CoordBase:
             raise self._refusal(tx, name, gen, now)
         return found
 
-    def _sweep(self, tx: Tx, now: float) -> None:
-        """Reclaim what time has taken back: leases past their TTL, agents past their lease."""
-        due = tx.query(
-            "SELECT 'l', scope, holder, id FROM leases "
-            "WHERE expires_at IS NOT NULL AND expires_at <= ? "
-            "UNION ALL SELECT 'a', scope, name, generation FROM agents "
-            "WHERE status = 'active' AND expires_at <= ?",
-            (now, now),
-        )
-        for what, scope, name, num in due:
+    def _sweep(self, tx: Tx, now: float, due: list[Row]) -> None:
+        """Reclaim what time has taken back (``due``: rows of ``_DUE``): leases past their TTL,
+        agents past their lease."""
+        for what, scope, _holder, num in due:
             if what == "l":
                 gone = tx.one(
                     f"DELETE FROM leases WHERE id = ? RETURNING {rows.LEASE_COLS}", (num,)

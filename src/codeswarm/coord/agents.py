@@ -41,7 +41,7 @@ class AgentOps(CoordBase):
         host = host if host is not None else os.uname().nodename
         with self.store.write() as tx:
             now = self.clock.now()
-            self._sweep(tx, now)
+            self._begin(tx, now)
             prev = tx.one(
                 "SELECT generation, status FROM agents WHERE scope = ? AND name = ?",
                 (self.scope, name),
@@ -82,8 +82,7 @@ class AgentOps(CoordBase):
         """
         with self.store.write() as tx:
             now = self.clock.now()
-            self._sweep(tx, now)
-            name, _ = self._act(tx, agent, now)
+            (name, _), _ = self._begin_as(tx, now, agent)
             row = tx.one(
                 f"SELECT {rows.AGENT_COLS} FROM agents WHERE scope = ? AND name = ?",
                 (self.scope, name),
@@ -96,8 +95,7 @@ class AgentOps(CoordBase):
         stay for the next agent registered under the same name."""
         with self.store.write() as tx:
             now = self.clock.now()
-            self._sweep(tx, now)
-            name, gen = self._act(tx, agent, now)
+            (name, gen), _ = self._begin_as(tx, now, agent)
             self._reclaim(tx, now, self.scope, name, gen, DEREGISTERED)
 
     def agent(self, agent: AgentLike) -> Agent:

@@ -8,12 +8,20 @@ from codeswarm.coord import rows
 from codeswarm.coord._base import CoordBase, _lease_data
 from codeswarm.coord.models import EXCLUSIVE, SHARED, Lease, split_agent
 from codeswarm.coord.paths import FILE, PathSpec, from_canonical, normalize
-from codeswarm.core.errors import CoordInputError, LeaseConflictError, NotFoundError
+from codeswarm.core.errors import LeaseConflictError, NotFoundError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from codeswarm.coord._base import AgentLike
-    from codeswarm.coord.store import Row, Tx
+    from codeswarm.coord.store import Params, Row, Tx
+
+_SCOPE_LEASES = (
+    f"SELECT {', '.join('l.' + c for c in rows.LEASE_COLS.split(', '))}, a.expires_at "
+    "FROM leases l LEFT JOIN agents a ON a.scope = l.scope AND a.name = l.holder "
+    "WHERE l.scope = ?"
+)
+"""Every lease of a scope, with its holder's expiry (column 12)."""
+_TOKEN = "SELECT value FROM counters WHERE name = 'lease_token'"
 
 
 class LeaseOps(CoordBase):
@@ -58,8 +66,9 @@ class LeaseOps(CoordBase):
                     left = deadline - time.monotonic()
                     if left <= 0:
                         raise
-                    if exc.expires_in is not None:
-                        left = min(left, exc.expires_in + 0.01)
+                    for lapse in (exc.expires_in, exc.holder_expires_in):
+                        if lapse is not None:  # it may lapse before anyone writes
+                            left = min(left, max(lapse, 0.0) + 0.01)
                     feed.wait(mark, left)
         finally:
             feed.close()
@@ -67,14 +76,23 @@ class LeaseOps(CoordBase):
     def _grant(
         self, agent: AgentLike, spec: PathSpec, mode: str, ttl: float | None, note: str
     ) -> Lease:
+        # Refuse without taking the write lock when a snapshot already shows a conflict: the
+        # lease was held at that moment, which is as true an answer as one given under the lock,
+        # and contended paths then cost readers, not writers.
+        name, _ = split_agent(agent if isinstance(agent, str) else agent.id)
+        with self.store.read() as tx:
+            now = self.clock.now()
+            for row in self._live(tx, now, None):
+                shared = mode == SHARED and row[3] == SHARED
+                if row[4] != name and not shared and _overlaps(spec, row):
+                    raise self._conflict(spec, row, now)
         with self.store.write() as tx:
             now = self.clock.now()
-            self._sweep(tx, now)
-            name, gen = self._act(tx, agent, now)
+            (name, gen), (held, counter) = self._begin_as(
+                tx, now, agent, [(_SCOPE_LEASES, (self.scope,)), (_TOKEN, ())]
+            )
             same: Row | None = None
-            for row in tx.query(
-                f"SELECT {rows.LEASE_COLS} FROM leases WHERE scope = ?", (self.scope,)
-            ):
+            for row in held:
                 if row[4] == name:
                     if row[1] == spec.path and row[2] == spec.kind:
                         same = row
@@ -82,10 +100,10 @@ class LeaseOps(CoordBase):
                 if mode == SHARED and row[3] == SHARED:
                     continue
                 if _overlaps(spec, row):
-                    raise self._conflict(tx, spec, row, now)
+                    raise self._conflict(spec, row, now)
             expires = None if ttl is None else now + ttl
             if same is not None and same[3] == mode:
-                tx.execute(
+                tx.defer(
                     "UPDATE leases SET renewed_at = ?, expires_at = ?, ttl = ?, note = ? "
                     "WHERE id = ?",
                     (now, expires, ttl, note, same[0]),
@@ -97,26 +115,22 @@ class LeaseOps(CoordBase):
                 )
                 return lease
             if same is not None:  # a mode change is a new grant
-                tx.execute("DELETE FROM leases WHERE id = ?", (same[0],))
-                old = rows.lease(same)
-                data = _lease_data(old)
+                tx.defer("DELETE FROM leases WHERE id = ?", (same[0],))
+                data = _lease_data(rows.lease(same))
                 data["reason"] = "mode change"
                 self._event(tx, now, "lease.released", spec.path, data, agent=(name, gen))
-            token_row = tx.one(
-                "UPDATE counters SET value = value + 1 WHERE name = 'lease_token' RETURNING value"
-            )
-            assert token_row is not None
-            token = int(token_row[0])
-            id_row = tx.one(
-                "INSERT INTO leases (scope, path, kind, mode, holder, generation, note, token, "
-                "ttl, acquired_at, renewed_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (self.scope, spec.path, spec.kind, mode, name, gen, note, token, ttl, now, now,
+            # the lease's id is its fencing token: one more than any granted before (writes
+            # are serialized, so reading the counter and writing it back is safe)
+            token = int(counter[0][0]) + 1
+            tx.defer("UPDATE counters SET value = ? WHERE name = 'lease_token'", (token,))
+            tx.defer(
+                "INSERT INTO leases (id, scope, path, kind, mode, holder, generation, note, ttl, "
+                "acquired_at, renewed_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (token, self.scope, spec.path, spec.kind, mode, name, gen, note, ttl, now, now,
                  expires),
             )  # fmt: skip
-            assert id_row is not None
             lease = Lease(
-                id=int(id_row[0]),
+                id=token,
                 path=spec.path,
                 kind=spec.kind,
                 mode=mode,
@@ -133,7 +147,7 @@ class LeaseOps(CoordBase):
             self._event(tx, now, "lease.acquired", spec.path, data, agent=(name, gen))
         return lease
 
-    def _conflict(self, tx: Tx, spec: PathSpec, row: Row, now: float) -> LeaseConflictError:
+    def _conflict(self, spec: PathSpec, row: Row, now: float) -> LeaseConflictError:
         held = rows.lease(row)
         return LeaseConflictError(
             spec.path,
@@ -143,6 +157,7 @@ class LeaseOps(CoordBase):
             note=held.note,
             age=now - held.acquired_at,
             expires_in=None if held.expires_at is None else held.expires_at - now,
+            holder_expires_in=None if row[12] is None else float(row[12]) - now,
         )
 
     def renew(
@@ -153,16 +168,16 @@ class LeaseOps(CoordBase):
         spec = None if path is None else normalize(path, self.root, cwd)
         with self.store.write() as tx:
             now = self.clock.now()
-            self._sweep(tx, now)
-            name, gen = self._act(tx, agent, now)
-            held = self._held(tx, name, spec)
+            (name, gen), (held,) = self._begin_as(tx, now, agent, [self._held(agent, spec)])
+            if spec is not None and not held:
+                raise NotFoundError(f"{name} holds no lease on {spec.path}")
             out = []
             for row in held:
                 lease = rows.lease(row)
                 if lease.ttl is not None:
                     lease.expires_at = now + lease.ttl
                     lease.renewed_at = now
-                    tx.execute(
+                    tx.defer(
                         "UPDATE leases SET renewed_at = ?, expires_at = ? WHERE id = ?",
                         (now, lease.expires_at, lease.id),
                     )
@@ -178,10 +193,11 @@ class LeaseOps(CoordBase):
         spec = normalize(path, self.root, cwd)
         with self.store.write() as tx:
             now = self.clock.now()
-            self._sweep(tx, now)
-            name, gen = self._act(tx, agent, now)
-            row = self._held(tx, name, spec)[0]
-            tx.execute("DELETE FROM leases WHERE id = ?", (row[0],))
+            (name, gen), (held,) = self._begin_as(tx, now, agent, [self._held(agent, spec)])
+            if not held:
+                raise NotFoundError(f"{name} holds no lease on {spec.path}")
+            row = held[0]
+            tx.defer("DELETE FROM leases WHERE id = ?", (row[0],))
             lease = rows.lease(row)
             self._event(
                 tx, now, "lease.released", lease.path, _lease_data(lease), agent=(name, gen)
@@ -192,8 +208,7 @@ class LeaseOps(CoordBase):
         """Release every lease ``agent`` holds; returns them."""
         with self.store.write() as tx:
             now = self.clock.now()
-            self._sweep(tx, now)
-            name, gen = self._act(tx, agent, now)
+            (name, gen), _ = self._begin_as(tx, now, agent)
             out = [
                 rows.lease(r)
                 for r in tx.query(
@@ -207,20 +222,19 @@ class LeaseOps(CoordBase):
                 )
         return out
 
-    def _held(self, tx: Tx, name: str, spec: PathSpec | None) -> list[Row]:
+    def _held(self, agent: AgentLike, spec: PathSpec | None) -> tuple[str, Params]:
+        """The query for ``agent``'s leases (on exactly ``spec``, when given)."""
+        name, _ = split_agent(agent if isinstance(agent, str) else agent.id)
         if spec is None:
-            return tx.query(
+            return (
                 f"SELECT {rows.LEASE_COLS} FROM leases WHERE scope = ? AND holder = ?",
                 (self.scope, name),
             )
-        found = tx.query(
+        return (
             f"SELECT {rows.LEASE_COLS} FROM leases "
             "WHERE scope = ? AND holder = ? AND path = ? AND kind = ?",
             (self.scope, name, spec.path, spec.kind),
         )
-        if not found:
-            raise NotFoundError(f"{name} holds no lease on {spec.path}")
-        return found
 
     def leases(
         self, *, holder: AgentLike | None = None, path: str | None = None, cwd: str | None = None
@@ -262,8 +276,8 @@ class LeaseOps(CoordBase):
 
     def _live(self, tx: Tx, now: float, holder: str | None) -> list[Row]:
         sql = (
-            f"SELECT {', '.join('l.' + c for c in rows.LEASE_COLS.split(', '))} FROM leases l "
-            "JOIN agents a ON a.scope = l.scope AND a.name = l.holder "
+            f"SELECT {', '.join('l.' + c for c in rows.LEASE_COLS.split(', '))}, a.expires_at "
+            "FROM leases l JOIN agents a ON a.scope = l.scope AND a.name = l.holder "
             "AND a.generation = l.generation "
             "WHERE l.scope = ? AND (l.expires_at IS NULL OR l.expires_at > ?) "
             "AND a.status = 'active' AND a.expires_at > ?"
@@ -277,11 +291,5 @@ class LeaseOps(CoordBase):
 
 def _overlaps(spec: PathSpec, row: Row) -> bool:
     if spec.kind == FILE and row[2] == FILE:
-        return spec.path == row[1]
+        return bool(spec.path == row[1])
     return spec.overlaps(from_canonical(row[1], row[2]))
-
-
-def check_mode(mode: str) -> str:
-    if mode not in (EXCLUSIVE, SHARED):
-        raise CoordInputError(f"unknown lease mode {mode!r} (exclusive or shared)")
-    return mode

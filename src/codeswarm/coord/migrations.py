@@ -53,7 +53,7 @@ CREATE TABLE agents (
 );
 CREATE INDEX agents_expiry ON agents (expires_at) WHERE status = 'active';
 CREATE TABLE leases (
-    id {pk},
+    id {int} PRIMARY KEY,
     scope TEXT NOT NULL,
     path TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -61,7 +61,6 @@ CREATE TABLE leases (
     holder TEXT NOT NULL,
     generation {int} NOT NULL,
     note TEXT NOT NULL,
-    token {int} NOT NULL,
     ttl {real},
     acquired_at {real} NOT NULL,
     renewed_at {real} NOT NULL,

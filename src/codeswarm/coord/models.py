@@ -73,7 +73,7 @@ def split_agent(ref: str) -> tuple[str, int | None]:
 class Record:
     """Equality, repr and :meth:`to_dict` from ``__slots__``."""
 
-    __slots__ = ()
+    __slots__: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-ready data."""

@@ -13,7 +13,7 @@ AGENT_COLS = (
     "expires_at, ended_at"
 )
 LEASE_COLS = (
-    "id, path, kind, mode, holder, generation, note, token, ttl, acquired_at, renewed_at, "
+    "id, path, kind, mode, holder, generation, note, id AS token, ttl, acquired_at, renewed_at, "
     "expires_at"
 )
 TASK_COLS = (
@@ -38,7 +38,7 @@ def agent(r: Row) -> Agent:
         registered_at=float(r[8]),
         heartbeat_at=float(r[9]),
         expires_at=float(r[10]),
-        ended_at=r[11],
+        ended_at=_f(r[11]),
     )
 
 
@@ -51,10 +51,10 @@ def lease(r: Row) -> Lease:
         holder=agent_id(r[4], int(r[5])),
         note=r[6],
         token=int(r[7]),
-        ttl=r[8],
+        ttl=_f(r[8]),
         acquired_at=float(r[9]),
         renewed_at=float(r[10]),
-        expires_at=r[11],
+        expires_at=_f(r[11]),
     )
 
 
@@ -68,13 +68,13 @@ def task(r: Row) -> Task:
         priority=int(r[5]),
         depends_on=[int(x) for x in r[6].split(",") if x],
         key=r[7],
-        parent=r[8],
+        parent=None if r[8] is None else int(r[8]),
         status=r[9],
         assignee=None if r[10] is None else agent_id(r[10], int(r[11])),
         created_by=r[12],
         created_at=float(r[13]),
         updated_at=float(r[14]),
-        claimed_at=r[15],
+        claimed_at=_f(r[15]),
         result=r[16],
         files_changed=split_lines(r[17]),
         tests_run=split_lines(r[18]),
@@ -89,7 +89,12 @@ def kv(r: Row) -> KvEntry:
 
 def message(r: Row) -> Message:
     return Message(
-        id=int(r[0]), sender=r[1], to=r[2], text=r[3], sent_at=float(r[4]), reply_to=r[5]
+        id=int(r[0]),
+        sender=r[1],
+        to=r[2],
+        text=r[3],
+        sent_at=float(r[4]),
+        reply_to=None if r[5] is None else int(r[5]),
     )
 
 
@@ -99,3 +104,7 @@ def join_lines(items: list[str]) -> str:
 
 def split_lines(text: str) -> list[str]:
     return text.split("\n") if text else []
+
+
+def _f(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]

@@ -16,11 +16,10 @@ Modes (``sqlite:///path?journal=...``):
 
 from __future__ import annotations
 
+import _thread
 import os
 import sqlite3
 import time
-
-import _thread
 
 from codeswarm.coord import migrations
 from codeswarm.coord.store import ChangeFeed, Store, Tx
@@ -28,6 +27,7 @@ from codeswarm.core.errors import CoordInputError, StoreUnavailableError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from types import TracebackType
 
     from codeswarm.coord.store import Params, Row
@@ -198,6 +198,9 @@ class _SqliteTx(Tx):
             return self._conn.execute(sql, params).rowcount
         except sqlite3.Error as exc:
             raise self._store._fail(exc) from exc
+
+    def batch(self, statements: Sequence[tuple[str, Params]]) -> list[list[Row]]:
+        return [self.query(sql, params) for sql, params in statements]
 
     def defer(self, sql: str, params: Params = ()) -> None:
         self.execute(sql, params)

@@ -11,7 +11,8 @@ Guarantees every store gives:
   lock + ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-scoped advisory lock), so reads made inside
   one see every earlier commit and nothing can change under them. Their audit rows therefore get
   sequence numbers in commit order.
-- ``read()`` transactions see one consistent snapshot and never block writers.
+- ``read()`` transactions see every commit made before they started and never block writers
+  (SQLite: one snapshot for the transaction; PostgreSQL: each statement sees the latest commits).
 - ``changes()`` returns a feed that wakes a waiter soon after any commit by any process.
 """
 
@@ -46,10 +47,15 @@ class Tx(abc.ABC):
         """Run a statement; returns how many rows it changed."""
 
     @abc.abstractmethod
+    def batch(self, statements: Sequence[tuple[str, Params]]) -> list[list[Row]]:
+        """Run several statements in order and return the rows of each (PostgreSQL sends them
+        in one round trip)."""
+
+    @abc.abstractmethod
     def defer(self, sql: str, params: Params = ()) -> None:
-        """Run a write whose result nobody reads, at the latest just before commit (PostgreSQL
-        sends every deferred statement and the commit in one round trip). Later reads in the
-        same transaction must not depend on it."""
+        """Run a write whose result nobody needs. It runs in order, before the next statement
+        of the transaction or its commit (PostgreSQL sends it along with that one instead of
+        waiting a round trip for it)."""
 
     @abc.abstractmethod
     def __enter__(self) -> Tx: ...
@@ -94,7 +100,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def read(self) -> Tx:
-        """A read-only snapshot transaction."""
+        """A read-only transaction (see the module docstring)."""
 
     @abc.abstractmethod
     def changes(self) -> ChangeFeed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from codeswarm.coord import rows
 from codeswarm.coord._base import CoordBase
+from codeswarm.coord.models import BLOCK as BLOCK_ON_FAILURE
 from codeswarm.coord.models import (
     BLOCKED,
     CANCEL,
@@ -21,8 +22,7 @@ from codeswarm.coord.models import (
     agent_id,
     split_agent,
 )
-from codeswarm.coord.models import BLOCK as BLOCK_ON_FAILURE
-from codeswarm.coord.paths import from_canonical, normalize
+from codeswarm.coord.paths import PathSpec, from_canonical, normalize
 from codeswarm.core.errors import (
     ClaimLostError,
     CoordInputError,
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from codeswarm.coord._base import AgentLike
-    from codeswarm.coord.store import Tx
+    from codeswarm.coord.store import Params, Row, Tx
 
 _ENDED = {DONE: "task.done", FAILED: "task.failed", CANCELLED: "task.cancelled"}
 
@@ -76,8 +76,7 @@ class TaskOps(CoordBase):
         priority = _int("priority", priority)
         with self.store.write() as tx:
             now = self.clock.now()
-            self._sweep(tx, now)
-            actor = None if by is None else self._act(tx, by, now)
+            actor, _ = self._begin(tx, now, by)
             if key is not None:
                 existing = tx.one(
                     f"SELECT {rows.TASK_COLS} FROM tasks WHERE scope = ? AND idem_key = ?",
@@ -91,7 +90,9 @@ class TaskOps(CoordBase):
             for dep in deps:
                 found = self._load(tx, dep)
                 if found.status in (FAILED, CANCELLED):
-                    raise CoordInputError(f"task #{dep} is {found.status}; nothing can depend on it")
+                    raise CoordInputError(
+                        f"task #{dep} is {found.status}; nothing can depend on it"
+                    )
                 if found.status != DONE:
                     status = BLOCKED
             creator = None if actor is None else agent_id(*actor)
@@ -129,8 +130,7 @@ class TaskOps(CoordBase):
         new = sorted({_task_id(d) for d in depends_on})
         with self.store.write() as tx:
             now = self.clock.now()
-            self._sweep(tx, now)
-            actor = None if by is None else self._act(tx, by, now)
+            actor, _ = self._begin(tx, now, by)
             task = self._load(tx, task_id)
             if task.status not in (OPEN, BLOCKED):
                 raise ClaimLostError(f"task #{task_id} is {task.status}; only an open or blocked "
@@ -148,7 +148,9 @@ class TaskOps(CoordBase):
                     raise DependencyCycleError(f"task #{task_id} cannot depend on itself")
                 found = self._load(tx, dep)
                 if found.status in (FAILED, CANCELLED):
-                    raise CoordInputError(f"task #{dep} is {found.status}; nothing can depend on it")
+                    raise CoordInputError(
+                        f"task #{dep} is {found.status}; nothing can depend on it"
+                    )
                 cycle = _path(edges, dep, task_id)
                 if cycle is not None:
                     chain = " -> ".join(f"#{t}" for t in [task_id, *cycle])
@@ -176,11 +178,19 @@ class TaskOps(CoordBase):
         only if the task is still at that version. Raises ClaimLostError when it is not open,
         VersionMismatchError when its version moved on."""
         task_id = _task_id(task_id)
+        with self.store.read() as tx:  # a lost claim needs no write lock (see LeaseOps._grant)
+            now = self.clock.now()
+            seen = self._found(tx.query(*self._select(task_id)), task_id)
+            if version is not None and seen.version != version:
+                raise VersionMismatchError(
+                    f"task #{task_id} is at version {seen.version}, not {version}"
+                )
+            if seen.status != OPEN and self._stays_taken(tx, seen, now):
+                raise self._lost(seen)
         with self.store.write() as tx:
             now = self.clock.now()
-            self._sweep(tx, now)
-            name, gen = self._act(tx, agent, now)
-            task = self._load(tx, task_id)
+            (name, gen), (found,) = self._begin_as(tx, now, agent, [self._select(task_id)])
+            task = self._found(found, task_id)
             if version is not None and task.version != version:
                 raise VersionMismatchError(
                     f"task #{task_id} is at version {task.version}, not {version}"
@@ -193,10 +203,21 @@ class TaskOps(CoordBase):
         Best: highest priority; then not touching files other agents hold; then the most files
         under the claimer's own leases; then the oldest.
         """
+        with self.store.read() as tx:  # nothing to claim needs no write lock
+            now = self.clock.now()
+            sql = (
+                "SELECT 1 FROM tasks t LEFT JOIN agents a ON a.scope = t.scope "
+                "AND a.name = t.assignee WHERE t.scope = ? AND (t.status = 'open' OR "
+                "(t.status IN ('claimed', 'in_progress') AND "
+                "(a.status IS NULL OR a.status != 'active' OR a.expires_at <= ?)))"
+            )
+            if type is not None:
+                sql += " AND t.type = ?"
+            if not tx.query(sql + " LIMIT 1", (self.scope, now, type)[: 3 if type else 2]):
+                return None
         with self.store.write() as tx:
             now = self.clock.now()
-            self._sweep(tx, now)
-            name, gen = self._act(tx, agent, now)
+            (name, gen), _ = self._begin_as(tx, now, agent)
             sql = f"SELECT {rows.TASK_COLS} FROM tasks WHERE scope = ? AND status = 'open'"
             params: list[object] = [self.scope]
             if type is not None:
@@ -205,7 +226,8 @@ class TaskOps(CoordBase):
             candidates = [rows.task(r) for r in tx.query(sql, params)]
             if not candidates:
                 return None
-            mine, others = [], []
+            mine: list[PathSpec] = []
+            others: list[PathSpec] = []
             for path, kind, holder in tx.query(
                 "SELECT path, kind, holder FROM leases WHERE scope = ?", (self.scope,)
             ):
@@ -220,10 +242,27 @@ class TaskOps(CoordBase):
             best = min(candidates, key=rank)
             return self._take(tx, best, name, gen, now)
 
+    def _stays_taken(self, tx: Tx, task: Task, now: float) -> bool:
+        """Whether a task that is not open will not be reopened by the next sweep (it is not
+        held by an agent whose lease has lapsed)."""
+        if task.status not in HELD or task.assignee is None:
+            return True
+        name, gen = split_agent(task.assignee)
+        alive = tx.one(
+            "SELECT 1 FROM agents WHERE scope = ? AND name = ? AND generation = ? "
+            "AND status = 'active' AND expires_at > ?",
+            (self.scope, name, gen, now),
+        )
+        return alive is not None
+
+    @staticmethod
+    def _lost(task: Task) -> ClaimLostError:
+        who = f" by {task.assignee}" if task.assignee and task.status in HELD else ""
+        return ClaimLostError(f"task #{task.id} is {task.status}{who}, not open")
+
     def _take(self, tx: Tx, task: Task, name: str, gen: int, now: float) -> Task:
         if task.status != OPEN:
-            who = f" by {task.assignee}" if task.assignee and task.status in HELD else ""
-            raise ClaimLostError(f"task #{task.id} is {task.status}{who}, not open")
+            raise self._lost(task)
         updated = self._update(
             tx, task, now, status=CLAIMED, assignee=name, assignee_gen=gen, claimed_at=now
         )
@@ -237,9 +276,9 @@ class TaskOps(CoordBase):
         """Mark a task you claimed as in progress."""
         with self.store.write() as tx:
             now = self.clock.now()
-            self._sweep(tx, now)
-            name, gen = self._act(tx, agent, now)
-            task = self._mine(tx, _task_id(task_id), name)
+            task_id = _task_id(task_id)
+            (name, gen), (found,) = self._begin_as(tx, now, agent, [self._select(task_id)])
+            task = self._mine(self._found(found, task_id), name)
             if task.status == IN_PROGRESS:
                 return task
             updated = self._update(tx, task, now, status=IN_PROGRESS)
@@ -253,9 +292,9 @@ class TaskOps(CoordBase):
             raise CoordInputError("note must not be empty")
         with self.store.write() as tx:
             now = self.clock.now()
-            self._sweep(tx, now)
-            name, gen = self._act(tx, agent, now)
-            task = self._mine(tx, _task_id(task_id), name)
+            task_id = _task_id(task_id)
+            (name, gen), (found,) = self._begin_as(tx, now, agent, [self._select(task_id)])
+            task = self._mine(self._found(found, task_id), name)
             updated = self._update(tx, task, now)
             self._event(
                 tx, now, "task.progress", str(task.id), {"id": task.id, "note": note},
@@ -297,9 +336,9 @@ class TaskOps(CoordBase):
     ) -> Task:
         with self.store.write() as tx:
             now = self.clock.now()
-            self._sweep(tx, now)
-            name, gen = self._act(tx, agent, now)
-            task = self._mine(tx, _task_id(task_id), name)
+            task_id = _task_id(task_id)
+            (name, gen), (found,) = self._begin_as(tx, now, agent, [self._select(task_id)])
+            task = self._mine(self._found(found, task_id), name)
             updated = self._update(
                 tx, task, now, status=status, result=result,
                 files_changed=rows.join_lines(changed), tests_run=rows.join_lines(tests),
@@ -313,9 +352,9 @@ class TaskOps(CoordBase):
         """Give a task you hold back: it is open again."""
         with self.store.write() as tx:
             now = self.clock.now()
-            self._sweep(tx, now)
-            name, gen = self._act(tx, agent, now)
-            task = self._mine(tx, _task_id(task_id), name)
+            task_id = _task_id(task_id)
+            (name, gen), (found,) = self._begin_as(tx, now, agent, [self._select(task_id)])
+            task = self._mine(self._found(found, task_id), name)
             updated = self._update(
                 tx, task, now, status=OPEN, assignee=None, assignee_gen=None, claimed_at=None
             )
@@ -331,8 +370,7 @@ class TaskOps(CoordBase):
         self._text("reason", reason, self.limits.text)
         with self.store.write() as tx:
             now = self.clock.now()
-            self._sweep(tx, now)
-            actor = None if by is None else self._act(tx, by, now)
+            actor, _ = self._begin(tx, now, by)
             task = self._load(tx, _task_id(task_id))
             if task.status in TERMINAL:
                 raise ClaimLostError(f"task #{task.id} is already {task.status}")
@@ -415,34 +453,58 @@ class TaskOps(CoordBase):
             raise CoordInputError(f"{what}: {len(out)} paths; the limit is {self.limits.files}")
         return out
 
-    def _load(self, tx: Tx, task_id: int) -> Task:
-        row = tx.one(
-            f"SELECT {rows.TASK_COLS} FROM tasks WHERE scope = ? AND id = ?", (self.scope, task_id)
+    def _select(self, task_id: int) -> tuple[str, Params]:
+        return (
+            f"SELECT {rows.TASK_COLS} FROM tasks WHERE scope = ? AND id = ?",
+            (self.scope, task_id),
         )
-        if row is None:
-            raise NotFoundError(f"no task #{task_id} in this scope")
-        return rows.task(row)
 
-    def _mine(self, tx: Tx, task_id: int, name: str) -> Task:
-        task = self._load(tx, task_id)
+    def _found(self, found: list[Row], task_id: int) -> Task:
+        if not found:
+            raise NotFoundError(f"no task #{task_id} in this scope")
+        return rows.task(found[0])
+
+    def _load(self, tx: Tx, task_id: int) -> Task:
+        return self._found(tx.query(*self._select(task_id)), task_id)
+
+    def _mine(self, task: Task, name: str) -> Task:
         if task.status not in HELD:
-            raise ClaimLostError(f"task #{task_id} is {task.status}, not claimed by {name}")
+            raise ClaimLostError(f"task #{task.id} is {task.status}, not claimed by {name}")
         assert task.assignee is not None
         holder, _ = split_agent(task.assignee)
         if holder != name:
-            raise ClaimLostError(f"task #{task_id} is {task.status} by {task.assignee}, not {name}")
+            raise ClaimLostError(f"task #{task.id} is {task.status} by {task.assignee}, not {name}")
         return task
 
     def _update(self, tx: Tx, task: Task, now: float, **cols: object) -> Task:
+        """Change columns of ``task`` (a deferred write: writes are serialized, so the row is
+        still the one read); returns the task as it is now."""
         sets = "".join(f", {c} = ?" for c in cols)
-        row = tx.one(
-            f"UPDATE tasks SET updated_at = ?, version = version + 1{sets} "
-            f"WHERE id = ? AND version = ? RETURNING {rows.TASK_COLS}",
-            (now, *cols.values(), task.id, task.version),
+        tx.defer(
+            f"UPDATE tasks SET updated_at = ?, version = version + 1{sets} WHERE id = ?",
+            (now, *cols.values(), task.id),
         )
-        if row is None:  # writes are serialized, so this is a bug, not a race
-            raise ClaimLostError(f"task #{task.id} changed while it was being updated")
-        return rows.task(row)
+        new = Task(**task.to_dict())
+        new.updated_at = now
+        new.version = task.version + 1
+        for col, value in cols.items():
+            if col == "assignee_gen":
+                continue
+            if col in ("files_changed", "tests_run"):
+                value = rows.split_lines(str(value))
+            elif col == "depends_on":
+                value = [int(x) for x in str(value).split(",") if x]
+            setattr(new, col, value)
+        if "assignee" in cols:
+            new.assignee = (
+                None
+                if cols["assignee"] is None
+                else agent_id(
+                    str(cols["assignee"]),
+                    int(cols["assignee_gen"]),  # type: ignore[call-overload]
+                )
+            )
+        return new
 
     def _settle(
         self, tx: Tx, task_id: int, outcome: str, now: float, actor: tuple[str, int] | None

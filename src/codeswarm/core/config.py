@@ -17,7 +17,7 @@ from codeswarm.core.errors import ConfigError
 from codeswarm.core.layers import config_layers, merge
 from codeswarm.core.versions import CODEX_VERSION
 
-__all__ = ["CODEX_VERSION", "CodexConfig", "Config", "load_config"]
+__all__ = ["CODEX_VERSION", "CodexConfig", "Config", "CoordConfig", "load_config"]
 
 ApprovalPolicy = Literal["untrusted", "on-request", "never"]
 Sandbox = Literal["read-only", "workspace-write", "danger-full-access"]
@@ -33,8 +33,15 @@ class CodexConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     sandbox: Sandbox = "workspace-write"
 
 
+class CoordConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    db: str | None = None
+    """The coordination database: ``postgresql://…``, ``sqlite:///path`` or a file path
+    (default ``<state dir>/coord.db``); ``$CODESWARM_DB`` wins over it."""
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     codex: CodexConfig = msgspec.field(default_factory=CodexConfig)
+    coord: CoordConfig = msgspec.field(default_factory=CoordConfig)
 
 
 def _convert(raw: dict[str, Any], origin: str) -> Config:

@@ -13,9 +13,12 @@
     │   ├── ProtocolError       the peer broke the wire protocol (a reply we cannot match, ...)
     │   ├── RpcError            the peer answered a request with a JSON-RPC error (code, message)
     │   └── TurnFailedError     a turn ended in status "failed" (carries the turn's error)
-    └── CoordError              the coordination store (codeswarm.coord); the full subtree is drawn
-        ├── ConflictError       at its section at the end of this module: ConflictError (exit 3),
-        └── CoordInputError     and CoordInputError, which is also a UsageError (exit 2)
+    ├── CoordError              the coordination store (codeswarm.coord); the full subtree is drawn
+    │   ├── ConflictError       at its section at the end of this module: ConflictError (exit 3),
+    │   └── CoordInputError     and CoordInputError, which is also a UsageError (exit 2)
+    └── MailboxError            the mailbox (codeswarm.mailbox); subtree drawn at its section below:
+        ├── MailboxPermissionError  a mailbox others can write (also a UsageError)
+        └── ...                 busy writer, oversized or invalid record, broken stream, closed
 
 Foreign exceptions (OSError from a pipe, JSON decode errors, ...) are translated where they occur,
 with ``raise ... from exc``; callers only ever catch these.
@@ -130,7 +133,8 @@ class LeaseConflictError(ConflictError):
 
     ``holder`` is the holder's agent id (``name#generation``); ``age`` the seconds since the lease
     was granted; ``expires_in`` the seconds until it lapses unless renewed (None: it lasts as long
-    as its holder keeps heartbeating).
+    as its holder keeps heartbeating); ``holder_expires_in`` the seconds until the holder itself
+    expires unless it heartbeats (its leases go with it).
     """
 
     def __init__(
@@ -143,6 +147,7 @@ class LeaseConflictError(ConflictError):
         note: str,
         age: float,
         expires_in: float | None,
+        holder_expires_in: float | None = None,
     ) -> None:
         self.path = path
         self.held = held
@@ -151,8 +156,9 @@ class LeaseConflictError(ConflictError):
         self.note = note
         self.age = age
         self.expires_in = expires_in
+        self.holder_expires_in = holder_expires_in
         what = path if held == path else f"{path} (overlaps {held})"
-        msg = f"{what} is held {mode} by {holder} for {_secs(age)}"
+        msg = f"{what} is held ({mode}) by {holder} for {_secs(age)}"
         if note:
             msg += f" ({note!r})"
         if expires_in is not None:
@@ -204,3 +210,55 @@ def _secs(s: float) -> str:
     if s < 7200:
         return f"{s / 60:.0f}m"
     return f"{s / 3600:.1f}h"
+
+
+# --- mailbox (codeswarm.mailbox) ------------------------------------------------------------------
+#
+#   CodeswarmError
+#   └── MailboxError                 the mailbox failed (exit 1)
+#       ├── MailboxPermissionError   a mailbox dir or file others can write, or another user owns
+#       │                            (also a UsageError: one line naming the path, mode and fix)
+#       ├── MailboxNameError         an agent or consumer name unsafe as a file name (UsageError)
+#       ├── WriterBusyError          another process is the exclusive writer of that file
+#       ├── InvalidRecordError       a record that cannot be written (not JSON, a reserved key)
+#       ├── RecordTooLargeError      a record over the spill limit: refused, nothing written
+#       ├── StreamBrokenError        a segment was deleted, a file truncated or replaced underneath a
+#       │                            reader: it cannot continue without losing or repeating records
+#       └── MailboxClosedError       closed by us: a writer, reader or follower used after close
+
+
+class MailboxError(CodeswarmError):
+    """Base class of mailbox errors."""
+
+
+class MailboxPermissionError(MailboxError, UsageError):
+    """A mailbox directory or file that other users can write, or that another user owns."""
+
+
+class MailboxNameError(MailboxError, UsageError):
+    """An agent or consumer name that cannot be used as a file name in the mailbox."""
+
+
+class WriterBusyError(MailboxError):
+    """Another process holds the write lock of a mailbox file (one writer per file)."""
+
+
+class InvalidRecordError(MailboxError):
+    """A record that cannot be written: not JSON-serialisable, or it sets a reserved key."""
+
+
+class RecordTooLargeError(MailboxError):
+    """A record larger than the writer's spill limit; nothing was written."""
+
+    def __init__(self, path: object, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(f"{path}: a record of {size} bytes exceeds the limit of {limit} bytes")
+
+
+class StreamBrokenError(MailboxError):
+    """A mailbox file changed underneath a reader in a way that would lose or repeat records."""
+
+
+class MailboxClosedError(MailboxError):
+    """A writer, reader or follower was used after it was closed."""

@@ -22,6 +22,7 @@ AGENT_STOPPED: Final = "agent.stopped"
 AGENT_FAILED: Final = "agent.failed"
 AGENT_RESTARTED: Final = "agent.restarted"
 # turns and items
+MESSAGE_ACCEPTED: Final = "message.accepted"  # an inbox message became (part of) a turn
 TURN_STARTED: Final = "turn.started"
 TURN_COMPLETED: Final = "turn.completed"
 MESSAGE_DELTA: Final = "message.delta"
@@ -48,6 +49,7 @@ EVENT_TYPES: Final = frozenset(
         AGENT_STOPPED,
         AGENT_FAILED,
         AGENT_RESTARTED,
+        MESSAGE_ACCEPTED,
         TURN_STARTED,
         TURN_COMPLETED,
         MESSAGE_DELTA,

@@ -13,7 +13,7 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
 
 def toml_key(key: str) -> str:
     """A table key, quoted when it is not a bare key."""
-    return key if _BARE_KEY.match(key) else json.dumps(key)
+    return key if _BARE_KEY.match(key) else toml_value(key)
 
 
 def toml_value(value: Any) -> str:
@@ -27,7 +27,8 @@ def toml_value(value: Any) -> str:
             raise TypeError(f"TOML has no {value!r} here")
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value)  # a JSON string is a valid TOML basic string
+        # JSON string escapes are valid TOML basic-string escapes; TOML also forbids a raw DEL
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, list | tuple):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, Mapping):

@@ -105,6 +105,9 @@ class Entry(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaul
     def to_dict(self) -> dict[str, Any]:
         """The entry as plain JSON data, without keys left at their defaults."""
         out: dict[str, Any] = msgspec.to_builtins(self)
+        for f in msgspec.structs.fields(self):  # omit_defaults misses e.g. delay=0 given as 0
+            if f.name in out and out[f.name] == f.default:
+                del out[f.name]
         return out
 
 

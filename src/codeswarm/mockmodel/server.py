@@ -65,7 +65,9 @@ class MockModel:
         async with MockModel(load_script("demo.yaml")) as mm:
             flags = to_codex_flags(mm.codex_config(agent="demo_0"))
 
-    ``port=0`` picks a free port; :attr:`port` tells which once started.
+    ``port=0`` picks a free port; :attr:`port` tells which once started. Alternatively pass
+    ``sock``, a listening socket bound by the caller (to know the address before the server is
+    loaded, e.g. to start Codex meanwhile): the model takes it over and closes it on ``aclose()``.
     """
 
     def __init__(
@@ -93,9 +95,8 @@ class MockModel:
         self._log_file: IO[bytes] | None = None
         self._sock: socket.socket | None = None
         self._given_sock = sock
-        """A listening socket bound by the caller (to know the port before starting)."""
         if sock is not None:
-            self._port = sock.getsockname()[1]
+            self.host, self._port = sock.getsockname()[:2]
         self._server: Any = None  # uvicorn.Server (untyped)
         self._ticker: asyncio.Task[None] | None = None
 
@@ -333,18 +334,18 @@ class _ReplySender:
             return
         await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
         events = reply.events if reply.cut_at is None else reply.events[: reply.cut_at]
+        deltas_sent = 0
         for event in events:
-            if (
-                entry.delta_delay
-                and str(event["type"]).endswith(".delta")
-                and not await self._pause(entry.delta_delay, gone)
-            ):
+            is_delta = str(event["type"]).endswith(".delta")
+            pause = is_delta and deltas_sent and entry.delta_delay  # between deltas, not before
+            if pause and not await self._pause(entry.delta_delay, gone):
                 break
             if gone.is_set():
                 return
             await send(
                 {"type": "http.response.body", "body": encode_event(event), "more_body": True}
             )
+            deltas_sent += is_delta
         # a cut (or closing) stream ends here without response.completed
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 

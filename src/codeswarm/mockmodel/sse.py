@@ -14,9 +14,9 @@ from typing import Any, Final
 import msgspec
 import orjson
 
+from codeswarm.mockmodel.overrides import MODEL
 from codeswarm.mockmodel.script import Entry, Usage
 
-MODEL: Final = "gpt-5.5"
 """The model slug the scripted model reports (and Codex must be told): one from Codex's catalog."""
 
 WORDS_PER_DELTA: Final = 3

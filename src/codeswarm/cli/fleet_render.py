@@ -1,0 +1,110 @@
+"""Showing many agents' events on one terminal: one colour per agent, text by whole lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from codeswarm.core import events as ev
+from codeswarm.core.events import Event
+
+COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan",
+           "bright_magenta", "bright_green", "bright_yellow")  # fmt: skip
+
+
+class FleetRenderer:
+    """Assistant text is streamed a whole line at a time (deltas of several agents would
+    otherwise interleave mid-word), prefixed with the agent; other events as short lines."""
+
+    def __init__(self, console: Console | None = None, *, agents: list[str] | None = None) -> None:
+        self.console = console or Console(highlight=False)
+        self._colour: dict[str, str] = {}
+        for a in agents or ():
+            self.colour(a)
+        self._partial: dict[str, str] = {}
+
+    def colour(self, agent: str) -> str:
+        if agent not in self._colour:
+            self._colour[agent] = COLOURS[len(self._colour) % len(COLOURS)]
+        return self._colour[agent]
+
+    def _say(self, agent: str, markup: str) -> None:
+        c = self.colour(agent)
+        self.console.print(f"[{c}]{escape(agent):>10}[/] │ {markup}")
+
+    def _flush_lines(self, agent: str, final: bool) -> None:
+        buf = self._partial.get(agent, "")
+        *lines, rest = buf.split("\n")
+        if final and rest:
+            lines.append(rest)
+            rest = ""
+        for line in lines:
+            self._say(agent, escape(line))
+        self._partial[agent] = rest
+
+    def __call__(self, event: Event) -> None:
+        agent = str(event.get("agent"))
+        kind = event["type"]
+        if kind == ev.MESSAGE_DELTA:
+            self._partial[agent] = self._partial.get(agent, "") + str(event.get("delta") or "")
+            self._flush_lines(agent, final=False)
+        elif kind == ev.MESSAGE_COMPLETED:
+            if not self._partial.get(agent) and event.get("text"):
+                self._partial[agent] = str(event["text"])
+            self._flush_lines(agent, final=True)
+            self._partial[agent] = ""
+        elif kind == ev.COMMAND_STARTED:
+            self._say(agent, f"[dim]$ {escape(str(event.get('command') or ''))}[/]")
+        elif kind == ev.COMMAND_COMPLETED and event.get("status") != "completed":
+            self._say(agent, f"[red]  ↳ {event.get('status')} (exit {event.get('exit_code')})[/]")
+        elif kind == ev.FILE_CHANGED:
+            for ch in event.get("changes") or ():
+                self._say(agent, f"[dim]  {ch.get('kind')} {escape(str(ch.get('path')))}[/]")
+        elif kind == ev.TOOL_STARTED:
+            self._say(agent, f"[dim]⚙ {event.get('server')}/{event.get('tool')}[/]")
+        elif kind == ev.APPROVAL_REQUESTED:
+            what = event.get("command") or event.get("kind")
+            self._say(
+                agent,
+                f"[bold yellow]? approval #{event.get('request_id')}: {escape(str(what))}[/]",
+            )
+        elif kind == ev.TURN_COMPLETED and event.get("status") != "completed":
+            self._say(
+                agent,
+                f"[red]turn {event.get('status')}: {escape(str(event.get('error') or ''))}[/]",
+            )
+        elif kind == ev.ERROR:
+            self._say(agent, f"[red]error: {escape(str(event.get('message')))}[/]")
+        elif kind == ev.AGENT_READY:
+            self._say(agent, "[dim]ready[/]")
+        elif kind == ev.AGENT_RESTARTED:
+            self._say(agent, f"[yellow]restarted ({escape(str(event.get('reason')))})[/]")
+        elif kind == ev.AGENT_FAILED:
+            self._say(agent, f"[red]failed: {escape(str(event.get('reason')))}[/]")
+        elif kind == ev.AGENT_STOPPED:
+            self._say(agent, "[dim]stopped[/]")
+
+
+def usage_table(fleet_json: dict[str, Any]) -> Any:
+    """A Rich table of every agent's state, turns and tokens, with the totals."""
+    from rich.table import Table
+
+    t = Table(title=f"swarm {fleet_json['swarm']}", title_justify="left")
+    for col, kw in (
+        ("agent", {}), ("state", {}), ("turns", {"justify": "right"}),
+        ("input", {"justify": "right"}), ("output", {"justify": "right"}),
+        ("total", {"justify": "right"}), ("last message", {"max_width": 48, "no_wrap": True}),
+    ):  # fmt: skip
+        t.add_column(col, **kw)
+    for a in fleet_json["agents"]:
+        tok = a["tokens"]
+        t.add_row(
+            a["id"], a["state"], str(a["turns"]), f"{tok['input']:,}", f"{tok['output']:,}",
+            f"{tok['total']:,}", escape((a["last_message"] or "").replace("\n", " ")),
+        )  # fmt: skip
+    tot = fleet_json["tokens"]
+    t.add_section()
+    t.add_row("total", "", "", f"{tot['input']:,}", f"{tot['output']:,}", f"{tot['total']:,}", "")
+    return t

@@ -1,0 +1,227 @@
+"""The swarm commands: ``up``, ``send``, ``attach``, ``status``, ``logs``, ``interrupt``,
+``approve``, ``down``, ``ls``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from codeswarm.core.errors import UsageError
+
+UP_TIMEOUT = 120.0
+
+
+def _run(name: str):  # type: ignore[no-untyped-def]
+    from codeswarm.core.swarm import RunDir
+
+    run = RunDir.of(name)
+    return run, run.load_spec()
+
+
+def up(
+    n: int = typer.Option(..., "-n", "--agents", min=1, max=512, help="How many agents."),
+    name: str = typer.Option(..., "--name", help="The swarm's name (agent ids are NAME_0 …)."),
+    cwd: Path | None = typer.Option(None, "--cwd", "-C", help="The repository the agents work in."),
+    model_provider: str | None = typer.Option(
+        None, "--model-provider", help="'mock' or a Codex provider."
+    ),
+    script: Path | None = typer.Option(None, "--script", help="Scripted-model script."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Model slug."),
+    approval_policy: str | None = typer.Option(
+        None, "--approval-policy", help="untrusted | on-request | never"
+    ),
+    sandbox: str | None = typer.Option(
+        None, "--sandbox", help="read-only | workspace-write | danger-full-access"
+    ),
+    approvals: str = typer.Option(
+        "forward",
+        "--approvals",
+        help="forward (answer with `codeswarm approve`) | workspace | all | decline",
+    ),
+    message_mode: str = typer.Option(
+        "queue", "--message-mode", help="A message during a turn: queue | steer"
+    ),
+    config: list[str] = typer.Option(
+        [], "--config", "-c", help="Codex config override KEY=VALUE; repeatable."
+    ),
+    timeout: float = typer.Option(
+        UP_TIMEOUT, "--timeout", help="Seconds to wait for every agent to be ready."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the ready fleet as JSON."),
+) -> None:
+    """Start a local swarm of N agents and wait until every one is ready."""
+    from codeswarm.cli.swarm_up import run_up
+
+    run_up(
+        n=n, name=name, cwd=cwd, model_provider=model_provider, script=script, model=model,
+        approval_policy=approval_policy, sandbox=sandbox, approvals=approvals,
+        message_mode=message_mode, config=config, timeout=timeout, json_out=json_out,
+    )  # fmt: skip
+
+
+def send(
+    swarm: str = typer.Argument(..., help="The swarm."),
+    target: str = typer.Argument(..., help="An agent id, a rank, a comma list, or 'all'."),
+    text: str = typer.Argument(..., help="The message ('-' reads standard input)."),
+    wait: bool = typer.Option(False, "--wait", help="Wait for the turns and print their answers."),
+    stream: bool = typer.Option(False, "--stream", help="With --wait: show the turns as they run."),
+    mode: str | None = typer.Option(None, "--mode", help="queue | steer, when a turn is running."),
+    timeout: float = typer.Option(600.0, "--timeout", help="Seconds --wait waits."),
+    json_out: bool = typer.Option(False, "--json", help="JSON output."),
+) -> None:
+    """Send a message to one agent, some, or all."""
+    from codeswarm.cli.swarm_send import run_send
+
+    if text == "-":
+        text = sys.stdin.read()
+    raise typer.Exit(
+        run_send(
+            swarm,
+            target,
+            text,
+            wait=wait or stream,
+            stream=stream,
+            mode=mode,
+            timeout=timeout,
+            json_out=json_out,
+        )
+    )
+
+
+def attach(
+    swarm: str = typer.Argument(..., help="The swarm."),
+    json_out: bool = typer.Option(False, "--json", help="Events as JSONL on stdout."),
+    cursor: str | None = typer.Option(
+        None,
+        "--cursor",
+        help="Resume from (and save to) this named cursor: nothing missed, nothing twice.",
+    ),
+    from_start: bool = typer.Option(False, "--from-start", help="Replay from the beginning."),
+) -> None:
+    """Follow the swarm live: every agent's events, one colour each; answer approvals inline."""
+    from codeswarm.cli.swarm_attach import run_attach
+
+    raise typer.Exit(run_attach(swarm, json_out=json_out, cursor=cursor, from_start=from_start))
+
+
+def status(
+    swarm: str = typer.Argument(..., help="The swarm."),
+    json_out: bool = typer.Option(False, "--json", help="JSON output."),
+) -> None:
+    """Each agent's state, turns, tokens and last message; the totals."""
+    from codeswarm.cli.swarm_status import run_status
+
+    run_status(swarm, json_out=json_out)
+
+
+def logs(
+    swarm: str = typer.Argument(...),
+    agent: str = typer.Argument(..., help="Agent id or rank."),
+    codex: bool = typer.Option(False, "--codex", help="Codex's own log (stderr) instead."),
+    lines: int = typer.Option(50, "--lines", "-n", help="How many lines from the end (0: all)."),
+) -> None:
+    """Print the end of an agent's worker log (or its Codex log)."""
+    from codeswarm.control.commands import resolve_targets
+
+    run, spec = _run(swarm)
+    (one,) = resolve_targets(spec, agent)[:1]
+    path = run.codex_log(one) if codex else run.worker_log(one)
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        raise UsageError(f"no log yet at {path}") from None
+    for line in text[-lines:] if lines else text:
+        print(line)
+
+
+def interrupt(
+    swarm: str = typer.Argument(...),
+    target: str = typer.Argument(..., help="An agent id, a rank, a comma list, or 'all'."),
+) -> None:
+    """Interrupt the running turn of these agents."""
+    from codeswarm.control.commands import interrupt as do_interrupt
+    from codeswarm.control.commands import resolve_targets
+
+    run, spec = _run(swarm)
+    agents = resolve_targets(spec, target)
+    do_interrupt(run, agents)
+    print(f"interrupt sent to {', '.join(agents)}")
+
+
+def approve(
+    swarm: str = typer.Argument(...),
+    agent: str = typer.Argument(..., help="Agent id or rank."),
+    request_id: str = typer.Argument(..., help="The request id (from attach or status)."),
+    decline: bool = typer.Option(False, "--decline", help="Decline instead."),
+    session: bool = typer.Option(False, "--session", help="Accept for the rest of the session."),
+) -> None:
+    """Answer an approval request an agent forwarded."""
+    from codeswarm.control.commands import approve as do_approve
+    from codeswarm.control.commands import resolve_targets
+
+    run, spec = _run(swarm)
+    (one,) = resolve_targets(spec, agent)[:1]
+    decision = "decline" if decline else "acceptForSession" if session else "accept"
+    rid: int | str = int(request_id) if request_id.isdigit() else request_id
+    do_approve(run, one, rid, decision)
+    print(f"{decision} sent to {one} for request {request_id}")
+
+
+def down(
+    swarm: str = typer.Argument(...),
+    grace: float = typer.Option(
+        10.0, "--grace", help="Seconds workers get before they are killed."
+    ),
+) -> None:
+    """Stop the swarm: graceful, then forceful after the grace period; nothing left behind."""
+    from codeswarm.control.local import live_workers, stop, supervisor_pid
+
+    run, spec = _run(swarm)
+    killed = stop(run, spec, grace=grace)
+    left = live_workers(run, spec)
+    if supervisor_pid(run) is not None or left:
+        raise UsageError(f"could not stop everything: workers still alive: {sorted(left)}")
+    extra = f" (had to kill: {killed})" if killed else ""
+    print(f"swarm {spec.name} is down{extra}")
+
+
+def ls(json_out: bool = typer.Option(False, "--json", help="JSON output.")) -> None:
+    """List the swarms of this project."""
+    import orjson
+
+    from codeswarm.control.local import live_workers, supervisor_pid
+    from codeswarm.core.swarm import RunDir, runs_root
+
+    rows = []
+    root = runs_root()
+    for path in sorted(root.iterdir()) if root.is_dir() else []:
+        run = RunDir(path)
+        try:
+            spec = run.load_spec()
+        except UsageError:
+            continue
+        rows.append(
+            {
+                "swarm": spec.name,
+                "agents": spec.size,
+                "running": supervisor_pid(run) is not None,
+                "live_workers": len(live_workers(run, spec)),
+                "cwd": spec.cwd,
+                "model_provider": spec.model_provider,
+            }
+        )
+    if json_out:
+        sys.stdout.write(orjson.dumps(rows).decode() + "\n")
+        return
+    if not rows:
+        print("no swarms here (start one with 'codeswarm up -n N --name S')")
+    for r in rows:
+        state = "up" if r["running"] else "down"
+        print(f"{r['swarm']:<20} {state:<5} {r['live_workers']}/{r['agents']} workers  {r['cwd']}")
+
+
+def register(app: typer.Typer) -> None:
+    for fn in (up, send, attach, status, logs, interrupt, approve, down, ls):
+        app.command(fn.__name__)(fn)

@@ -1,0 +1,105 @@
+"""``codeswarm send``: append to inboxes; with ``--wait``, follow until those turns complete."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+from codeswarm.core import events as ev
+from codeswarm.core.errors import CodeswarmError
+from codeswarm.core.swarm import RunDir
+
+
+def run_send(
+    swarm: str,
+    target: str,
+    text: str,
+    *,
+    wait: bool,
+    stream: bool,
+    mode: str | None,
+    timeout: float,
+    json_out: bool,
+) -> int:
+    from codeswarm.control.commands import resolve_targets, send
+
+    run = RunDir.of(swarm)
+    spec = run.load_spec()
+    agents = resolve_targets(spec, target)
+    router = None
+    if wait:
+        from codeswarm.control.router import Router
+
+        router = Router(run, start="end", spec=spec)  # before sending: nothing can be missed
+    records = send(run, agents, text, mode=mode)
+    if router is None:
+        if json_out:
+            import orjson
+
+            sys.stdout.write(orjson.dumps({a: r["id"] for a, r in records.items()}).decode() + "\n")
+        else:
+            print(f"sent to {', '.join(agents)}")
+        return 0
+    try:
+        results = asyncio.run(_wait(router, records, stream=stream, deadline_s=timeout))
+    except TimeoutError:
+        raise CodeswarmError(f"the turns did not complete within {timeout:.0f}s") from None
+    if json_out:
+        import orjson
+
+        sys.stdout.write(orjson.dumps(results).decode() + "\n")
+    elif not stream:
+        for agent, res in results.items():
+            status = "" if res["status"] == "completed" else f" [{res['status']}: {res['error']}]"
+            print(f"{agent}{status}: {res['text']}")
+    return 0 if all(r["status"] == "completed" for r in results.values()) else 1
+
+
+async def _wait(
+    router: Any, records: dict[str, dict[str, Any]], *, stream: bool, deadline_s: float
+) -> dict[str, dict[str, Any]]:
+    renderer = None
+    if stream:
+        from codeswarm.cli.fleet_render import FleetRenderer
+
+        renderer = FleetRenderer(agents=list(records))
+    want = {agent: str(r["id"]) for agent, r in records.items()}
+    turn_of: dict[str, str] = {}
+    text_of: dict[str, str] = {}
+    done: dict[str, dict[str, Any]] = {}
+
+    async def follow() -> None:
+        async for batch in router.follow():
+            for event in batch:
+                agent = event.get("agent")
+                if agent not in want or agent in done:
+                    continue
+                kind = event["type"]
+                if kind == ev.MESSAGE_ACCEPTED and event.get("inbox_id") == want[agent]:
+                    if event.get("turn_id"):
+                        turn_of[agent] = event["turn_id"]
+                    else:  # recovered after a crash: its turn's end is already behind us
+                        done[agent] = {"status": "completed", "text": "", "error": None}
+                turn = turn_of.get(agent)
+                if turn is None or event.get("turn_id") != turn:
+                    continue
+                if renderer is not None:
+                    renderer(event)
+                if kind == ev.MESSAGE_COMPLETED:
+                    text_of[agent] = str(event.get("text") or "")
+                elif kind == ev.TURN_COMPLETED:
+                    done[agent] = {
+                        "status": event.get("status"),
+                        "text": text_of.get(agent, ""),
+                        "error": event.get("error"),
+                        "turn_id": turn,
+                    }
+            if len(done) == len(want):
+                return
+
+    try:
+        await asyncio.wait_for(follow(), deadline_s)
+    finally:
+        router.close()
+    return {a: done[a] for a in records}

@@ -1,0 +1,47 @@
+"""``codeswarm status``: replay the outboxes into fleet state; overlay what is actually running."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from codeswarm.core.swarm import RunDir
+
+
+def fleet_status(run: RunDir) -> dict[str, Any]:
+    """The status JSON (the contract in the CLI docs)."""
+    from codeswarm.control.fleet import FAILED, STOPPED
+    from codeswarm.control.local import live_workers, supervisor_pid
+    from codeswarm.control.router import Router
+
+    spec = run.load_spec()
+    router = Router(run, start="begin", spec=spec)
+    router.replay()
+    alive = live_workers(run, spec)
+    for agent, view in router.fleet.agents.items():
+        if agent not in alive and view.state not in (STOPPED, FAILED):
+            # the events say it runs, the process table says it does not
+            view.state = FAILED
+            view.error = view.error or "worker not running"
+    out = router.fleet.as_json()
+    out["supervisor"] = {"running": supervisor_pid(run) is not None}
+    out["backend"] = spec.backend
+    return out
+
+
+def run_status(swarm: str, *, json_out: bool) -> None:
+    run = RunDir.of(swarm)
+    status = fleet_status(run)
+    if json_out:
+        import orjson
+
+        sys.stdout.write(orjson.dumps(status).decode() + "\n")
+        return
+    from rich.console import Console
+
+    from codeswarm.cli.fleet_render import usage_table
+
+    console = Console(highlight=False)
+    console.print(usage_table(status))
+    sup = "running" if status["supervisor"]["running"] else "not running"
+    console.print(f"[dim]supervisor {sup}[/]")

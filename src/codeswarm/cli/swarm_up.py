@@ -1,0 +1,168 @@
+"""``codeswarm up``: write the spec, start the supervisor, wait for every agent with a progress bar."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import time
+from pathlib import Path
+
+from codeswarm.core.errors import CodeswarmError, UsageError
+
+APPROVAL_POLICIES = ("untrusted", "on-request", "never")
+SANDBOXES = ("read-only", "workspace-write", "danger-full-access")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_up(
+    *,
+    n: int,
+    name: str,
+    cwd: Path | None,
+    model_provider: str | None,
+    script: Path | None,
+    model: str | None,
+    approval_policy: str | None,
+    sandbox: str | None,
+    approvals: str,
+    message_mode: str,
+    config: list[str],
+    timeout: float,
+    json_out: bool,
+) -> None:
+    from codeswarm.codex.toolchain import locate, user_codex_home
+    from codeswarm.control.local import create_run, start_supervisor, supervisor_pid
+    from codeswarm.core.config import load_config
+    from codeswarm.core.swarm import RunDir, SwarmSpec, check_swarm_name
+
+    check_swarm_name(name)
+    if approval_policy is not None and approval_policy not in APPROVAL_POLICIES:
+        raise UsageError(f"--approval-policy must be one of {', '.join(APPROVAL_POLICIES)}")
+    if sandbox is not None and sandbox not in SANDBOXES:
+        raise UsageError(f"--sandbox must be one of {', '.join(SANDBOXES)}")
+    if approvals not in ("forward", "workspace", "all", "decline"):
+        raise UsageError("--approvals must be forward, workspace, all or decline")
+    if message_mode not in ("queue", "steer"):
+        raise UsageError("--message-mode must be queue or steer")
+    if model_provider == "mock" and script is None:
+        raise UsageError("--model-provider mock needs --script FILE")
+    if script is not None and model_provider not in (None, "mock"):
+        raise UsageError("--script only works with --model-provider mock")
+    overrides: dict[str, str] = {}
+    for item in config:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--config wants KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = value
+    workdir = (cwd or Path.cwd()).expanduser().resolve()
+    if not workdir.is_dir():
+        raise UsageError(f"--cwd {workdir}: not a directory")
+    script_path = None
+    if script is not None:
+        from codeswarm.mockmodel.script import load_script
+
+        load_script(script)  # refuse a bad script now, not in every worker
+        script_path = str(script.expanduser().resolve())
+    cfg = load_config()
+    binary = locate(cfg)
+    run = RunDir.of(name)
+    if supervisor_pid(run) is not None:
+        raise UsageError(f"swarm {name!r} is already up ('codeswarm down {name}' first)")
+    spec = SwarmSpec(
+        name=name,
+        size=n,
+        cwd=str(workdir),
+        codex_bin=str(binary.path),
+        user_codex_home=str(user_codex_home(cfg)),
+        model=model or cfg.codex.model,
+        model_provider="mock" if script_path else model_provider,
+        script=script_path,
+        mock_port=_free_port() if script_path else None,
+        approval_policy=approval_policy or cfg.codex.approval_policy,
+        sandbox=sandbox or cfg.codex.sandbox,
+        approvals=approvals,  # type: ignore[arg-type]
+        message_mode=message_mode,  # type: ignore[arg-type]
+        config_overrides=overrides,
+        created_ms=int(time.time() * 1000),
+    )
+    from codeswarm.control.router import Router
+
+    create_run(run, spec)
+    router = Router(run, start="end", spec=spec)  # positions before anything starts
+    start_supervisor(run)
+    try:
+        asyncio.run(_wait_ready(router, timeout, quiet=json_out))
+    except TimeoutError:
+        raise CodeswarmError(_not_ready(router, timeout)) from None
+    fleet = router.fleet
+    if json_out:
+        import orjson
+
+        sys.stdout.write(orjson.dumps(fleet.as_json()).decode() + "\n")
+    else:
+        print(
+            f"swarm {name} is up: {n} agent{'s' if n != 1 else ''} ready in {workdir} "
+            f"(send with 'codeswarm send {name} all \"…\"', watch with 'codeswarm attach {name}')"
+        )
+
+
+async def _wait_ready(router: object, deadline_s: float, *, quiet: bool) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from codeswarm.control.fleet import FAILED, IDLE
+    from codeswarm.control.router import Router
+
+    assert isinstance(router, Router)
+    total = len(router.agents)
+
+    def ready() -> int:
+        return sum(1 for v in router.fleet.agents.values() if v.state == IDLE)
+
+    def failed() -> list[str]:
+        return [f"{v.id}: {v.error}" for v in router.fleet.agents.values() if v.state == FAILED]
+
+    async def follow(progress: Progress | None, task: object) -> None:
+        async for _batch in router.follow():
+            if progress is not None:
+                progress.update(task, completed=ready())  # type: ignore[arg-type]
+            bad = failed()
+            if bad:
+                raise CodeswarmError("an agent failed to start: " + "; ".join(bad))
+            if ready() == total:
+                return
+
+    try:
+        if quiet or not sys.stderr.isatty():
+            await asyncio.wait_for(follow(None, None), deadline_s)
+            return
+        with Progress(
+            TextColumn("[bold]starting agents"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=True,
+        ) as progress:
+            task = progress.add_task("agents", total=total)
+            await asyncio.wait_for(follow(progress, task), deadline_s)
+    finally:
+        router.close()
+
+
+def _not_ready(router: object, timeout: float) -> str:
+    from codeswarm.control.fleet import IDLE
+    from codeswarm.control.local import tail
+    from codeswarm.control.router import Router
+
+    assert isinstance(router, Router)
+    late = [v.id for v in router.fleet.agents.values() if v.state != IDLE]
+    hint = tail(router.run.worker_log(late[0])) if late else ""
+    return (
+        f"not every agent was ready after {timeout:.0f}s: {', '.join(late)} "
+        f"(see 'codeswarm logs {router.spec.name} {late[0] if late else 0}': {hint})"
+    )

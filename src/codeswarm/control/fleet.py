@@ -1,0 +1,154 @@
+"""Fleet state: what every agent is doing and has spent, folded from events.
+
+:class:`FleetState` is a pure reducer: ``apply(event)`` for every event in order gives the same
+state whether the events arrive live or are replayed from the outboxes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from codeswarm.core import events as ev
+from codeswarm.core.events import Event
+from codeswarm.core.swarm import agent_rank
+
+# Agent states (the `state` field of `codeswarm status`):
+STARTING = "starting"  # the worker is up, Codex not yet ready
+IDLE = "idle"  # ready, no turn running
+BUSY = "busy"  # a turn is running
+WAITING_APPROVAL = "waiting_approval"  # a running turn waits for someone to approve
+STOPPED = "stopped"  # stopped on request
+FAILED = "failed"  # the worker died and was not (yet) brought back
+
+
+@dataclass
+class AgentView:
+    id: str
+    rank: int | None
+    state: str = STARTING
+    turns: int = 0
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    last_message: str | None = None
+    thread_id: str | None = None
+    turn_id: str | None = None
+    pending_approvals: dict[str, Event] = field(default_factory=dict)
+    restarts: int = 0
+    pid: int | None = None
+    host: str | None = None
+    node: str | None = None
+    last_seen_ms: int = 0
+    error: str | None = None
+    seq: int = 0
+    """The last event seq applied (for dedupe by consumers)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "rank": self.rank,
+            "state": self.state,
+            "turns": self.turns,
+            "tokens": {
+                "input": self.input_tokens,
+                "cached_input": self.cached_input_tokens,
+                "output": self.output_tokens,
+                "total": self.total_tokens,
+            },
+            "last_message": self.last_message,
+            "thread_id": self.thread_id,
+            "turn_id": self.turn_id,
+            "pending_approvals": list(self.pending_approvals.values()),
+            "restarts": self.restarts,
+            "pid": self.pid,
+            "host": self.host,
+            "node": self.node,
+            "last_seen_ms": self.last_seen_ms,
+            "error": self.error,
+        }
+
+
+class FleetState:
+    def __init__(self, swarm: str, agents: list[str]) -> None:
+        self.swarm = swarm
+        self.agents: dict[str, AgentView] = {a: AgentView(a, agent_rank(a)) for a in agents}
+
+    def view(self, agent: str) -> AgentView:
+        view = self.agents.get(agent)
+        if view is None:
+            view = self.agents[agent] = AgentView(agent, agent_rank(agent))
+        return view
+
+    def apply(self, event: Event) -> None:
+        a = self.view(str(event.get("agent")))
+        a.seq = max(a.seq, int(event.get("seq") or 0))
+        ts = event.get("ts")
+        if isinstance(ts, int):
+            a.last_seen_ms = max(a.last_seen_ms, ts)
+        kind = event["type"]
+        if kind == ev.AGENT_STARTED:
+            a.state = STARTING
+            a.pid = event.get("pid")
+            a.host = event.get("host")
+            a.node = event.get("node")
+            a.error = None
+        elif kind == ev.AGENT_READY:
+            a.state = IDLE
+            a.thread_id = event.get("thread_id")
+            a.turn_id = None
+            a.pending_approvals.clear()
+        elif kind == ev.AGENT_RESTARTED:
+            a.restarts += 1
+        elif kind == ev.TURN_STARTED:
+            a.state = BUSY
+            a.turn_id = event.get("turn_id")
+        elif kind == ev.APPROVAL_REQUESTED:
+            a.pending_approvals[str(event.get("request_id"))] = event
+            a.state = WAITING_APPROVAL
+        elif kind == ev.APPROVAL_RESOLVED:
+            a.pending_approvals.pop(str(event.get("request_id")), None)
+            if not a.pending_approvals and a.state == WAITING_APPROVAL:
+                a.state = BUSY
+        elif kind == ev.TURN_COMPLETED:
+            a.turns += 1
+            a.turn_id = None
+            a.pending_approvals.clear()
+            if a.state in (BUSY, WAITING_APPROVAL, STARTING):
+                a.state = IDLE
+            if event.get("status") == "failed":
+                a.error = event.get("error")
+        elif kind == ev.MESSAGE_COMPLETED:
+            a.last_message = event.get("text")
+        elif kind == ev.USAGE_UPDATED:
+            last = event.get("last") or {}
+            a.input_tokens += int(last.get("input_tokens") or 0)
+            a.cached_input_tokens += int(last.get("cached_input_tokens") or 0)
+            a.output_tokens += int(last.get("output_tokens") or 0)
+            a.total_tokens += int(last.get("total_tokens") or 0)
+        elif kind == ev.AGENT_STOPPED:
+            a.state = STOPPED
+            a.turn_id = None
+        elif kind == ev.AGENT_FAILED:
+            a.state = FAILED
+            a.error = event.get("reason") or event.get("message")
+        elif kind == ev.ERROR:
+            a.error = event.get("message")
+
+    def totals(self) -> dict[str, int]:
+        views = self.agents.values()
+        return {
+            "input": sum(v.input_tokens for v in views),
+            "cached_input": sum(v.cached_input_tokens for v in views),
+            "output": sum(v.output_tokens for v in views),
+            "total": sum(v.total_tokens for v in views),
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        ordered = sorted(self.agents.values(), key=lambda v: (v.rank is None, v.rank or 0, v.id))
+        return {
+            "swarm": self.swarm,
+            "agents": [v.as_json() for v in ordered],
+            "tokens": self.totals(),
+        }

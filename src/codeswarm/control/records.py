@@ -1,0 +1,98 @@
+"""Worker outbox records → codeswarm events (pure; see docs/events.md).
+
+A worker relays Codex's raw messages (``kind: "codex"``) and adds records of its own; this is
+the one place that knows both. Events come back unstamped (no ``seq``): the router numbers them
+per agent in outbox order, so a replay numbers them the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codeswarm.control.translate import translate
+from codeswarm.core import events as ev
+from codeswarm.core.events import Event
+
+Record = dict[str, Any]
+
+
+def _ts(record: Record) -> int:
+    ts = record.get("ts")
+    return ts if isinstance(ts, int) else 0
+
+
+def record_events(agent: str, record: Record) -> list[Event]:
+    """The events one outbox record stands for (possibly none). Never raises."""
+    if not isinstance(record, dict):
+        return []
+    kind = record.get("kind")
+    ts = _ts(record)
+    if kind == "codex":
+        msg = record.get("msg")
+        return translate(msg, agent=agent, now_ms=ts) if isinstance(msg, dict) else []
+    base: Event = {"agent": agent, "ts": ts}
+    if kind == "worker.started":
+        return [
+            {
+                **base,
+                "type": ev.AGENT_STARTED,
+                "pid": record.get("pid"),
+                "host": record.get("host"),
+                "node": record.get("node"),
+                "rank": record.get("rank"),
+                "restarted": bool(record.get("restarted")),
+            }
+        ]
+    if kind == "agent.ready":
+        return [
+            {
+                **base,
+                "type": ev.AGENT_READY,
+                "thread_id": record.get("thread_id"),
+                "model": record.get("model"),
+                "resumed": bool(record.get("resumed")),
+            }
+        ]
+    if kind in ("turn.accepted", "turn.steered"):
+        return [
+            {
+                **base,
+                "type": ev.MESSAGE_ACCEPTED,
+                "inbox_id": record.get("inbox_id"),
+                "turn_id": record.get("turn_id"),
+                "steered": kind == "turn.steered",
+                "recovered": bool(record.get("recovered")),
+            }
+        ]
+    if kind == "agent.restarted":
+        return [{**base, "type": ev.AGENT_RESTARTED, "reason": record.get("reason")}]
+    if kind == "turn.aborted":
+        return [
+            {
+                **base,
+                "type": ev.TURN_COMPLETED,
+                "turn_id": record.get("turn_id"),
+                "status": "failed",
+                "error": f"turn aborted: {record.get('reason')}",
+            }
+        ]
+    if kind in ("error", "inbox.rejected"):
+        message = record.get("message") or record.get("reason") or "error"
+        out: Event = {**base, "type": ev.ERROR, "message": str(message), "will_retry": False}
+        if kind == "inbox.rejected":
+            out["inbox_id"] = record.get("inbox_id")
+        return [out]
+    if kind == "agent.stopped":
+        return [{**base, "type": ev.AGENT_STOPPED, "reason": record.get("reason")}]
+    if kind == "worker.exited":
+        return [
+            {
+                **base,
+                "type": ev.AGENT_FAILED,
+                "reason": record.get("reason") or f"worker exited with code {record.get('code')}",
+                "exit_code": record.get("code"),
+                "restart_in": record.get("restart_in"),
+                "final": bool(record.get("final")),
+            }
+        ]
+    return []

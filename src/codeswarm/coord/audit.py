@@ -1,0 +1,135 @@
+"""The audit log (every state change, in commit order) and waiting for activity."""
+
+from __future__ import annotations
+
+import time
+
+from codeswarm.coord._base import CoordBase
+from codeswarm.coord.models import AuditEvent, agent_id, split_agent
+from codeswarm.core.errors import CoordInputError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from codeswarm.coord._base import AgentLike
+
+MAX_EVENTS = 10_000
+
+
+class AuditOps(CoordBase):
+    def events(
+        self,
+        *,
+        since: int = 0,
+        agent: AgentLike | None = None,
+        kind: str | None = None,
+        subject: str | None = None,
+        limit: int = 1000,
+    ) -> list[AuditEvent]:
+        """Audit events of this scope with ``seq > since``, oldest first.
+
+        ``agent`` filters by name (any generation) or by ``name#generation``; ``kind`` by an
+        exact kind (``lease.acquired``) or a family ending in a dot (``lease.``).
+        """
+        if not 1 <= limit <= MAX_EVENTS:
+            raise CoordInputError(f"limit must be between 1 and {MAX_EVENTS}")
+        sql = (
+            "SELECT seq, ts, agent, generation, kind, subject, data FROM events "
+            "WHERE scope = ? AND seq > ?"
+        )
+        params: list[object] = [self.scope, int(since)]
+        if agent is not None:
+            name, gen = split_agent(agent if isinstance(agent, str) else agent.id)
+            sql += " AND agent = ?"
+            params.append(name)
+            if gen is not None:
+                sql += " AND generation = ?"
+                params.append(gen)
+        if kind is not None:
+            if kind.endswith("."):
+                sql += " AND substr(kind, 1, ?) = ?"
+                params += [len(kind), kind]
+            else:
+                sql += " AND kind = ?"
+                params.append(kind)
+        if subject is not None:
+            sql += " AND subject = ?"
+            params.append(subject)
+        with self.store.read() as tx:
+            found = tx.query(sql + " ORDER BY seq LIMIT ?", [*params, int(limit)])
+        if not found:
+            return []
+        from codeswarm.coord._json import loads
+
+        return [
+            AuditEvent(
+                seq=int(seq),
+                ts=float(ts),
+                agent=None if name is None else agent_id(name, int(gen)),
+                kind=kind_,
+                subject=subj,
+                data=loads(data),
+            )
+            for seq, ts, name, gen, kind_, subj, data in found
+        ]
+
+    def last_seq(self) -> int:
+        """The newest event's seq in this scope (0 when there is none): ``since`` for a waiter
+        interested only in what comes next."""
+        with self.store.read() as tx:
+            row = tx.one("SELECT MAX(seq) FROM events WHERE scope = ?", (self.scope,))
+        return 0 if row is None or row[0] is None else int(row[0])
+
+    def wait(
+        self,
+        *,
+        since: int,
+        timeout: float,
+        agent: AgentLike | None = None,
+        kind: str | None = None,
+        subject: str | None = None,
+        limit: int = 1000,
+    ) -> list[AuditEvent]:
+        """Block until there are events after ``since`` matching the filters (see
+        :meth:`events`), and return them; an empty list after ``timeout`` seconds.
+
+        Efficient: PostgreSQL wakes it by LISTEN/NOTIFY, SQLite by ``data_version`` checked
+        every few milliseconds; it never polls the tables in a loop.
+        """
+        deadline = time.monotonic() + max(0.0, timeout)
+        feed = self.store.changes()
+        try:
+            while True:
+                mark = feed.mark()
+                found = self.events(
+                    since=since, agent=agent, kind=kind, subject=subject, limit=limit
+                )
+                left = deadline - time.monotonic()
+                if found or left <= 0:
+                    return found
+                feed.wait(mark, left)
+        finally:
+            feed.close()
+
+    async def wait_async(
+        self,
+        *,
+        since: int,
+        timeout: float,  # noqa: ASYNC109 (the deadline of the blocking wait() it runs)
+        agent: AgentLike | None = None,
+        kind: str | None = None,
+        subject: str | None = None,
+        limit: int = 1000,
+    ) -> list[AuditEvent]:
+        """:meth:`wait` for asyncio code (in a worker thread; the store's connection is shared
+        safely)."""
+        import asyncio
+
+        return await asyncio.to_thread(
+            self.wait,
+            since=since,
+            timeout=timeout,
+            agent=agent,
+            kind=kind,
+            subject=subject,
+            limit=limit,
+        )

@@ -1,0 +1,153 @@
+"""A swarm on disk: its spec (``swarm.json``), agent ids and ranks, and the run directory layout.
+
+::
+
+    <state>/runs/<swarm>/
+        swarm.json                 the spec (written once by `up`, atomically)
+        mailbox/{inbox,outbox}/    see codeswarm.mailbox
+        agents/<agent>/            state.json, worker.pid, worker.log, codex.log, codex-home/,
+                                   inbox.cursor
+        supervisor.pid, supervisor.log
+        consumers/<name>.cursor    where a named event consumer (attach --cursor) got to
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from codeswarm.core.errors import UsageError
+from codeswarm.core.paths import state_dir
+
+SWARM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,39}\Z")
+SUPERVISOR = "supervisor"
+"""The name of the supervisor's own outbox (it reports workers it started, lost, restarted)."""
+
+Approvals = Literal["forward", "workspace", "all", "decline"]
+MessageMode = Literal["queue", "steer"]
+
+
+class SwarmSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What `up` asked for; workers and the supervisor read it from ``swarm.json``."""
+
+    name: str
+    size: int
+    cwd: str
+    backend: Literal["local", "slurm"] = "local"
+    codex_bin: str
+    """The Codex binary located at `up` (workers do not search again)."""
+    codex_env: dict[str, str] = {}
+    user_codex_home: str | None = None
+    """Whose login (auth.json) and config.toml seed each agent's own CODEX_HOME."""
+    model: str = "gpt-5.5"
+    model_provider: str | None = None
+    script: str | None = None
+    """The scripted model's script (absolute path) when model_provider is "mock"."""
+    mock_port: int | None = None
+    approval_policy: str = "on-request"
+    sandbox: str = "workspace-write"
+    approvals: Approvals = "forward"
+    """How a worker answers Codex's approval requests: forward them to control (a person answers
+    with `codeswarm approve`), or answer itself."""
+    message_mode: MessageMode = "queue"
+    """A message arriving while a turn runs: wait for the turn (queue), or join it (steer)."""
+    config_overrides: dict[str, str] = {}
+    """Extra Codex ``-c key=value`` overrides (values are TOML)."""
+    heartbeat_s: float = 5.0
+    created_ms: int = 0
+
+
+def check_swarm_name(name: str) -> str:
+    if not SWARM_NAME.match(name):
+        raise UsageError(
+            f"bad swarm name {name!r}: a letter, then letters, digits or '-', at most 40"
+        )
+    return name
+
+
+def agent_id(swarm: str, rank: int) -> str:
+    return f"{swarm}_{rank}"
+
+
+def agent_rank(agent: str) -> int | None:
+    head, sep, tail = agent.rpartition("_")
+    return int(tail) if sep and head and tail.isdigit() else None
+
+
+def runs_root() -> Path:
+    return state_dir() / "runs"
+
+
+class RunDir:
+    """Paths inside one swarm's run directory (nothing is created here)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @classmethod
+    def of(cls, swarm: str) -> RunDir:
+        return cls(runs_root() / check_swarm_name(swarm))
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def spec_path(self) -> Path:
+        return self.root / "swarm.json"
+
+    @property
+    def agents_dir(self) -> Path:
+        return self.root / "agents"
+
+    def agent_dir(self, agent: str) -> Path:
+        return self.agents_dir / agent
+
+    def agent_state(self, agent: str) -> Path:
+        return self.agent_dir(agent) / "state.json"
+
+    def codex_home(self, agent: str) -> Path:
+        return self.agent_dir(agent) / "codex-home"
+
+    def worker_pid(self, agent: str) -> Path:
+        return self.agent_dir(agent) / "worker.pid"
+
+    def codex_pid(self, agent: str) -> Path:
+        return self.agent_dir(agent) / "codex.pid"
+
+    def worker_log(self, agent: str) -> Path:
+        return self.agent_dir(agent) / "worker.log"
+
+    def codex_log(self, agent: str) -> Path:
+        return self.agent_dir(agent) / "codex.log"
+
+    def inbox_cursor(self, agent: str) -> Path:
+        return self.agent_dir(agent) / "inbox.cursor"
+
+    @property
+    def supervisor_pid(self) -> Path:
+        return self.root / "supervisor.pid"
+
+    @property
+    def supervisor_log(self) -> Path:
+        return self.root / "supervisor.log"
+
+    def consumer_cursor(self, name: str) -> Path:
+        return self.root / "consumers" / f"{name}.cursor"
+
+    def load_spec(self) -> SwarmSpec:
+        try:
+            raw = self.spec_path.read_bytes()
+        except FileNotFoundError:
+            raise UsageError(f"no swarm {self.name!r} (no {self.spec_path})") from None
+        try:
+            return msgspec.json.decode(raw, type=SwarmSpec)
+        except msgspec.DecodeError as exc:
+            raise UsageError(f"{self.spec_path}: {exc}") from exc
+
+    def agents(self, spec: SwarmSpec | None = None) -> list[str]:
+        spec = spec or self.load_spec()
+        return [agent_id(spec.name, r) for r in range(spec.size)]

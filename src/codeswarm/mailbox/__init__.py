@@ -1,0 +1,103 @@
+"""The message bus of the fleet: append-only JSONL mailbox files, cursors, following, transports.
+
+``<run_dir>/mailbox/inbox/<agent>.jsonl`` carries control -> worker, ``outbox/<agent>.jsonl``
+worker -> control; one record per line, written with one ``write(2)``. See ``docs/mailbox.md``.
+
+Names load on first use (PEP 562): ``import codeswarm.mailbox`` costs nothing until a name is
+touched, and ctypes (for inotify) loads only when a follower starts watching.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from codeswarm.core.errors import (
+        InvalidRecordError,
+        MailboxClosedError,
+        MailboxError,
+        MailboxNameError,
+        MailboxPermissionError,
+        RecordTooLargeError,
+        StreamBrokenError,
+        WriterBusyError,
+    )
+    from codeswarm.mailbox.cursor import Cursor
+    from codeswarm.mailbox.follow import Follower, FollowerGroup, Mode
+    from codeswarm.mailbox.layout import Layout
+    from codeswarm.mailbox.memory import MemoryStore, MemoryTransport
+    from codeswarm.mailbox.perms import check_private, ensure_private_dir
+    from codeswarm.mailbox.reader import Reader
+    from codeswarm.mailbox.records import Box, CorruptLine, Delivery, Position, Record
+    from codeswarm.mailbox.transport import LocalTransport, RecordStream, Transport
+    from codeswarm.mailbox.writer import Writer
+
+_WHERE = {
+    "InvalidRecordError": "core.errors",
+    "MailboxClosedError": "core.errors",
+    "MailboxError": "core.errors",
+    "MailboxNameError": "core.errors",
+    "MailboxPermissionError": "core.errors",
+    "RecordTooLargeError": "core.errors",
+    "StreamBrokenError": "core.errors",
+    "WriterBusyError": "core.errors",
+    "Cursor": "mailbox.cursor",
+    "Follower": "mailbox.follow",
+    "FollowerGroup": "mailbox.follow",
+    "Mode": "mailbox.follow",
+    "Layout": "mailbox.layout",
+    "MemoryStore": "mailbox.memory",
+    "MemoryTransport": "mailbox.memory",
+    "check_private": "mailbox.perms",
+    "ensure_private_dir": "mailbox.perms",
+    "Reader": "mailbox.reader",
+    "Box": "mailbox.records",
+    "CorruptLine": "mailbox.records",
+    "Delivery": "mailbox.records",
+    "Position": "mailbox.records",
+    "Record": "mailbox.records",
+    "LocalTransport": "mailbox.transport",
+    "RecordStream": "mailbox.transport",
+    "Transport": "mailbox.transport",
+    "Writer": "mailbox.writer",
+}
+
+__all__ = [
+    "Box",
+    "CorruptLine",
+    "Cursor",
+    "Delivery",
+    "Follower",
+    "FollowerGroup",
+    "InvalidRecordError",
+    "Layout",
+    "LocalTransport",
+    "MailboxClosedError",
+    "MailboxError",
+    "MailboxNameError",
+    "MailboxPermissionError",
+    "MemoryStore",
+    "MemoryTransport",
+    "Mode",
+    "Position",
+    "Reader",
+    "Record",
+    "RecordStream",
+    "RecordTooLargeError",
+    "StreamBrokenError",
+    "Transport",
+    "Writer",
+    "WriterBusyError",
+    "check_private",
+    "ensure_private_dir",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'codeswarm.mailbox' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"codeswarm.{module}"), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,432 @@
+"""The worker: one agent's persistent Codex thread, driven by its inbox, relayed to its outbox.
+
+One loop owns all decisions, fed by a queue of inputs from small tasks (the inbox follower, the
+Codex relay, the running turn, signals), so there is no race between, say, a turn ending and a
+message arriving. Outbox records (kinds, in ``docs/events.md``): ``worker.started``,
+``agent.ready``, ``codex`` (every raw Codex message, lossless), ``turn.accepted``,
+``turn.aborted``, ``agent.restarted``, ``heartbeat``, ``inbox.rejected``, ``error``,
+``agent.stopped``.
+
+Delivery: a message's inbox record is marked done only after Codex accepted its turn (and a
+``turn.accepted`` record is in the outbox). The turn carries the record id as its
+``clientUserMessageId``; after a crash in between, the resumed thread is checked for it, so a
+message is never lost and never run twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import enum
+import logging
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codeswarm.codex.approval import (
+    AcceptAll,
+    AcceptWithinWorkspace,
+    ApprovalPolicy,
+    DeclineAll,
+)
+from codeswarm.codex.client import AppServer, Thread
+from codeswarm.codex.toolchain import CodexBinary, describe
+from codeswarm.codex.turn import TurnHandle
+from codeswarm.core.atomic import atomic_write_json, read_json
+from codeswarm.core.errors import CodexError, RpcError
+from codeswarm.core.swarm import RunDir, SwarmSpec, agent_rank
+from codeswarm.mailbox import Layout, Writer, check_private
+from codeswarm.worker.approvals import ForwardedApprovals
+from codeswarm.worker.home import prepare_codex_home
+from codeswarm.worker.inbox import Inbox, Record
+
+log = logging.getLogger("codeswarm.worker")
+
+STOP_GRACE = 10.0
+"""On SIGTERM: how long a running turn gets to stop after it was interrupted."""
+RESTART_BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+"""Delays before restarting a dead Codex, one after another (the last repeats)."""
+CODEX_CLOSE_GRACE = 3.0
+
+
+class Input(enum.Enum):
+    RECORD = "record"  # an inbox record
+    TURN_DONE = "turn_done"  # the running turn completed
+    CODEX_DIED = "codex_died"  # the app-server went away
+    STOP = "stop"  # SIGTERM / SIGINT / a shutdown record
+
+
+@dataclass
+class _Event:
+    kind: Input
+    record: Record | None = None
+    detail: str = ""
+
+
+class Worker:
+    """Run with ``await Worker(run, agent).run()``; returns the process exit code."""
+
+    def __init__(self, run: RunDir, agent: str) -> None:
+        self.run_dir = run
+        self.agent = agent
+        self.spec: SwarmSpec = run.load_spec()
+        self.layout = Layout(run.root)
+        self.inputs: asyncio.Queue[_Event] = asyncio.Queue()
+        self.codex: AppServer | None = None
+        self.thread: Thread | None = None
+        self.turn: TurnHandle | None = None
+        self.turn_record: Record | None = None
+        self.queued: collections.deque[Record] = collections.deque()
+        self.forwarded = ForwardedApprovals()
+        self.outbox: Writer | None = None
+        self.inbox: Inbox | None = None
+        self.state_path = run.agent_state(agent)
+        self.state: dict[str, Any] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._generation = 0  # which Codex process the current watchers belong to
+        self._stopping = False
+        self._stop_requested = asyncio.Event()
+        self._turn_task: asyncio.Task[Any] | None = None
+        self._check_first_message = False
+
+    # -- outbox ---------------------------------------------------------------------------------
+    def emit(self, kind: str, **fields: Any) -> None:
+        assert self.outbox is not None
+        self.outbox.append(kind, agent=self.agent, **fields)
+
+    def _save_state(self, **changes: Any) -> None:
+        self.state.update(changes)
+        atomic_write_json(self.state_path, self.state)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def run(self) -> int:
+        self.layout.create()
+        check_private(self.layout.mailbox)
+        agent_dir = self.run_dir.agent_dir(self.agent)
+        agent_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(agent_dir, 0o700)
+        self.outbox = Writer.open(self.layout.outbox(self.agent))
+        previous = read_json(self.state_path)
+        self.state = previous if isinstance(previous, dict) else {}
+        restarted = bool(self.state.get("thread_id"))
+        self.run_dir.worker_pid(self.agent).write_text(f"{os.getpid()}\n")
+        self.emit(
+            "worker.started",
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            rank=agent_rank(self.agent),
+            node=os.environ.get("SLURMD_NODENAME"),
+            restarted=restarted,
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        try:
+            await self._start_codex(reason="worker restarted" if restarted else None)
+            self.inbox = Inbox(self.layout.inbox(self.agent), self.run_dir.inbox_cursor(self.agent))
+            self._spawn(self._follow_inbox(), "inbox")
+            self._spawn(self._heartbeat(), "heartbeat")
+            await self._loop()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            if self.inbox is not None:
+                self.inbox.close()
+            if self.codex is not None:
+                await self.codex.aclose(CODEX_CLOSE_GRACE)
+            self.emit("agent.stopped", reason="stopped")
+            self.outbox.close()
+            with contextlib.suppress(FileNotFoundError):
+                self.run_dir.worker_pid(self.agent).unlink()
+        return 0
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self._stop_requested.set()
+        self.inputs.put_nowait(_Event(Input.STOP, detail=sig.name))
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=f"{self.agent}-{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- Codex ----------------------------------------------------------------------------------
+    def _policy(self) -> ApprovalPolicy:
+        mode = self.spec.approvals
+        if mode == "forward":
+            return self.forwarded
+        if mode == "all":
+            return AcceptAll()
+        if mode == "decline":
+            return DeclineAll()
+        return AcceptWithinWorkspace(Path(self.spec.cwd))
+
+    def _codex_config(self) -> dict[str, Any]:
+        if self.spec.model_provider == "mock" and self.spec.mock_port is not None:
+            from codeswarm.mockmodel.overrides import codex_overrides
+
+            base = f"http://127.0.0.1:{self.spec.mock_port}/agents/{self.agent}/v1"
+            return codex_overrides(base)
+        return {}
+
+    def _binary(self) -> CodexBinary:
+        found = describe(Path(self.spec.codex_bin), "config")
+        return found._replace(env={**found.env, **self.spec.codex_env})
+
+    async def _start_codex(self, reason: str | None) -> None:
+        """Start Codex (retrying with backoff), handshake, start or resume the thread."""
+        home = self.run_dir.codex_home(self.agent)
+        seed = Path(self.spec.user_codex_home) if self.spec.user_codex_home else None
+        prepare_codex_home(home, seed)
+        attempt = 0
+        while True:
+            try:
+                self.codex = await AppServer.spawn(
+                    self._binary(),
+                    codex_home=home,
+                    cwd=Path(self.spec.cwd),
+                    config=self._codex_config(),
+                    args=[
+                        a for k, v in self.spec.config_overrides.items() for a in ("-c", f"{k}={v}")
+                    ],
+                    env={
+                        "CODESWARM_AGENT_ID": self.agent,
+                        "CODESWARM_SWARM": self.spec.name,
+                        "CODESWARM_RUN_DIR": str(self.run_dir.root),
+                    },
+                    approval=self._policy(),
+                    stderr_log=self.run_dir.codex_log(self.agent),
+                )
+                self._generation += 1
+                self.run_dir.codex_pid(self.agent).write_text(f"{self.codex.pid}\n")
+                # relay first: the subscription must exist before the first request is sent
+                self._spawn(self._relay(self.codex, self._generation), "relay")
+                await self._open_thread()
+                break
+            except CodexError as exc:
+                delay = RESTART_BACKOFF[min(attempt, len(RESTART_BACKOFF) - 1)]
+                attempt += 1
+                self.emit("error", message=f"codex failed to start: {exc}", retry_in=delay)
+                if self.codex is not None:
+                    await self.codex.aclose(CODEX_CLOSE_GRACE)
+                    self.codex = None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop_requested.wait(), delay)
+                if self._stop_requested.is_set():
+                    raise
+        assert self.thread is not None
+        self.emit(
+            "agent.ready",
+            thread_id=self.thread.id,
+            model=self.thread.model or self.spec.model,
+            pid=self.codex.pid if self.codex else None,
+            resumed=reason is not None,
+        )
+        if reason is not None:
+            self.emit("agent.restarted", reason=reason, thread_id=self.thread.id)
+            self._check_first_message = True
+
+    async def _open_thread(self) -> None:
+        assert self.codex is not None
+        params: dict[str, Any] = {
+            "cwd": self.spec.cwd,
+            "model": None if self.spec.model_provider == "mock" else self.spec.model,
+            "approval_policy": self.spec.approval_policy,
+            "sandbox": self.spec.sandbox,
+        }
+        if self.spec.model_provider not in (None, "mock"):
+            params["model_provider"] = self.spec.model_provider
+        thread_id = self.state.get("thread_id")
+        if isinstance(thread_id, str):
+            try:
+                resume = {k: v for k, v in params.items() if k != "model_provider"}
+                self.thread = await self.codex.thread_resume(thread_id, **resume)
+                return
+            except RpcError as exc:
+                self.emit("error", message=f"cannot resume thread {thread_id}: {exc.message}; "
+                          "starting a new thread")  # fmt: skip
+        self.thread = await self.codex.thread_start(**params)
+        self._save_state(thread_id=self.thread.id)
+
+    async def _relay(self, codex: AppServer, generation: int) -> None:
+        """Every Codex message to the outbox, in order; report the end of this Codex."""
+        sub = codex.subscribe()
+        try:
+            async for msg in sub:
+                self.emit("codex", msg=msg)
+        except CodexError as exc:
+            if generation == self._generation:
+                self.inputs.put_nowait(_Event(Input.CODEX_DIED, detail=str(exc)))
+
+    # -- inputs ---------------------------------------------------------------------------------
+    async def _follow_inbox(self) -> None:
+        assert self.inbox is not None
+        async for record in self.inbox.records():
+            self.inputs.put_nowait(_Event(Input.RECORD, record))
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.spec.heartbeat_s)
+            self.emit(
+                "heartbeat",
+                busy=self.turn is not None,
+                queued=len(self.queued),
+                approvals=len(self.forwarded),
+                ts_mono=time.monotonic(),
+            )
+
+    async def _watch_turn(self, turn: TurnHandle, generation: int) -> None:
+        try:
+            await turn.wait()
+        except CodexError:
+            return  # the relay reports the death of Codex
+        if generation == self._generation:
+            self.inputs.put_nowait(_Event(Input.TURN_DONE, detail=turn.turn_id))
+
+    # -- the loop -------------------------------------------------------------------------------
+    async def _loop(self) -> None:
+        while True:
+            event = await self.inputs.get()
+            if event.kind is Input.STOP:
+                await self._stop(event.detail)
+                return
+            if event.kind is Input.RECORD:
+                assert event.record is not None
+                await self._on_record(event.record)
+            elif event.kind is Input.TURN_DONE:
+                if self.turn is not None and self.turn.turn_id == event.detail:
+                    self.turn = None
+                    self.turn_record = None
+                await self._next_queued()
+            elif event.kind is Input.CODEX_DIED:
+                await self._restart_codex(event.detail)
+            if self._stopping:
+                await self._stop("shutdown record")
+                return
+
+    async def _on_record(self, record: Record) -> None:
+        assert self.inbox is not None
+        kind = record.get("kind")
+        if kind == "message":
+            text = record.get("text")
+            if not isinstance(text, str) or not text.strip():
+                self._reject(record, "a message needs non-empty 'text'")
+                return
+            if self.turn is None:
+                await self._start_turn(record)
+            elif (record.get("mode") or self.spec.message_mode) == "steer":
+                await self._steer(record)
+            else:
+                self.queued.append(record)
+        elif kind == "interrupt":
+            target = record.get("turn_id")
+            if self.turn is not None and target in (None, self.turn.turn_id) and self.codex:
+                with contextlib.suppress(CodexError):
+                    await self.turn.interrupt()
+            self.inbox.done(record)
+        elif kind == "approval":
+            ok = self.forwarded.answer(
+                record.get("request_id"), str(record.get("decision")), record.get("item_id")
+            )
+            if not ok:
+                self.emit("inbox.rejected", inbox_id=record.get("id"),
+                          reason="no pending approval with that request id")  # fmt: skip
+            self.inbox.done(record)
+        elif kind == "shutdown":
+            self.inbox.done(record)
+            self._stopping = True
+        else:
+            self._reject(record, f"unknown record kind {kind!r}")
+
+    def _reject(self, record: Record, reason: str) -> None:
+        assert self.inbox is not None
+        self.emit("inbox.rejected", inbox_id=record.get("id"), reason=reason)
+        self.inbox.done(record)
+
+    async def _already_accepted(self, record_id: str) -> bool:
+        """After a crash: did Codex accept a turn for this inbox record before we could say so?"""
+        assert self.codex is not None and self.thread is not None
+        try:
+            result = await self.codex.request(
+                "thread/turns/list", {"threadId": self.thread.id, "limit": 3, "itemsView": "full"}
+            )
+        except RpcError:
+            return False
+        for turn in (result or {}).get("data") or ():
+            for item in turn.get("items") or ():
+                if item.get("type") == "userMessage" and item.get("clientId") == record_id:
+                    return True
+        return False
+
+    async def _start_turn(self, record: Record) -> None:
+        assert self.codex is not None and self.thread is not None and self.inbox is not None
+        rid = str(record.get("id"))
+        if self._check_first_message:
+            self._check_first_message = False
+            if await self._already_accepted(rid):
+                self.emit("turn.accepted", inbox_id=rid, inbox_seq=record.get("seq"),
+                          turn_id=None, recovered=True)  # fmt: skip
+                self.inbox.done(record)
+                await self._next_queued()
+                return
+        try:
+            turn = await self.codex.turn_start(
+                self.thread.id, str(record["text"]), clientUserMessageId=rid
+            )
+        except RpcError as exc:
+            self._reject(record, f"codex refused the turn: {exc.message}")
+            return
+        except CodexError:
+            self.queued.appendleft(record)  # Codex died: the record waits for the restart
+            return
+        self.turn, self.turn_record = turn, record
+        self.emit("turn.accepted", inbox_id=rid, inbox_seq=record.get("seq"), turn_id=turn.turn_id)
+        self.inbox.done(record)
+        self._turn_task = self._spawn(self._watch_turn(turn, self._generation), "turn")
+
+    async def _steer(self, record: Record) -> None:
+        assert self.codex is not None and self.thread is not None and self.turn is not None
+        assert self.inbox is not None
+        try:
+            await self.codex.turn_steer(self.thread.id, self.turn.turn_id, str(record["text"]))
+        except RpcError:
+            self.queued.append(record)  # the turn ended meanwhile: run it as the next turn
+            return
+        except CodexError:
+            self.queued.appendleft(record)
+            return
+        self.emit("turn.steered", inbox_id=record.get("id"), turn_id=self.turn.turn_id)
+        self.inbox.done(record)
+
+    async def _next_queued(self) -> None:
+        if self.turn is None and self.queued and self.codex is not None:
+            await self._start_turn(self.queued.popleft())
+
+    async def _restart_codex(self, detail: str) -> None:
+        self.forwarded.cancel_all()
+        if self.turn is not None:
+            self.emit("turn.aborted", turn_id=self.turn.turn_id, reason=detail)
+            self.turn.close()
+            self.turn, self.turn_record = None, None
+        self.emit("error", message=f"codex exited: {detail}")
+        if self.codex is not None:
+            await self.codex.aclose(CODEX_CLOSE_GRACE)
+            self.codex = None
+        await asyncio.sleep(RESTART_BACKOFF[0])
+        await self._start_codex(reason=f"codex exited: {detail}")
+        await self._next_queued()
+
+    async def _stop(self, why: str) -> None:
+        """Interrupt a running turn, give it STOP_GRACE to end, then return (run() cleans up)."""
+        self._stopping = True
+        log.info("%s: stopping (%s)", self.agent, why)
+        if self.turn is not None and self.codex is not None and self._turn_task is not None:
+            with contextlib.suppress(CodexError, TimeoutError):
+                await self.turn.interrupt()
+                await asyncio.wait_for(asyncio.shield(self._turn_task), STOP_GRACE)

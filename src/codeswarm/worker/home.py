@@ -1,0 +1,40 @@
+"""Each agent's own ``CODEX_HOME``: seeded from the person's, never shared with it.
+
+The agent gets a copy of the person's login (``auth.json``) and ``config.toml`` so a real model
+works exactly as in their own ``codex``; Codex writes its sessions, state and trust decisions into
+the agent's home only. The person's Codex home is never written by any agent (the seed project
+pointed every agent at ``~/.codex``, writable).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+SEEDED = ("auth.json", "config.toml")
+
+
+def prepare_codex_home(home: Path, seed: Path | None) -> list[str]:
+    """Create ``home`` (0700) and copy the seed files it lacks (0600). Returns what was copied.
+
+    The login is refreshed when the person's copy is newer (they logged in again); the config is
+    copied once and then belongs to the agent (codeswarm writes hook trust into it)."""
+    home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o700)
+    copied: list[str] = []
+    if seed is None or not seed.is_dir() or seed.resolve() == home.resolve():
+        return copied
+    for name in SEEDED:
+        src, dst = seed / name, home / name
+        if not src.is_file():
+            continue
+        fresh = not dst.exists()
+        newer = name == "auth.json" and dst.exists() and src.stat().st_mtime > dst.stat().st_mtime
+        if fresh or newer:
+            tmp = dst.with_name(f".{name}.tmp")
+            shutil.copyfile(src, tmp)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, dst)
+            copied.append(name)
+    return copied

@@ -1,0 +1,100 @@
+"""One contending agent process (used by the contention test and bench/coord_contention.py).
+
+    python contention_worker.py URL ROOT NAME OPS SEED TASK_IDS
+
+Registers NAME, prints ``ready``, waits for a line on stdin, then runs OPS random operations
+(lease / release on a few overlapping paths, some with short TTLs; claim / claim-next / complete /
+unclaim on the given tasks) and prints one JSON line: counts of outcomes, grants, latencies.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+
+from codeswarm.coord import Coord, open_store
+from codeswarm.core.errors import ClaimLostError, LeaseConflictError, NotFoundError
+
+PATHS = ["a.py", "b.py", "c.py", "src/", "src/x.py", "src/y.py", "docs/", "docs/guide.md"]
+
+
+def main(argv: list[str]) -> int:
+    url, root, name, ops, seed, task_arg = argv
+    rng = random.Random(int(seed))
+    task_ids = [int(t) for t in task_arg.split(",") if t]
+    coord = Coord(open_store(url), root=root)
+    me = coord.register(name, lease_s=600).id
+    print("ready", flush=True)
+    sys.stdin.readline()
+    held: dict[str, bool] = {}
+    my_task: int | None = None
+    outcomes: dict[str, int] = {}
+    grants = 0
+    latencies: list[float] = []
+    started = time.perf_counter()
+    for _ in range(int(ops)):
+        t0 = time.perf_counter()
+        outcome = "ok"
+        try:
+            if rng.random() < 0.6:
+                if held and rng.random() < 0.5:
+                    path = rng.choice(sorted(held))
+                    del held[path]
+                    coord.release(me, path)
+                    outcome = "release"
+                else:
+                    path = rng.choice(PATHS)
+                    if path in held:
+                        del held[path]
+                        coord.release(me, path)
+                        outcome = "release"
+                    else:
+                        ttl = rng.choice([None, None, None, 0.05])
+                        coord.lease(me, path, shared=rng.random() < 0.3, ttl=ttl)
+                        held[path] = True
+                        grants += 1
+                        outcome = "lease"
+            elif my_task is not None:
+                task, my_task = my_task, None
+                if rng.random() < 0.3:
+                    coord.complete(me, task, result="ok")
+                    outcome = "complete"
+                else:
+                    coord.unclaim(me, task)
+                    outcome = "unclaim"
+            elif rng.random() < 0.5 and task_ids:
+                my_task = coord.claim(me, rng.choice(task_ids)).id
+                outcome = "claim"
+            else:
+                found = coord.claim_next(me)
+                my_task = None if found is None else found.id
+                outcome = "claim" if found is not None else "none_open"
+        except LeaseConflictError:
+            outcome = "lease_conflict"
+        except ClaimLostError:
+            outcome = "claim_lost"
+        except NotFoundError:
+            outcome = "lapsed"  # a TTL lease expired before its release
+        latencies.append(time.perf_counter() - t0)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    elapsed = time.perf_counter() - started
+    coord.close()
+    print(
+        json.dumps(
+            {
+                "name": name,
+                "outcomes": outcomes,
+                "grants": grants,
+                "elapsed": elapsed,
+                "latencies": latencies,
+            }  # fmt: skip
+        ),
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

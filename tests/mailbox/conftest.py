@@ -1,0 +1,19 @@
+"""Fixtures for the mailbox tests: a private run directory and its layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codeswarm.mailbox import Layout
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Layout:
+    return Layout(tmp_path / "run").create()
+
+
+@pytest.fixture
+def outbox(layout: Layout) -> Path:
+    return layout.outbox("t_0")
