@@ -23,6 +23,7 @@ class FleetRenderer:
         self._colour: dict[str, str] = {}
         for a in agents or ():
             self.colour(a)
+        self._width = max((len(a) for a in agents or ()), default=8)
         self._partial: dict[str, str] = {}
 
     def colour(self, agent: str) -> str:
@@ -32,7 +33,9 @@ class FleetRenderer:
 
     def _say(self, agent: str, markup: str) -> None:
         c = self.colour(agent)
-        self.console.print(f"[{c}]{escape(agent):>10}[/] │ {markup}")
+        self._width = max(self._width, len(agent))
+        # soft wrap: the terminal wraps long lines; no hard breaks inside the agent's words
+        self.console.print(f"[{c}]{escape(agent):>{self._width}}[/] │ {markup}", soft_wrap=True)
 
     def _flush_lines(self, agent: str, final: bool) -> None:
         buf = self._partial.get(agent, "")
@@ -87,24 +90,34 @@ class FleetRenderer:
             self._say(agent, "[dim]stopped[/]")
 
 
-def usage_table(fleet_json: dict[str, Any]) -> Any:
-    """A Rich table of every agent's state, turns and tokens, with the totals."""
+def usage_table(fleet_json: dict[str, Any], width: int = 100) -> Any:
+    """A Rich table of every agent's state, turns and tokens, with the totals; the last message
+    gets what is left of ``width``."""
     from rich.table import Table
 
-    t = Table(title=f"swarm {fleet_json['swarm']}", title_justify="left")
-    for col, kw in (
-        ("agent", {}), ("state", {}), ("turns", {"justify": "right"}),
-        ("input", {"justify": "right"}), ("output", {"justify": "right"}),
-        ("total", {"justify": "right"}), ("last message", {"max_width": 48, "no_wrap": True}),
-    ):  # fmt: skip
-        t.add_column(col, **kw)
-    for a in fleet_json["agents"]:
+    def cells(a: dict[str, Any]) -> list[str]:
         tok = a["tokens"]
-        t.add_row(
-            a["id"], a["state"], str(a["turns"]), f"{tok['input']:,}", f"{tok['output']:,}",
-            f"{tok['total']:,}", escape((a["last_message"] or "").replace("\n", " ")),
-        )  # fmt: skip
+        return [a["id"], a["state"], str(a["turns"]), f"{tok['input']:,}", f"{tok['output']:,}",
+                f"{tok['total']:,}"]  # fmt: skip
+
     tot = fleet_json["tokens"]
+    totals = ["total", "", "", f"{tot['input']:,}", f"{tot['output']:,}", f"{tot['total']:,}"]
+    fixed = [len(h) for h in ("agent", "state", "turns", "input", "output", "total")]
+    for row in [*(cells(a) for a in fleet_json["agents"]), totals]:
+        fixed = [max(w, len(c)) for w, c in zip(fixed, row, strict=True)]
+    left = max(12, width - sum(fixed) - 3 * len(fixed) - 4)
+
+    t = Table(title=f"swarm {fleet_json['swarm']}", title_justify="left")
+    for (col, justify), w in zip(
+        (("agent", "left"), ("state", "left"), ("turns", "right"), ("input", "right"),
+         ("output", "right"), ("total", "right")),
+        fixed,
+        strict=True,
+    ):  # fmt: skip
+        t.add_column(col, justify=justify, no_wrap=True, min_width=w)  # type: ignore[arg-type]
+    t.add_column("last message", no_wrap=True, overflow="ellipsis", max_width=left)
+    for a in fleet_json["agents"]:
+        t.add_row(*cells(a), escape((a["last_message"] or "").replace("\n", " ")))
     t.add_section()
-    t.add_row("total", "", "", f"{tot['input']:,}", f"{tot['output']:,}", f"{tot['total']:,}", "")
+    t.add_row(*totals, "")
     return t

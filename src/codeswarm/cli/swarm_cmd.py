@@ -174,8 +174,14 @@ def down(
     grace: float = typer.Option(
         10.0, "--grace", help="Seconds workers get before they are killed."
     ),
+    purge: bool = typer.Option(
+        False, "--purge", help="Also delete the run directory (threads, mailbox, logs)."
+    ),
 ) -> None:
-    """Stop the swarm: graceful, then forceful after the grace period; nothing left behind."""
+    """Stop the swarm: graceful, then forceful after the grace period; nothing left behind.
+
+    The run directory stays (a later `up` with the same name resumes every agent's thread)
+    unless --purge."""
     from codeswarm.control.local import live_workers, stop, supervisor_pid
 
     run, spec = _run(swarm)
@@ -184,6 +190,11 @@ def down(
     if supervisor_pid(run) is not None or left:
         raise UsageError(f"could not stop everything: workers still alive: {sorted(left)}")
     extra = f" (had to kill: {killed})" if killed else ""
+    if purge:
+        import shutil
+
+        shutil.rmtree(run.root)
+        extra += "; run directory deleted"
     print(f"swarm {spec.name} is down{extra}")
 
 

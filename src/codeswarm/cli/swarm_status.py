@@ -42,6 +42,6 @@ def run_status(swarm: str, *, json_out: bool) -> None:
     from codeswarm.cli.fleet_render import usage_table
 
     console = Console(highlight=False)
-    console.print(usage_table(status))
+    console.print(usage_table(status, console.width))
     sup = "running" if status["supervisor"]["running"] else "not running"
     console.print(f"[dim]supervisor {sup}[/]")

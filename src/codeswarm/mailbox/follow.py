@@ -115,6 +115,7 @@ class FollowerGroup:
         self._wake: asyncio.Event | None = None
         self._hub: InotifyHub | None = None
         self._unset: list[_Dir] = []  # directories whose watch is not set up yet
+        self._last_tick = 0.0  # loop time of the last poll tick
 
     # --- membership ------------------------------------------------------------------------------
 
@@ -202,7 +203,10 @@ class FollowerGroup:
                 continue
             timer = None
             if any(d.polled for d in self._dirs.values()):
-                timer = asyncio.get_running_loop().call_later(self.poll_interval, self._tick)
+                # Ticks keep a fixed cadence (one per interval, however long reading took), so a
+                # record waits interval/2 on average, and a missed tick happens at once.
+                loop = asyncio.get_running_loop()
+                timer = loop.call_at(self._last_tick + self.poll_interval, self._tick)
             try:
                 await wake.wait()
             finally:
@@ -265,40 +269,39 @@ class FollowerGroup:
             self._unset.remove(d)
 
     def _setup(self) -> None:
-        """Watch directories added since the last round (needs the running loop)."""
+        """Watch directories added since the last round (needs the running loop). A directory
+        that cannot be set up stays pending, so the error repeats instead of going quiet."""
         while self._unset:
-            d = self._unset.pop()
-            d.polled = self._decide(d.path) == "poll"
-            if not d.polled:
-                assert self._hub is not None  # _decide made sure
-                d.watch = self._hub.watch(d.path, None, _bind_dir(self, d))
+            d = self._unset[-1]
+            d.watch = self._watch(d)
+            d.polled = d.watch is None
+            self._unset.pop()
             # Anything may have happened before the watch existed: look at everything once.
             for key in d.names.values():
                 self._dirty[key] = None
             if d.discover is not None:
                 self._discover(d)
 
-    def _decide(self, directory: Path) -> Literal["inotify", "poll"]:
+    def _watch(self, d: _Dir) -> Watch | None:
+        """An inotify watch on ``d`` or None to poll it, per :attr:`mode` (see the module doc)."""
         if self.mode == "poll":
-            return "poll"
+            return None
         from codeswarm.mailbox.inotify import InotifyHub, is_remote_filesystem
 
         if self.mode == "auto":
-            remote = is_remote_filesystem(directory)
+            remote = is_remote_filesystem(d.path)
             if remote is not None:
-                log.info("%s is on %s: polling every %gs", directory, remote, self.poll_interval)
-                return "poll"
+                log.info("%s is on %s: polling every %gs", d.path, remote, self.poll_interval)
+                return None
         try:
             if self._hub is None or self._hub.fd < 0:
                 self._hub = InotifyHub.for_loop()
-            if not directory.is_dir():
-                raise FileNotFoundError(2, "no such directory", str(directory))
+            return self._hub.watch(d.path, None, _bind_dir(self, d))
         except OSError as exc:
             if self.mode == "inotify":
-                raise MailboxError(f"cannot follow {directory} with inotify: {exc}") from exc
-            log.warning("cannot watch %s with inotify (%s): polling instead", directory, exc)
-            return "poll"
-        return "inotify"
+                raise MailboxError(f"cannot follow {d.path} with inotify: {exc}") from exc
+            log.warning("cannot watch %s with inotify (%s): polling instead", d.path, exc)
+            return None
 
     def _on_event(self, d: _Dir, name: str | None) -> None:
         if name is None:
@@ -319,6 +322,7 @@ class FollowerGroup:
             self._wake.set()
 
     def _tick(self) -> None:
+        self._last_tick = asyncio.get_running_loop().time()
         for d in self._dirs.values():
             if d.polled:
                 for key in d.names.values():

@@ -194,6 +194,8 @@ class InotifyHub:
         wd = lib.add_watch(self.fd, os.fsencode(directory), WATCH_MASK)
         if wd < 0:
             err = ctypes.get_errno()
+            if not self._dirs:
+                self.close()  # nothing else uses this descriptor
             raise OSError(err, f"inotify_add_watch: {os.strerror(err)}", str(directory))
         d = self._dirs.get(wd)
         if d is None:

@@ -1,0 +1,71 @@
+"""Who the MCP server acts as, from its environment (Codex gives an MCP server only the
+variables it is told to pass: see docs/coordination.md).
+
+- ``CODESWARM_AGENT_ID=name#generation`` (what a codeswarm worker passes): act as exactly that
+  generation; once it is fenced (superseded, expired), every write fails, as it must.
+- ``CODESWARM_AGENT_ID=name``: the current registration of ``name``, or a new one when there is
+  none or it ended (this server then keeps it alive, see :class:`Heartbeat`).
+- unset: ``agent-<pid>``, registered on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+
+from codeswarm.coord import DEFAULT_LEASE_S, Coord
+from codeswarm.coord.models import split_agent
+from codeswarm.core.errors import CoordInputError, FencedError, NotFoundError
+
+
+class Identity:
+    """Resolves (registering if needed) the agent id this server acts as; thread-safe."""
+
+    def __init__(self, coord: Coord, env: Mapping[str, str]) -> None:
+        self.coord = coord
+        raw = env.get("CODESWARM_AGENT_ID", "").strip() or f"agent-{os.getpid()}"
+        self.name, self.pinned = split_agent(raw)
+        self.role = env.get("CODESWARM_AGENT_ROLE", "")
+        lease = env.get("CODESWARM_AGENT_LEASE_S", "")
+        try:
+            self.lease_s = float(lease) if lease else DEFAULT_LEASE_S
+        except ValueError:
+            raise CoordInputError(f"CODESWARM_AGENT_LEASE_S={lease!r} is not a number") from None
+        self._id: str | None = None if self.pinned is None else f"{self.name}#{self.pinned}"
+        self._lock = threading.Lock()
+
+    @property
+    def id(self) -> str:
+        """The agent id, registering ``name`` first when it has no live registration."""
+        with self._lock:
+            if self._id is None:
+                self._id = self._adopt_or_register()
+            return self._id
+
+    @property
+    def known(self) -> str | None:
+        """The id if already resolved (no registration)."""
+        return self._id
+
+    def renew(self) -> str:
+        """After a FencedError: a fresh registration, unless the generation was pinned."""
+        if self.pinned is not None:
+            raise FencedError(f"agent {self.name}#{self.pinned} was fenced; its writes are refused")
+        with self._lock:
+            self._id = self._register()
+            return self._id
+
+    def _adopt_or_register(self) -> str:
+        try:
+            current = self.coord.agent(self.name)
+        except (NotFoundError, FencedError):
+            return self._register()
+        if current.status != "active":
+            return self._register()
+        return current.id
+
+    def _register(self) -> str:
+        return self.coord.register(
+            self.name, role=self.role, pid=os.getppid(), lease_s=self.lease_s
+        ).id

@@ -1,0 +1,348 @@
+"""The ``codeswarm mcp`` server: the coordination store as a few MCP tools for an agent.
+
+Every agent's Codex mounts it (stdio, ``required = true``, tools pre-approved: they only touch
+the coordination store). Tools return small structured results; a refusal (a held lease, a lost
+claim, bad input) is a tool error (``isError``) whose text starts with what kind it is
+(``conflict:``, ``bad input:``, ``fenced:``, ``error:``) and says the rest in one line.
+Read-only tools are annotated ``readOnlyHint``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, TypeVar
+
+from mcp.server.fastmcp import FastMCP
+from mcp.server.fastmcp.exceptions import ToolError
+from mcp.types import ToolAnnotations
+
+from codeswarm.coord import Coord, Lease, Message, Task
+from codeswarm.core.errors import CodeswarmError, ConflictError, FencedError, UsageError
+from codeswarm.mcp.identity import Identity
+
+T = TypeVar("T")
+
+SERVER_NAME = "codeswarm"
+INSTRUCTIONS = (
+    "Coordination with the other agents working in this repository. Before editing a file, "
+    "take a lease on it (or its directory) with `lease`; release it when done. Take work with "
+    "`task_claim` and report with `task_update`. Read `inbox` and `ack` what you handled. "
+    "`swarm_status` shows who is here, what they hold, and what is open."
+)
+READ_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
+WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False)
+MAX_WAIT = 60.0
+
+
+def _lease(lease: Lease) -> dict[str, Any]:
+    out: dict[str, Any] = {"path": lease.path, "mode": lease.mode, "token": lease.token}
+    if lease.holder:
+        out["holder"] = lease.holder
+    if lease.note:
+        out["note"] = lease.note
+    if lease.expires_at is not None:
+        out["expires_at"] = round(lease.expires_at, 3)
+    return out
+
+
+def _task(task: Task) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": task.id,
+        "title": task.title,
+        "status": task.status,
+        "priority": task.priority,
+        "version": task.version,
+    }
+    for key in ("assignee", "description", "files", "depends_on", "result"):
+        value = getattr(task, key)
+        if value:
+            out[key] = value
+    if task.type != "task":
+        out["type"] = task.type
+    return out
+
+
+def _message(m: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": m.id, "from": m.sender, "text": m.text}
+    if m.to == "*":
+        out["broadcast"] = True
+    if m.reply_to is not None:
+        out["reply_to"] = m.reply_to
+    return out
+
+
+class CoordTools:
+    """The tool implementations, bound to one store and one identity."""
+
+    def __init__(self, coord: Coord, identity: Identity) -> None:
+        self.coord = coord
+        self.me = identity
+
+    async def call(self, fn: Callable[[], T], *, as_agent: bool = True) -> T:
+        """Run ``fn`` in a worker thread; translate codeswarm errors into one-line tool errors.
+        An identity that was fenced while idle (not pinned) registers afresh once."""
+        try:
+            return await asyncio.to_thread(fn)
+        except FencedError as exc:
+            if as_agent and self.me.pinned is None:
+                await asyncio.to_thread(self.me.renew)
+                try:
+                    return await asyncio.to_thread(fn)
+                except CodeswarmError as again:
+                    raise _tool_error(again) from again
+            raise _tool_error(exc) from exc
+        except CodeswarmError as exc:
+            raise _tool_error(exc) from exc
+
+
+def _tool_error(exc: CodeswarmError) -> ToolError:
+    if isinstance(exc, FencedError):
+        kind = "fenced"
+    elif isinstance(exc, ConflictError):
+        kind = "conflict"
+    elif isinstance(exc, UsageError):
+        kind = "bad input"
+    else:
+        kind = "error"
+    return ToolError(f"{kind}: {exc}")
+
+
+def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) -> FastMCP[Any]:
+    """The FastMCP server with every tool registered."""
+    tools = CoordTools(coord, identity)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastMCP[Any]) -> AsyncIterator[None]:
+        task = asyncio.create_task(_keep_alive(identity)) if heartbeat else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    mcp: FastMCP[Any] = FastMCP(SERVER_NAME, instructions=INSTRUCTIONS, lifespan=lifespan)
+    cwd = os.getcwd()
+
+    @mcp.tool(annotations=READ_ONLY, structured_output=True)
+    async def swarm_status() -> dict[str, Any]:
+        """Who you are, who else is here, the leases, your tasks, open tasks, unread messages."""
+
+        def run() -> dict[str, Any]:
+            me = identity.id
+            name = me.partition("#")[0]
+            leases = coord.leases()
+            open_tasks = coord.tasks(status="open")
+            return {
+                "me": me,
+                "agents": [
+                    {"id": a.id, "role": a.role} if a.role else {"id": a.id} for a in coord.agents()
+                ],
+                "leases": [_lease(x) for x in leases],
+                "my_tasks": [
+                    _task(t) for t in coord.tasks(status=["claimed", "in_progress"], assignee=name)
+                ],
+                "open_tasks": [_task(t) for t in open_tasks[:10]],
+                "open_task_count": len(open_tasks),
+                "unread_messages": len(coord.inbox(me)),
+            }
+
+        return await tools.call(run)
+
+    @mcp.tool(annotations=WRITES, structured_output=True)
+    async def lease(
+        path: str, shared: bool = False, ttl: float | None = None, note: str = "", wait: float = 0
+    ) -> dict[str, Any]:
+        """Lease a file, a directory (trailing /) or a glob before changing it. Exclusive unless
+        shared. Fails with "conflict:" naming the holder when another agent holds it; `wait`
+        seconds (max 60) to wait for it. Taking it again renews it."""
+        w = min(max(wait, 0.0), MAX_WAIT)
+        return _lease(
+            await tools.call(
+                lambda: coord.lease(
+                    identity.id, path, shared=shared, ttl=ttl, note=note, cwd=cwd, wait=w
+                )
+            )
+        )
+
+    @mcp.tool(annotations=WRITES, structured_output=True)
+    async def release(path: str = "", all: bool = False) -> dict[str, Any]:
+        """Release your lease on `path` (exactly as leased), or every lease with all=true."""
+        if all:
+            gone = await tools.call(lambda: coord.release_all(identity.id))
+        elif path:
+            gone = [await tools.call(lambda: coord.release(identity.id, path, cwd=cwd))]
+        else:
+            raise ToolError("bad input: give a path, or all=true")
+        return {"released": [x.path for x in gone]}
+
+    @mcp.tool(annotations=READ_ONLY, structured_output=True)
+    async def leases(path: str = "") -> dict[str, Any]:
+        """The live leases (only those overlapping `path` when given)."""
+        found = await tools.call(lambda: coord.leases(path=path or None, cwd=cwd), as_agent=False)
+        return {"leases": [_lease(x) for x in found]}
+
+    @mcp.tool(annotations=WRITES, structured_output=True)
+    async def task_add(
+        title: str,
+        description: str = "",
+        files: list[str] | None = None,
+        priority: int = 0,
+        depends_on: list[int] | None = None,
+        type: str = "task",
+        key: str | None = None,
+    ) -> dict[str, Any]:
+        """Add a task (blocked until `depends_on` are done). `key` makes it idempotent."""
+        task = await tools.call(
+            lambda: coord.add_task(
+                title, description=description, files=files or [], priority=priority,
+                depends_on=depends_on or [], type=type, key=key, by=identity.id, cwd=cwd,
+            )
+        )  # fmt: skip
+        return _task(task)
+
+    @mcp.tool(annotations=WRITES, structured_output=True)
+    async def task_claim(id: int | None = None, type: str | None = None) -> dict[str, Any]:
+        """Claim task `id`, or (without id) the best open task (of `type`). Returns
+        {"task": null} when nothing is open; "conflict:" when someone else has it."""
+        if id is not None:
+            task: Task | None = await tools.call(lambda: coord.claim(identity.id, id))
+        else:
+            task = await tools.call(lambda: coord.claim_next(identity.id, type=type))
+        return {"task": None if task is None else _task(task)}
+
+    @mcp.tool(annotations=WRITES, structured_output=True)
+    async def task_update(
+        id: int,
+        status: str = "",
+        note: str = "",
+        result: str = "",
+        files_changed: list[str] | None = None,
+        tests_run: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Report on a task you hold. status: "in_progress", "done" (with result,
+        files_changed, tests_run), "failed" (result = why), "open" (give it back) or
+        "cancelled"; or only a progress `note`."""
+
+        def run() -> Task:
+            me = identity.id
+            if note:
+                coord.progress(me, id, note)
+            if status == "in_progress":
+                return coord.start(me, id)
+            if status == "done":
+                return coord.complete(
+                    me, id, result=result, files_changed=files_changed or [],
+                    tests_run=tests_run or [], cwd=cwd,
+                )  # fmt: skip
+            if status == "failed":
+                return coord.fail(me, id, reason=result)
+            if status == "open":
+                return coord.unclaim(me, id)
+            if status == "cancelled":
+                return coord.cancel(id, by=me, reason=result)
+            if status:
+                raise UsageError(
+                    f"unknown status {status!r} (in_progress, done, failed, open, cancelled)"
+                )
+            if not note:
+                raise UsageError("give a status or a note")
+            return coord.task(id)
+
+        return _task(await tools.call(run))
+
+    @mcp.tool(annotations=READ_ONLY, structured_output=True)
+    async def tasks(status: str = "", mine: bool = False) -> dict[str, Any]:
+        """Tasks (filtered by status: open, claimed, in_progress, blocked, done, failed,
+        cancelled; mine=true: the ones you hold)."""
+
+        def run() -> list[Task]:
+            who = identity.id if mine else None
+            return coord.tasks(status=status or None, assignee=who)
+
+        return {"tasks": [_task(t) for t in await tools.call(run, as_agent=mine)]}
+
+    @mcp.tool(annotations=WRITES, structured_output=True)
+    async def send(to: str, text: str, reply_to: int | None = None) -> dict[str, Any]:
+        """Send a message to an agent (by name), or to everyone with to="*"."""
+        msg = await tools.call(lambda: coord.send(to, text, sender=identity.id, reply_to=reply_to))
+        return {"id": msg.id, "to": msg.to}
+
+    @mcp.tool(annotations=READ_ONLY, structured_output=True)
+    async def inbox(wait: float = 0, limit: int = 20) -> dict[str, Any]:
+        """Your unacknowledged messages, oldest first; they come back until you `ack` them.
+        `wait` seconds (max 60) to wait for one."""
+        w = min(max(wait, 0.0), MAX_WAIT)
+        found = await tools.call(lambda: coord.inbox(identity.id, limit=limit, wait=w))
+        return {"messages": [_message(m) for m in found]}
+
+    @mcp.tool(annotations=WRITES, structured_output=True)
+    async def ack(ids: list[int]) -> dict[str, Any]:
+        """Acknowledge messages you have handled (they stop coming back)."""
+        return {"acked": await tools.call(lambda: coord.ack(identity.id, ids))}
+
+    @mcp.tool(annotations=READ_ONLY, structured_output=True)
+    async def kv_get(key: str) -> dict[str, Any]:
+        """A shared value and its version (version 0: no such key)."""
+        entry = await tools.call(lambda: coord.kv_get(key), as_agent=False)
+        if entry is None:
+            return {"key": key, "value": None, "version": 0}
+        return {"key": key, "value": entry.value, "version": entry.version}
+
+    @mcp.tool(annotations=WRITES, structured_output=True)
+    async def kv_set(key: str, value: str, expect_version: int | None = None) -> dict[str, Any]:
+        """Set a shared value; with expect_version (0: must not exist) only if it is still at
+        that version ("conflict:" otherwise)."""
+        entry = await tools.call(
+            lambda: coord.kv_set(key, value, by=identity.id, expect_version=expect_version)
+        )
+        return {"key": key, "version": entry.version}
+
+    return mcp
+
+
+async def _keep_alive(identity: Identity) -> None:
+    """Heartbeat while this server runs (Codex stops it when the thread ends): the agent lives
+    exactly as long as its Codex thread, without the model having to think about it."""
+    interval = max(0.5, identity.lease_s / 3)
+    while True:
+        await asyncio.sleep(interval)
+        agent = identity.known
+        if agent is None:
+            continue
+        with contextlib.suppress(CodeswarmError):
+            await asyncio.to_thread(identity.coord.heartbeat, agent)
+
+
+def serve(env: Mapping[str, str] | None = None) -> None:
+    """Run the server on stdio until the client closes it."""
+    env = os.environ if env is None else env
+    with Coord.open(
+        env.get("CODESWARM_DB") or None, root=env.get("CODESWARM_SCOPE") or None
+    ) as coord:
+        build_server(coord, Identity(coord, env)).run("stdio")
+
+
+def run() -> int:
+    """:func:`serve` with one-line errors; returns the exit code (2 bad input, 1 failure)."""
+    debug = os.environ.get("CODESWARM_DEBUG") == "1"
+    try:
+        serve()
+    except UsageError as exc:
+        if debug:
+            raise
+        print(f"codeswarm: error: {exc}", file=sys.stderr)
+        return 2
+    except CodeswarmError as exc:
+        if debug:
+            raise
+        print(f"codeswarm: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
