@@ -89,7 +89,7 @@ def main(argv: list[str]) -> int:
                 "grants": grants,
                 "elapsed": elapsed,
                 "latencies": latencies,
-            }  # fmt: skip
+            }
         ),
         flush=True,
     )

@@ -11,9 +11,9 @@ from typing import Any
 
 import audit_checker
 import pytest
-from conftest import HERE, PYTHON, python_env
 
 from codeswarm.coord import Coord, open_store
+from conftest import HERE, PYTHON, python_env
 
 PROCESSES = 32
 OPS = 500
@@ -43,7 +43,7 @@ def run_swarm(url: str, root: Path, processes: int, ops: int, tasks: int) -> lis
             stdout=subprocess.PIPE,
             env=env,
             text=True,
-        )  # fmt: skip
+        )
         for i in range(processes)
     ]
     try:

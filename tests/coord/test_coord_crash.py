@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PYTHON, python_env
 
 from codeswarm.coord import Coord, open_store
 from codeswarm.core.errors import LeaseConflictError
+from conftest import PYTHON, python_env
 
 VICTIM = """
 import sys
@@ -47,7 +47,7 @@ def test_a_killed_agent_loses_its_lease_and_task_but_not_its_messages(
                 victim_id, _ = victim.stdout.readline().split()
                 survivor = coord.register("survivor", lease_s=60)
                 note = coord.send("victim", "your branch needs a rebase", sender=survivor)
-                with pytest.raises(LeaseConflictError, match="held .* by victim#1"):
+                with pytest.raises(LeaseConflictError, match=r"held .* by victim#1"):
                     coord.lease(survivor, "src/core.py")
                 os.kill(victim.pid, signal.SIGKILL)
                 assert victim.wait(10) == -signal.SIGKILL

@@ -104,7 +104,7 @@ def test_ttl_expiry_and_renewal(coord: Coord, clock: ManualClock) -> None:
 def test_release(coord: Coord) -> None:
     a, b = coord.register("a"), coord.register("b")
     lease = coord.lease(a, "x.py")
-    with pytest.raises(NotFoundError, match="b holds no lease on x.py"):
+    with pytest.raises(NotFoundError, match=r"b holds no lease on x\.py"):
         coord.release(b, "x.py")
     with pytest.raises(NotFoundError):
         coord.release(a, "y.py")

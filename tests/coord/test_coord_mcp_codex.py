@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PYTHON, python_env
 
 from codeswarm.codex import AppServer
 from codeswarm.coord import Coord, open_store
+from conftest import PYTHON, python_env
 
 pytestmark = pytest.mark.codex
 
@@ -45,9 +45,7 @@ def tool_outputs(requests: list[dict[str, Any]]) -> list[str]:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
-async def test_codex_takes_a_lease_and_completes_a_task_through_mcp(
-    rig: Any, db_url: str
-) -> None:
+async def test_codex_takes_a_lease_and_completes_a_task_through_mcp(rig: Any, db_url: str) -> None:
     root = rig.workspace
     with Coord(open_store(db_url), root=str(root)) as coord:
         task = coord.add_task("rename the parser", files=["src/parser.py"], priority=5)
@@ -68,7 +66,10 @@ async def test_codex_takes_a_lease_and_completes_a_task_through_mcp(
             rig.binary,
             codex_home=rig.home,
             cwd=root,
-            config={**mm.codex_config(agent="t_0"), "mcp_servers.codeswarm": mount(db_url, root, "t_0")},
+            config={
+                **mm.codex_config(agent="t_0"),
+                "mcp_servers.codeswarm": mount(db_url, root, "t_0"),
+            },
             stderr_log=rig.tmp_path / "codex-stderr.log",
         )
         rig.stack.push_async_callback(codex.aclose)

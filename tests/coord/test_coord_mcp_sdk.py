@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PYTHON, python_env
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
+
+from conftest import PYTHON, python_env
 
 READ_ONLY = {"swarm_status", "leases", "tasks", "inbox", "kv_get"}
 WRITES = {"lease", "release", "task_add", "task_claim", "task_update", "send", "ack", "kv_set"}
@@ -52,7 +53,11 @@ async def test_tools_over_stdio(db_url: str, root: Path) -> None:
         _, status = await call(a, "swarm_status")
         assert status["me"] == "alice#1" and status["unread_messages"] == 0
         _, held = await call(a, "lease", path="src/app.py", note="refactor")
-        assert (held["path"], held["mode"], held["holder"]) == ("src/app.py", "exclusive", "alice#1")
+        assert (held["path"], held["mode"], held["holder"]) == (
+            "src/app.py",
+            "exclusive",
+            "alice#1",
+        )
         error, text = await call(b, "lease", path="src/")
         assert error and text.startswith("Error executing tool lease: conflict: src/")
         assert "alice#1" in text and "refactor" in text

@@ -67,7 +67,7 @@ def test_concurrent_first_opens_migrate_once(db_url: str, root: Path) -> None:
 
 def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
     with pytest.raises(
-        StoreUnavailableError, match="cannot connect to postgresql://u:\\*\\*\\*@127.0.0.1:1/"
+        StoreUnavailableError, match=r"cannot connect to postgresql://u:\*\*\*@127\.0\.0\.1:1/"
     ):
         open_store("postgresql://u:secret@127.0.0.1:1/db?connect_timeout=2")
     (tmp_path / "file").write_text("not a directory")

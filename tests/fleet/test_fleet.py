@@ -255,3 +255,30 @@ def test_forwarded_approval_answered_from_the_cli(swarm: Swarm) -> None:
     wait_until(lambda: swarm.status()["agents"][0]["last_message"] == "wrote it", what="the turn")
     assert (swarm.workdir / "f.txt").read_text() == "approved\n"
     assert swarm.status()["agents"][0]["state"] == "idle"
+
+
+def test_supervisor_killed_workers_live_on_and_up_adopts_them(swarm: Swarm) -> None:
+    swarm.up(2, {"agents": {"*": ["one", "two", "three"]}})
+    supervisor = int((swarm.run_dir / "supervisor.pid").read_text())
+    workers = {
+        r: int((swarm.run_dir / "agents" / f"t_{r}" / "worker.pid").read_text()) for r in (0, 1)
+    }
+    os.kill(supervisor, signal.SIGKILL)
+    wait_until(
+        lambda: (
+            not Path(f"/proc/{supervisor}").exists()
+            or "Z" in Path(f"/proc/{supervisor}/stat").read_text().split()[2]
+        ),
+        what="the supervisor to die",
+    )
+    # the agents still answer without a supervisor
+    out = json.loads(swarm.cli("send", "t", "all", "still there?", "--wait", "--json").stdout)
+    assert {a: r["text"] for a, r in out.items()} == {"t_0": "one", "t_1": "one"}
+    assert not swarm.status()["supervisor"]["running"]
+    # `up` again: a new supervisor adopts the running workers instead of starting new ones
+    swarm.up(2, {"agents": {"*": ["one", "two", "three"]}})
+    assert swarm.status()["supervisor"]["running"]
+    for r, pid in workers.items():
+        assert int((swarm.run_dir / "agents" / f"t_{r}" / "worker.pid").read_text()) == pid
+    out = json.loads(swarm.cli("send", "t", "all", "and now?", "--wait", "--json").stdout)
+    assert {a: r["text"] for a, r in out.items()} == {"t_0": "two", "t_1": "two"}

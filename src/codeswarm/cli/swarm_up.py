@@ -37,7 +37,8 @@ def run_up(
     json_out: bool,
 ) -> None:
     from codeswarm.codex.toolchain import locate, user_codex_home
-    from codeswarm.control.local import create_run, start_supervisor, supervisor_pid
+    from codeswarm.control.fleet import STARTING
+    from codeswarm.control.local import create_run, live_workers, start_supervisor, supervisor_pid
     from codeswarm.core.config import load_config
     from codeswarm.core.swarm import RunDir, SwarmSpec, check_swarm_name
 
@@ -74,6 +75,12 @@ def run_up(
     run = RunDir.of(name)
     if supervisor_pid(run) is not None:
         raise UsageError(f"swarm {name!r} is already up ('codeswarm down {name}' first)")
+    mock_port = None
+    if script_path:
+        # a relaunch keeps the scripted model's port: workers that outlived their supervisor
+        # (adopted by the new one) still talk to it
+        previous = run.load_spec() if run.spec_path.exists() else None
+        mock_port = previous.mock_port if previous and previous.mock_port else _free_port()
     spec = SwarmSpec(
         name=name,
         size=n,
@@ -83,7 +90,7 @@ def run_up(
         model=model or cfg.codex.model,
         model_provider="mock" if script_path else model_provider,
         script=script_path,
-        mock_port=_free_port() if script_path else None,
+        mock_port=mock_port,
         approval_policy=approval_policy or cfg.codex.approval_policy,
         sandbox=sandbox or cfg.codex.sandbox,
         approvals=approvals,  # type: ignore[arg-type]
@@ -94,7 +101,14 @@ def run_up(
     from codeswarm.control.router import Router
 
     create_run(run, spec)
-    router = Router(run, start="end", spec=spec)  # positions before anything starts
+    # the fleet as the outboxes tell it (a relaunch may adopt workers that are still running);
+    # every agent without a live worker must announce itself afresh
+    router = Router(run, start="begin", spec=spec)
+    router.replay()
+    alive = live_workers(run, spec)
+    for agent, view in router.fleet.agents.items():
+        if agent not in alive:
+            view.state = STARTING
     start_supervisor(run)
     try:
         asyncio.run(_wait_ready(router, timeout, quiet=json_out))
@@ -128,6 +142,8 @@ async def _wait_ready(router: object, deadline_s: float, *, quiet: bool) -> None
         return [f"{v.id}: {v.error}" for v in router.fleet.agents.values() if v.state == FAILED]
 
     async def follow(progress: Progress | None, task: object) -> None:
+        if ready() == total:  # adopted workers that were ready all along
+            return
         async for _batch in router.follow():
             if progress is not None:
                 progress.update(task, completed=ready())  # type: ignore[arg-type]

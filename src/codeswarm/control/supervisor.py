@@ -136,7 +136,7 @@ class Supervisor:
         self.layout = Layout(run.root)
         self.stopping = asyncio.Event()
         self.workers: dict[str, int] = {}  # agent -> pid of the live worker
-        self.model: asyncio.subprocess.Process | None = None
+        self.model_pid: int | None = None
 
     def _log_file(self, path: Path) -> IO[bytes]:
         return open(path, "ab")
@@ -174,11 +174,8 @@ class Supervisor:
 
     # -- workers --------------------------------------------------------------------------------
     def _adoptable(self, agent: str) -> int | None:
-        try:
-            pid = int(self.run.worker_pid(agent).read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if process_matches(pid, "codeswarm.worker", agent) else None
+        pid = _pid_in(self.run.worker_pid(agent))
+        return pid if pid is not None and process_matches(pid, "codeswarm.worker", agent) else None
 
     async def _keep_worker(self, agent: str) -> None:
         failures = 0
@@ -273,42 +270,52 @@ class Supervisor:
     # -- the scripted model ---------------------------------------------------------------------
     async def _keep_model(self) -> None:
         assert self.spec.script is not None and self.spec.mock_port is not None
+        pidfile = self.run.root / "model.pid"
         while not self.stopping.is_set():
-            logf = self._log_file(self.run.root / "model.log")
-            try:
-                self.model = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "codeswarm",
-                    "mock-model",
-                    "serve",
-                    "--script",
-                    self.spec.script,
-                    "--port",
-                    str(self.spec.mock_port),
-                    "--log",
-                    str(self.run.root / "model-requests.jsonl"),
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=logf,
-                    stderr=logf,
-                    start_new_session=True,
-                )
-            finally:
-                logf.close()
-            code = await self.model.wait()
+            adopted = _pid_in(pidfile)
+            if adopted is not None and process_matches(adopted, "mock-model", str(self.run.root)):
+                log.info("adopting the running scripted model, pid %d", adopted)
+                self.model_pid = adopted
+                await wait_pid(adopted)
+            else:
+                logf = self._log_file(self.run.root / "model.log")
+                try:
+                    proc = await asyncio.create_subprocess_exec(
+                        sys.executable, "-m", "codeswarm", "mock-model", "serve",
+                        "--script", self.spec.script, "--port", str(self.spec.mock_port),
+                        "--log", str(self.run.root / "model-requests.jsonl"),
+                        stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
+                        start_new_session=True,
+                    )  # fmt: skip
+                finally:
+                    logf.close()
+                self.model_pid = proc.pid
+                pidfile.write_text(f"{proc.pid}\n")
+                code = await proc.wait()
+                log.warning("scripted model exited with code %s", code)
             if self.stopping.is_set():
                 return
-            log.warning("scripted model exited with code %s: restarting", code)
             await asyncio.sleep(MODEL_RESTART_DELAY)
 
     async def _stop_model(self) -> None:
-        if self.model is not None and self.model.returncode is None:
-            self.model.terminate()
-            try:
-                await asyncio.wait_for(self.model.wait(), 5)
-            except TimeoutError:
-                self.model.kill()
-                await self.model.wait()
+        pid = self.model_pid
+        if pid is None or not process_matches(pid, "mock-model"):
+            return
+        kill_group(pid, signal.SIGTERM)
+        waiter = asyncio.create_task(wait_pid(pid))
+        _done, pending = await asyncio.wait([waiter], timeout=5)
+        if pending:
+            waiter.cancel()
+            kill_group(pid, signal.SIGKILL)
+        with contextlib.suppress(FileNotFoundError):
+            (self.run.root / "model.pid").unlink()
+
+
+def _pid_in(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def kill_leftover_codex(run: RunDir) -> list[int]:

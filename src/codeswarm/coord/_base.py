@@ -3,8 +3,6 @@ three steps every write transaction starts with (sweep, act, audit)."""
 
 from __future__ import annotations
 
-import math
-
 from codeswarm.coord import _json, rows
 from codeswarm.coord.clock import SYSTEM_CLOCK, Clock
 from codeswarm.coord.models import (
@@ -109,7 +107,7 @@ class CoordBase:
                 return None
             raise CoordInputError(f"{what} is required")
         value = float(value)
-        if not math.isfinite(value) or value <= 0:
+        if not 0 < value < float("inf"):  # also refuses NaN
             raise CoordInputError(f"{what} must be a positive number of seconds, not {value:g}")
         return value
 

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
-try:
-    from _json import encode_basestring as _quote
-except ImportError:  # pragma: no cover - CPython always has _json
-    from json.encoder import py_encode_basestring as _quote
+_quote: Callable[[str], str] | None = None
+
+
+def _quoter() -> Callable[[str], str]:
+    global _quote
+    try:
+        from _json import encode_basestring as quote
+    except ImportError:  # pragma: no cover - CPython always has _json
+        from json.encoder import py_encode_basestring as quote
+    _quote = quote
+    return quote
 
 
 def dumps(obj: object) -> str:
@@ -22,13 +30,13 @@ def dumps(obj: object) -> str:
     separators=(",", ":"), ensure_ascii=False)``. Raises TypeError for anything else, and
     ValueError for NaN and infinities (not JSON)."""
     out: list[str] = []
-    _encode(obj, out)
+    _encode(obj, out, _quote or _quoter())
     return "".join(out)
 
 
-def _encode(obj: object, out: list[str]) -> None:
+def _encode(obj: object, out: list[str], quote: Callable[[str], str]) -> None:
     if isinstance(obj, str):
-        out.append(_quote(obj))
+        out.append(quote(obj))
     elif obj is None:
         out.append("null")
     elif obj is True:
@@ -50,16 +58,16 @@ def _encode(obj: object, out: list[str]) -> None:
             if not first:
                 out.append(",")
             first = False
-            out.append(_quote(key))
+            out.append(quote(key))
             out.append(":")
-            _encode(value, out)
+            _encode(value, out, quote)
         out.append("}")
     elif isinstance(obj, list | tuple):
         out.append("[")
         for i, value in enumerate(obj):
             if i:
                 out.append(",")
-            _encode(value, out)
+            _encode(value, out, quote)
         out.append("]")
     else:
         raise TypeError(f"{type(obj).__name__} is not JSON serializable")

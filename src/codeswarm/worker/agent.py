@@ -375,6 +375,10 @@ class Worker:
                 self.inbox.done(record)
                 await self._next_queued()
                 return
+        # written before the call: the window in which Codex may accept the turn unseen is
+        # bounded by this record and turn.accepted (see _already_accepted); mono_ns lets a
+        # benchmark on the same machine measure inject latency across processes
+        self.emit("turn.starting", inbox_id=rid, mono_ns=time.monotonic_ns())
         try:
             turn = await self.codex.turn_start(
                 self.thread.id, str(record["text"]), clientUserMessageId=rid
