@@ -1,8 +1,9 @@
 """One contending agent process (used by the contention test and bench/coord_contention.py).
 
-    python contention_worker.py URL ROOT NAME OPS SEED TASK_IDS
+    python contention_worker.py URL ROOT NAME OPS SEED TASK_IDS [RATE]
 
 Registers NAME, prints ``ready``, waits for a line on stdin, then runs OPS random operations
+(back to back, or RATE per second on a fixed schedule: an open loop, for latency at a given load)
 (lease / release on a few overlapping paths, some with short TTLs; claim / claim-next / complete /
 unclaim on the given tasks) and prints one JSON line: counts of outcomes, grants, latencies.
 """
@@ -21,7 +22,8 @@ PATHS = ["a.py", "b.py", "c.py", "src/", "src/x.py", "src/y.py", "docs/", "docs/
 
 
 def main(argv: list[str]) -> int:
-    url, root, name, ops, seed, task_arg = argv
+    url, root, name, ops, seed, task_arg, *pace = argv
+    rate = float(pace[0]) if pace else 0.0
     rng = random.Random(int(seed))
     task_ids = [int(t) for t in task_arg.split(",") if t]
     coord = Coord(open_store(url), root=root)
@@ -34,7 +36,12 @@ def main(argv: list[str]) -> int:
     grants = 0
     latencies: list[float] = []
     started = time.perf_counter()
-    for _ in range(int(ops)):
+    for i in range(int(ops)):
+        if rate:
+            due = started + i / rate
+            ahead = due - time.perf_counter()
+            if ahead > 0:
+                time.sleep(ahead)  # pacing an open-loop load, not waiting for a condition
         t0 = time.perf_counter()
         outcome = "ok"
         try:

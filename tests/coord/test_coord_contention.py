@@ -21,7 +21,9 @@ EXPECTED = {"lease", "release", "lease_conflict", "claim", "claim_lost", "comple
             "none_open", "lapsed"}  # fmt: skip
 
 
-def run_swarm(url: str, root: Path, processes: int, ops: int, tasks: int) -> list[dict[str, Any]]:
+def run_swarm(
+    url: str, root: Path, processes: int, ops: int, tasks: int, rate: float = 0.0
+) -> list[dict[str, Any]]:
     """Start the workers, release them together, collect their reports."""
     with Coord(open_store(url), root=str(root)) as coord:
         ids = [coord.add_task(f"task {i}", files=[f"src/t{i % 5}.py"]).id for i in range(tasks)]
@@ -38,6 +40,7 @@ def run_swarm(url: str, root: Path, processes: int, ops: int, tasks: int) -> lis
                 str(ops),
                 str(1000 + i),
                 task_arg,
+                str(rate),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -13,7 +13,7 @@ crash between acting and saving re-delivers that batch: consumers may dedupe by 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +21,9 @@ from codeswarm.control.fleet import FleetState
 from codeswarm.control.records import record_events
 from codeswarm.core.atomic import atomic_write_json, read_json
 from codeswarm.core.events import Event
+from codeswarm.core.gcpolicy import bulk
 from codeswarm.core.swarm import RunDir, SwarmSpec
-from codeswarm.mailbox import CorruptLine, FollowerGroup, Layout, Position, Reader
+from codeswarm.mailbox import CorruptLine, FollowerGroup, Layout, Mode, Position, Reader
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Router:
         start: str = "begin",
         spec: SwarmSpec | None = None,
         poll_interval: float = 0.05,
+        mode: Mode = "auto",
     ) -> None:
         self.run = run
         self.spec = spec or run.load_spec()
@@ -71,6 +73,7 @@ class Router:
         self.consumer = start if start not in ("begin", "end") else None
         self.cursors: dict[str, AgentCursor] = {}
         self._poll = poll_interval
+        self._mode: Mode = mode
         self._group: FollowerGroup | None = None
         self._corrupt: dict[str, list[CorruptLine]] = {}
         if start == "end":
@@ -143,9 +146,19 @@ class Router:
             self.fleet.apply(event)
         return out
 
-    def replay(self) -> list[Event]:
-        """Everything in the outboxes now (from the start positions), without following."""
-        out: list[Event] = []
+    def replay(self, sink: Callable[[Event], None] | None = None) -> int:
+        """Everything in the outboxes now (from the start positions), without following: folds
+        it into :attr:`fleet`, hands each event to ``sink`` if given, returns how many events.
+
+        (Events are not collected here: holding hundreds of thousands of small dicts makes the
+        garbage collector, not the work, the cost of a replay.)"""
+        count = 0
+        with bulk():
+            count = self._replay(sink)
+        return count
+
+    def _replay(self, sink: Callable[[Event], None] | None) -> int:
+        count = 0
         for agent in self.agents:
             reader = Reader(
                 self.layout.outbox(agent),
@@ -155,14 +168,20 @@ class Router:
             try:
                 while batch := reader.read():
                     for record, after in batch:
-                        out += self._events_for(agent, record, after)
+                        events = self._events_for(agent, record, after)
+                        count += len(events)
+                        if sink is not None:
+                            for event in events:
+                                sink(event)
             finally:
                 reader.close()
-        return out
+        return count
 
     async def follow(self) -> AsyncIterator[list[Event]]:
         """Batches of events as they are appended, forever (until :meth:`close`)."""
-        group = self._group = FollowerGroup(poll_interval=self._poll, on_corrupt=self._on_corrupt)
+        group = self._group = FollowerGroup(
+            mode=self._mode, poll_interval=self._poll, on_corrupt=self._on_corrupt
+        )
         for agent in self.agents:
             group.add(agent, self.layout.outbox(agent), self.cursors[agent].position)
         events: list[Event] = []

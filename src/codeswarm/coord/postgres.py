@@ -20,6 +20,7 @@ import threading
 import psycopg
 
 from codeswarm.coord import migrations
+from codeswarm.coord.pgpipe import Pipe
 from codeswarm.coord.store import ChangeFeed, Store, Tx
 from codeswarm.core.errors import CoordInputError, StoreUnavailableError
 
@@ -49,6 +50,7 @@ class PostgresStore(Store):
         self._mutex = threading.RLock()
         self._sql: dict[str, str] = {}
         self._conn: psycopg.Connection[Row] | None = self._connect()
+        self._pipe = Pipe(self._conn, self.url)
         try:
             self._ensure_schema()
         except BaseException:
@@ -116,9 +118,12 @@ class PostgresStore(Store):
                 )
 
     def _translate(self, sql: str) -> str:
+        """``?`` placeholders as PostgreSQL's ``$1, $2, ...`` (no ``?`` appears otherwise)."""
         out = self._sql.get(sql)
         if out is None:
-            out = self._sql[sql] = sql.replace("%", "%%").replace("?", "%s")
+            first, *rest = sql.split("?")
+            out = first + "".join(f"${i}{part}" for i, part in enumerate(rest, 1))
+            self._sql[sql] = out
         return out
 
     def _fail(self, exc: psycopg.Error) -> StoreUnavailableError:
@@ -151,6 +156,7 @@ class _PgTx(Tx):
                 raise StoreUnavailableError(f"{store.url}: the store is closed")
             if store._conn.broken:
                 store._conn = store._connect()
+                store._pipe = Pipe(store._conn, store.url)
         except BaseException:
             store._mutex.release()
             raise
@@ -187,27 +193,13 @@ class _PgTx(Tx):
                 self._conn.execute("ROLLBACK")
 
     def _send(self, statements: Sequence[tuple[str, Params]]) -> list[tuple[list[Row], int]]:
-        """Send the pending statements and ``statements`` in one pipeline (one round trip,
-        prepared statements); returns the rows and row count of each of ``statements``."""
+        """Send the pending statements and ``statements`` in one pipeline (one round trip);
+        returns the rows and row count of each of ``statements``."""
         translate = self._store._translate
         pending, self._pending = self._pending, []
         self._begun = True
-        conn = self._conn
-        try:
-            if not pending and len(statements) == 1:
-                sql, params = statements[0]
-                cur = conn.execute(translate(sql), params)
-                return [(cur.fetchall() if cur.description is not None else [], cur.rowcount)]
-            with conn.pipeline() as pipe:
-                for sql, params in pending:
-                    conn.execute(translate(sql), params)
-                cursors = [conn.execute(translate(sql), params) for sql, params in statements]
-                pipe.sync()
-                return [
-                    (c.fetchall() if c.description is not None else [], c.rowcount) for c in cursors
-                ]
-        except psycopg.Error as exc:
-            raise self._store._fail(exc) from exc
+        todo = [(translate(sql), params) for sql, params in (*pending, *statements)]
+        return self._store._pipe.run(todo)[len(pending) :]
 
     def batch(self, statements: Sequence[tuple[str, Params]]) -> list[list[Row]]:
         if self._write and not all(sql.startswith("SELECT") for sql, _ in statements):

@@ -16,14 +16,13 @@ Modes (``sqlite:///path?journal=...``):
 
 from __future__ import annotations
 
-import _thread
-import os
-import time
-
 # The C module itself: the public ``sqlite3`` wrapper adds datetime adapters we do not use and
 # imports datetime and collections for them, ~2 ms of every short-lived process's start.
 # Connection, cursors and errors are the very same objects.
 import _sqlite3 as sqlite3
+import _thread
+import os
+import time
 
 from codeswarm.coord import migrations
 from codeswarm.coord.store import ChangeFeed, Store, Tx

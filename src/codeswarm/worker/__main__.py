@@ -44,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
             agent = agent_id(run.load_spec().name, int(rank))
         if not agent:
             raise UsageError("give --agent or --agent-from-rank")
-        return asyncio.run(Worker(run, agent).run())
+        from codeswarm.core.gcpolicy import settle
+
+        worker = Worker(run, agent)
+        settle()
+        return asyncio.run(worker.run())
     except UsageError as exc:
         print(f"codeswarm worker: error: {exc}", file=sys.stderr)
         return 2
