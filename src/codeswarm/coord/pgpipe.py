@@ -10,6 +10,7 @@ column or a typed operand). Results come back as tuples of int, float, str or No
 
 from __future__ import annotations
 
+import psycopg
 from psycopg import pq
 
 from codeswarm.core.errors import StoreUnavailableError
@@ -17,8 +18,6 @@ from codeswarm.core.errors import StoreUnavailableError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    import psycopg
 
     from codeswarm.coord.store import Params, Row
 
@@ -74,17 +73,17 @@ class Pipe:
             raise
         finally:
             if pg.pipeline_status != pq.PipelineStatus.OFF:
-                pg.exit_pipeline_mode()
-            pg.nonblocking = nonblocking
+                try:
+                    pg.exit_pipeline_mode()
+                except psycopg.Error:  # interrupted mid-reply: the connection is unusable now
+                    pg.finish()
+            if pg.status == pq.ConnStatus.OK:
+                pg.nonblocking = nonblocking
         if error is not None:
             for sql in fresh:
                 self._names.pop(sql, None)
             raise StoreUnavailableError(f"{self._where}: {error}")
         return results
-
-    def forget(self) -> None:
-        """The connection was replaced: nothing is prepared on the new one."""
-        self._names.clear()
 
     def _collect(self, prepares: list[bool]) -> tuple[list[tuple[list[Row], int]], str | None]:
         pg = self._pg

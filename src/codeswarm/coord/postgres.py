@@ -154,7 +154,7 @@ class _PgTx(Tx):
         try:
             if store._conn is None:
                 raise StoreUnavailableError(f"{store.url}: the store is closed")
-            if store._conn.broken:
+            if store._conn.closed or store._conn.broken:  # reconnect once, for a fresh tx
                 store._conn = store._connect()
                 store._pipe = Pipe(store._conn, store.url)
         except BaseException:
@@ -188,7 +188,7 @@ class _PgTx(Tx):
             self._store._mutex.release()
 
     def _rollback(self) -> None:
-        if self._begun and not self._conn.broken:
+        if self._begun and not (self._conn.closed or self._conn.broken):
             with contextlib.suppress(psycopg.Error):  # a lost connection took the transaction
                 self._conn.execute("ROLLBACK")
 
