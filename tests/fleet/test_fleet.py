@@ -225,6 +225,8 @@ def test_corrupt_and_partial_outbox_lines_are_skipped(swarm: Swarm) -> None:
     assert out["t_0"]["text"] == "still fine"
     st = swarm.status()
     assert st["agents"][0]["turns"] == 2 and st["agents"][0]["last_message"] == "still fine"
+    # reported: as error events (in attach and the event stream) and the agent's last error
+    assert "corrupt outbox line" in str(st["agents"][0]["error"])
 
 
 def test_mailbox_writable_by_others_is_refused(swarm: Swarm) -> None:
