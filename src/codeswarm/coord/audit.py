@@ -72,6 +72,17 @@ class AuditOps(CoordBase):
             for seq, ts, name, gen, kind_, subj, data in found
         ]
 
+    def report(self, agent: AgentLike, kind: str, subject: str, data: dict[str, object]) -> None:
+        """Append an observation to the audit log (no state changes with it): for example a hook
+        that noticed a write to a file a peer holds (``lease.violated``). ``kind`` must be a
+        dotted name; the agent must be current (fenced otherwise)."""
+        if not kind or "." not in kind or len(kind) > 64:
+            raise CoordInputError(f"bad event kind {kind!r}: a dotted name like 'lease.violated'")
+        with self.store.write() as tx:
+            now = self.clock.now()
+            who, _ = self._begin_as(tx, now, agent)
+            self._event(tx, now, kind, subject[:500], dict(data), agent=who)
+
     def last_seq(self) -> int:
         """The newest event's seq in this scope (0 when there is none): ``since`` for a waiter
         interested only in what comes next."""

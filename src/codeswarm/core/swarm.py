@@ -30,6 +30,23 @@ Approvals = Literal["forward", "workspace", "all", "decline"]
 MessageMode = Literal["queue", "steer"]
 
 
+class SlurmOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """How ``up --backend slurm`` asks Slurm for the job (rendered into the sbatch script)."""
+
+    nodes: int | None = None
+    ntasks_per_node: int | None = None
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    time: str | None = None
+    """The job's time limit in any form sbatch takes (``90``, ``1:30:00``, ``2-00:00:00``)."""
+    sbatch_args: list[str] = []
+    """Extra sbatch options, one per item (``--constraint=gpu``), rendered as ``#SBATCH`` lines."""
+    stop_grace_s: int = 60
+    """Seconds the workers get between the stop signal and the hard kill of the job step; also
+    how long before the time limit Slurm sends that signal (``--signal=B:TERM@...``)."""
+
+
 class SwarmSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """What `up` asked for; workers and the supervisor read it from ``swarm.json``."""
 
@@ -58,6 +75,8 @@ class SwarmSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Extra Codex ``-c key=value`` overrides (values are TOML)."""
     heartbeat_s: float = 5.0
     created_ms: int = 0
+    slurm: SlurmOptions | None = None
+    """The Slurm job's options when ``backend`` is "slurm"."""
 
 
 def check_swarm_name(name: str) -> str:

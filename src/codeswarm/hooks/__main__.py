@@ -1,0 +1,85 @@
+"""``python -m codeswarm.hooks CLIENT EVENT``: one hook call (Codex or Claude Code).
+
+Reads the event's JSON on stdin, prints the answer (if any) as JSON on stdout, exits 0. With the
+coordinator unreachable it fails open (the call goes ahead, a warning is shown) unless
+``CODESWARM_HOOKS_FAIL=closed``. Imports as little as it can: it runs on every tool call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+EVENTS = {
+    "session-start": "session_start",
+    "pre-tool-use": "pre_tool_use",
+    "post-tool-use": "post_tool_use",
+    "stop": "heartbeat",
+    "user-prompt-submit": "heartbeat",
+    "session-end": "session_end",
+}
+CLIENTS = ("codex", "claude")
+
+
+def _emit(obj: dict[str, Any] | None) -> None:
+    if obj is not None:
+        sys.stdout.write(json.dumps(obj))
+        sys.stdout.flush()
+
+
+def _unreachable(event: str, fail_closed: bool, why: str) -> dict[str, Any] | None:
+    message = f"codeswarm: coordinator unreachable ({why}); leases are not being checked"
+    if fail_closed and event == "pre-tool-use":
+        return {
+            "hookSpecificOutput": {
+                "hookEventName": "PreToolUse",
+                "permissionDecision": "deny",
+                "permissionDecisionReason": message + " (CODESWARM_HOOKS_FAIL=closed)",
+            }
+        }
+    print(message, file=sys.stderr)
+    return {"systemMessage": message} if event in ("pre-tool-use", "session-start") else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or args[0] not in CLIENTS or args[1] not in EVENTS:
+        print(
+            f"usage: python -m codeswarm.hooks {{{'|'.join(CLIENTS)}}} {{{'|'.join(EVENTS)}}}",
+            file=sys.stderr,
+        )
+        return 2
+    client, event = args
+    try:
+        payload = json.loads(sys.stdin.read() or "{}")
+    except ValueError as exc:
+        print(f"codeswarm hook: the event is not JSON: {exc}", file=sys.stderr)
+        return 0  # never block on our own parsing
+    if not isinstance(payload, dict):
+        return 0
+    from codeswarm.hooks.context import HookContext
+
+    ctx = HookContext(client, payload, os.environ)
+    from codeswarm.core.errors import CodeswarmError, StoreUnavailableError
+
+    try:
+        from codeswarm.coord import Coord
+        from codeswarm.hooks.handlers import Hooks, scope_root
+
+        root = scope_root(ctx)
+        with Coord.open(root=root) as coord:
+            out = getattr(Hooks(ctx, coord, root), EVENTS[event])()
+    except StoreUnavailableError as exc:
+        out = _unreachable(event, ctx.fail_closed, str(exc))
+    except CodeswarmError as exc:
+        # our own trouble must not stop the agent's work: say so, let the call go ahead
+        print(f"codeswarm hook {event}: {exc}", file=sys.stderr)
+        out = _unreachable(event, ctx.fail_closed, str(exc)) if ctx.fail_closed else None
+    _emit(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
