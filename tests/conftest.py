@@ -6,6 +6,7 @@ fails instead: a test skipped in CI is a test that does not exist.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -99,3 +100,39 @@ async def rig(codex_binary, tmp_path: Path):  # type: ignore[no-untyped-def]
 
     async with contextlib.AsyncExitStack() as stack:
         yield Rig(codex_binary, tmp_path, stack)
+
+
+# -- local swarms (tests/swarmkit.py) ------------------------------------------------------------
+@pytest.fixture
+def swarm_factory(tmp_path: Path, codex_binary):  # type: ignore[no-untyped-def]
+    from swarmkit import Swarm
+
+    made: list[Swarm] = []
+    env = {
+        **os.environ,
+        "CODESWARM_STATE_DIR": str(tmp_path / "state"),
+        "CODESWARM_CODEX_BIN": str(codex_binary.path),
+        "CODEX_HOME": str(tmp_path / "user-codex-home"),
+    }
+
+    def make(name: str) -> Swarm:
+        workdir = tmp_path / f"{name}-repo"
+        workdir.mkdir()
+        s = Swarm(name, tmp_path / "state", env, workdir)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        if s.run_dir.exists():
+            s.cli("down", s.name, "--grace", "5", check=False)
+        survivors = s.processes()
+        for pid in survivors:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
+        assert not survivors, f"processes of swarm {s.name} survived down: {survivors}"
+
+
+@pytest.fixture
+def swarm(swarm_factory):  # type: ignore[no-untyped-def]
+    return swarm_factory("t")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Swarm, pids_of, wait_until
+from swarmkit import Swarm, pids_of, wait_until
 
 pytestmark = [pytest.mark.codex, pytest.mark.slow]
 

@@ -169,7 +169,7 @@ def test_session_lifecycle_of_a_personal_session(repo: Path) -> None:
 def test_unreachable_coordinator_fails_open_or_closed(repo: Path) -> None:
     payload = {"tool_name": "apply_patch", "tool_use_id": "1", "tool_input": {"command": PATCH_X}}
     dead = "postgresql://nobody@127.0.0.1:9/none?connect_timeout=2"
-    out, proc = hook(repo, "codex", "pre-tool-use", payload, CODESWARM_DB=dead)
+    out, _ = hook(repo, "codex", "pre-tool-use", payload, CODESWARM_DB=dead)
     assert out is not None and "unreachable" in out["systemMessage"] and not denied(out)
     out, _ = hook(
         repo, "codex", "pre-tool-use", payload, CODESWARM_DB=dead, CODESWARM_HOOKS_FAIL="closed"

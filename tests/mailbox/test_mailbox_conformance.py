@@ -1,9 +1,10 @@
 """The one conformance suite every mailbox transport passes (local files with inotify, local files
-polled, memory; the ssh transport joins when it exists)."""
+polled, memory, and ssh to a real sshd on 127.0.0.1)."""
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,16 @@ from codeswarm.mailbox import (
     Position,
     Transport,
 )
+from codeswarm.mailbox.ssh import SshTransport
 
 
 class Harness:
     """A transport plus what a test needs beside it: raw bytes (a torn or corrupt line, written
     behind the writer's back) and a restart (a new transport on the same storage)."""
 
-    def __init__(self, kind: str, tmp_path: Path) -> None:
+    def __init__(self, kind: str, tmp_path: Path, sshd: Any = None) -> None:
         self.kind = kind
+        self.sshd = sshd
         self.layout = Layout(tmp_path / "run")
         self.store = MemoryStore()
         self.transport: Transport = self._make()
@@ -37,6 +40,12 @@ class Harness:
     def _make(self) -> Transport:
         if self.kind == "memory":
             return MemoryTransport(self.store)
+        if self.kind == "ssh":  # the far end is this host: raw writes go to the same files
+            url = self.sshd.url(self.layout.run_dir)
+            opts = self.sshd.options()
+            return SshTransport(
+                url, python=sys.executable, poll_interval=0.01, rotate_bytes=None, **opts
+            )
         mode = "inotify" if self.kind == "local-inotify" else "poll"
         return LocalTransport(self.layout, mode=mode, poll_interval=0.01, rotate_bytes=None)
 
@@ -56,9 +65,10 @@ class Harness:
         return self.transport
 
 
-@pytest.fixture(params=["local-inotify", "local-poll", "memory"])
+@pytest.fixture(params=["local-inotify", "local-poll", "memory", "ssh"])
 async def h(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
-    harness = Harness(request.param, tmp_path)
+    sshd = request.getfixturevalue("sshd") if request.param == "ssh" else None
+    harness = Harness(request.param, tmp_path, sshd)
     yield harness
     await harness.transport.aclose()
 

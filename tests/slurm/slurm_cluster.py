@@ -174,7 +174,11 @@ def start() -> list[str]:
         if not CONF.exists() or CONF.read_text() != conf:
             CONF.parent.mkdir(parents=True, exist_ok=True)
             CONF.write_text(conf)
-        for d in ("/var/spool/slurmctld", "/var/log/slurm", *(f"/var/spool/slurmd/{n}" for n in NODES)):
+        for d in (
+            "/var/spool/slurmctld",
+            "/var/log/slurm",
+            *(f"/var/spool/slurmd/{n}" for n in NODES),
+        ):
             Path(d).mkdir(parents=True, exist_ok=True)
         if not _pids("slurmctld"):
             done = _run("slurmctld")

@@ -50,14 +50,49 @@ def up(
         UP_TIMEOUT, "--timeout", help="Seconds to wait for every agent to be ready."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the ready fleet as JSON."),
+    coord: bool = typer.Option(
+        True, "--coord/--no-coord", help="Lease hooks, coordination tools and wake-ups (default on)."
+    ),
+    roles: str | None = typer.Option(
+        None, "--roles", help="Roles by rank, cycled: e.g. planner,implementer,reviewer."
+    ),
+    leases_auto: bool = typer.Option(
+        True, "--auto-leases/--no-auto-leases", help="A first edit of a free file leases it."
+    ),
+    backend: str = typer.Option(
+        "local", "--backend", help="local (processes here) | slurm (an sbatch job, one task each)."
+    ),
+    nodes: int | None = typer.Option(None, "--nodes", help="Slurm: how many nodes."),
+    ntasks_per_node: int | None = typer.Option(
+        None, "--ntasks-per-node", help="Slurm: agents per node."
+    ),
+    partition: str | None = typer.Option(None, "--partition", help="Slurm partition."),
+    account: str | None = typer.Option(None, "--account", help="Slurm account."),
+    qos: str | None = typer.Option(None, "--qos", help="Slurm QOS."),
+    time_limit: str | None = typer.Option(None, "--time", help="Slurm time limit (1:00:00)."),
+    sbatch_args: list[str] = typer.Option(
+        [], "--sbatch-arg", help="Slurm: an extra sbatch option (--constraint=X); repeatable."
+    ),
+    stop_grace: int = typer.Option(
+        60, "--stop-grace", min=1, help="Slurm: seconds workers get to stop at the job's end."
+    ),
 ) -> None:
-    """Start a local swarm of N agents and wait until every one is ready."""
+    """Start a swarm of N agents (local processes, or a Slurm job) and wait until every one is
+    ready."""
     from codeswarm.cli.swarm_up import run_up
+    from codeswarm.core.swarm import SlurmOptions
 
+    slurm = SlurmOptions(
+        nodes=nodes, ntasks_per_node=ntasks_per_node, partition=partition, account=account,
+        qos=qos, time=time_limit, sbatch_args=sbatch_args, stop_grace_s=stop_grace,
+    )  # fmt: skip
+    if backend != "slurm" and slurm != SlurmOptions(stop_grace_s=stop_grace):
+        raise UsageError("--nodes, --partition, --sbatch-arg, … need --backend slurm")
     run_up(
         n=n, name=name, cwd=cwd, model_provider=model_provider, script=script, model=model,
         approval_policy=approval_policy, sandbox=sandbox, approvals=approvals,
         message_mode=message_mode, config=config, timeout=timeout, json_out=json_out,
+        coord=coord, roles=roles, leases_auto=leases_auto, backend=backend, slurm=slurm,
     )  # fmt: skip
 
 
@@ -185,7 +220,12 @@ def down(
     from codeswarm.control.local import live_workers, stop, supervisor_pid
 
     run, spec = _run(swarm)
-    killed = stop(run, spec, grace=grace)
+    killed: dict[str, object] = {}
+    if spec.backend == "slurm":  # the job owns the workers: end it (the stop signal, then scancel)
+        from codeswarm.control.slurm_fleet import stop as stop_job
+
+        killed.update(stop_job(run, spec, grace=grace))
+    killed.update(stop(run, spec, grace=grace))
     left = live_workers(run, spec)
     if supervisor_pid(run) is not None or left:
         raise UsageError(f"could not stop everything: workers still alive: {sorted(left)}")

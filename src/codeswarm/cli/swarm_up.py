@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codeswarm.core.errors import CodeswarmError, UsageError
+from codeswarm.core.swarm import SlurmOptions
+
+if TYPE_CHECKING:
+    from codeswarm.control.router import Router
+    from codeswarm.control.slurm import JobInfo, JobRecord
+    from codeswarm.core.swarm import RunDir, SwarmSpec
 
 APPROVAL_POLICIES = ("untrusted", "on-request", "never")
 SANDBOXES = ("read-only", "workspace-write", "danger-full-access")
+
+
+def _coord_db() -> str:
+    """The coordination store every agent of the swarm shares (an absolute path or a URL)."""
+    from codeswarm.coord import resolve_url
+
+    url = resolve_url()
+    return url if "://" in url else os.path.abspath(url)
 
 
 def _free_port() -> int:
@@ -35,6 +51,11 @@ def run_up(
     config: list[str],
     timeout: float,
     json_out: bool,
+    coord: bool = True,
+    roles: str | None = None,
+    leases_auto: bool = True,
+    backend: str = "local",
+    slurm: SlurmOptions | None = None,
 ) -> None:
     from codeswarm.codex.toolchain import locate, user_codex_home
     from codeswarm.control.fleet import STARTING
@@ -75,6 +96,13 @@ def run_up(
     run = RunDir.of(name)
     if supervisor_pid(run) is not None:
         raise UsageError(f"swarm {name!r} is already up ('codeswarm down {name}' first)")
+    if backend not in ("local", "slurm"):
+        raise UsageError("--backend must be local or slurm")
+    _refuse_live_job(run, strict=backend == "slurm")
+    if backend == "slurm":
+        from codeswarm.control.slurm_fleet import check_options
+
+        check_options(n, slurm or SlurmOptions())
     mock_port = None
     if script_path:
         # a relaunch keeps the scripted model's port: workers that outlived their supervisor
@@ -97,7 +125,16 @@ def run_up(
         message_mode=message_mode,  # type: ignore[arg-type]
         config_overrides=overrides,
         created_ms=int(time.time() * 1000),
+        coord=coord,
+        coord_db=_coord_db() if coord else None,
+        roles=[r.strip() for r in (roles or "").split(",") if r.strip()],
+        leases_auto=leases_auto,
+        backend=backend,  # type: ignore[arg-type]
+        slurm=(slurm or SlurmOptions()) if backend == "slurm" else None,
     )
+    if backend == "slurm":
+        _up_slurm(run, spec, timeout=timeout, json_out=json_out)
+        return
     from codeswarm.control.router import Router
 
     create_run(run, spec)
@@ -182,3 +219,102 @@ def _not_ready(router: object, timeout: float) -> str:
         f"not every agent was ready after {timeout:.0f}s: {', '.join(late)} "
         f"(see 'codeswarm logs {router.spec.name} {late[0] if late else 0}': {hint})"
     )
+
+
+# -- the slurm backend ------------------------------------------------------------------------------
+def _refuse_live_job(run: RunDir, *, strict: bool) -> None:
+    """A swarm whose Slurm job is still alive is up. (For a local launch, a Slurm that cannot be
+    asked is not a reason to refuse: ``strict`` is False.)"""
+    from codeswarm.control.slurm import load_record
+
+    if load_record(run) is None:
+        return
+    from codeswarm.control.slurm_fleet import active_job
+
+    try:
+        info = active_job(run)
+    except CodeswarmError:
+        if strict:
+            raise
+        return
+    if info is not None:
+        raise UsageError(
+            f"swarm {run.name!r} is already up (slurm {info.describe()}): "
+            f"'codeswarm down {run.name}' first"
+        )
+
+
+def _up_slurm(run: RunDir, spec: SwarmSpec, *, timeout: float, json_out: bool) -> None:
+    """Submit the swarm as a Slurm job and wait (with progress) until every agent is ready."""
+    import msgspec
+
+    from codeswarm.cli.errors import say
+    from codeswarm.control.fleet import STARTING
+    from codeswarm.control.local import create_run
+    from codeswarm.control.router import Router
+    from codeswarm.control.slurm import coord_url_for_nodes
+    from codeswarm.control.slurm_fleet import launch
+
+    if spec.coord and spec.coord_db:
+        url, warning = coord_url_for_nodes(spec.coord_db)
+        spec = msgspec.structs.replace(spec, coord_db=url)
+        if warning:
+            say(f"warning: {warning}")
+    fresh = not run.root.exists()
+    create_run(run, spec)
+    # every agent starts afresh in the new job (a relaunch resumes its thread)
+    router = Router(run, start="begin", spec=spec)
+    router.replay()
+    for view in router.fleet.agents.values():
+        view.state, view.error = STARTING, None
+    record = launch(run, spec, fresh=fresh)
+    say(f"submitted batch job {record.job_id} (script {record.script}, output {record.output})")
+    info = asyncio.run(_wait_job(router, record, timeout, quiet=json_out))
+    if json_out:
+        import orjson
+
+        out = router.fleet.as_json()
+        out["slurm"] = {"job_id": record.job_id, "state": info.state, "nodes": info.nodes}
+        sys.stdout.write(orjson.dumps(out).decode() + "\n")
+    else:
+        n = spec.size
+        print(
+            f"swarm {spec.name} is up: {n} agent{'s' if n != 1 else ''} ready in slurm "
+            f"{info.describe()} (send with 'codeswarm send {spec.name} all \"…\"', "
+            f"watch with 'codeswarm attach {spec.name}')"
+        )
+
+
+async def _wait_job(
+    router: Router, record: JobRecord, deadline_s: float, *, quiet: bool
+) -> JobInfo:
+    """slurm_fleet.wait_ready with a progress display: job pending → running → agents k/N."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from codeswarm.control.slurm_fleet import wait_ready
+
+    if quiet:
+        return await wait_ready(router, record, deadline_s)
+    if not sys.stderr.isatty():
+        said: list[str] = []
+
+        def line(phase: str, ready: int, total: int) -> None:
+            if not said or said[-1] != phase:
+                said.append(phase)
+                print(f"codeswarm: {phase}", file=sys.stderr)
+
+        return await wait_ready(router, record, deadline_s, line)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("agents ready"),
+        TimeElapsedColumn(),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"job {record.job_id}", total=len(router.agents))
+
+        def show(phase: str, ready: int, total: int) -> None:
+            progress.update(task, description=phase, completed=ready)
+
+        return await wait_ready(router, record, deadline_s, show)

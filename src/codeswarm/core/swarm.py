@@ -75,6 +75,15 @@ class SwarmSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Extra Codex ``-c key=value`` overrides (values are TOML)."""
     heartbeat_s: float = 5.0
     created_ms: int = 0
+    coord: bool = True
+    """Wire agents into the coordination store: hooks that enforce leases, the MCP tools,
+    registration, and waking an idle agent when a message arrives for it."""
+    coord_db: str | None = None
+    """The coordination store's URL or path, resolved at `up` (the same for every agent)."""
+    roles: list[str] = []
+    """Roles by rank, cycled (rank i gets roles[i % len]); default: every agent "implementer"."""
+    leases_auto: bool = True
+    """A first edit of a free file takes a lease for the agent."""
     slurm: SlurmOptions | None = None
     """The Slurm job's options when ``backend`` is "slurm"."""
 

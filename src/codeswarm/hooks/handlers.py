@@ -255,12 +255,12 @@ class Hooks:
 
     def session_end(self) -> Output:
         if not self.ctx.fleet:
+            import contextlib
+
             from codeswarm.core.errors import CoordError
 
-            try:
+            with contextlib.suppress(CoordError):  # already gone (expired, superseded)
                 self.coord.deregister(self.ctx.name)
-            except CoordError:
-                pass
         return None
 
 

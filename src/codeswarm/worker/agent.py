@@ -43,6 +43,7 @@ from codeswarm.core.swarm import RunDir, SwarmSpec, agent_rank
 from codeswarm.mailbox import Layout, Writer, check_private
 from codeswarm.worker.approvals import ForwardedApprovals
 from codeswarm.worker.home import prepare_codex_home
+from codeswarm.worker.wiring import agent_env, install_hooks, mcp_overrides, role_of
 from codeswarm.worker.inbox import Inbox, Record
 
 log = logging.getLogger("codeswarm.worker")
@@ -52,12 +53,17 @@ STOP_GRACE = 10.0
 RESTART_BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 """Delays before restarting a dead Codex, one after another (the last repeats)."""
 CODEX_CLOSE_GRACE = 3.0
+COORD_LEASE_S = 120.0
+"""The agent's registration lapses this long after its last heartbeat (its leases with it)."""
+COORD_WAIT_S = 10.0
+COORD_RETRY_S = 5.0
 
 
 class Input(enum.Enum):
     RECORD = "record"  # an inbox record
     TURN_DONE = "turn_done"  # the running turn completed
     CODEX_DIED = "codex_died"  # the app-server went away
+    COORD_MESSAGE = "coord_message"  # a coordination message for this agent (wakes it)
     STOP = "stop"  # SIGTERM / SIGINT / a shutdown record
 
 
@@ -93,6 +99,9 @@ class Worker:
         self._stop_requested = asyncio.Event()
         self._turn_task: asyncio.Task[Any] | None = None
         self._check_first_message = False
+        self.coord: Any = None  # codeswarm.coord.Coord when the swarm is wired
+        self.role = role_of(self.spec, agent_rank(agent))
+        self._coord_seen: set[int] = set()
 
     # -- outbox ---------------------------------------------------------------------------------
     def emit(self, kind: str, **fields: Any) -> None:
@@ -127,10 +136,14 @@ class Worker:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
         try:
+            if self.spec.coord:
+                await self._join_coord()
             await self._start_codex(reason="worker restarted" if restarted else None)
             self.inbox = Inbox(self.layout.inbox(self.agent), self.run_dir.inbox_cursor(self.agent))
             self._spawn(self._follow_inbox(), "inbox")
             self._spawn(self._heartbeat(), "heartbeat")
+            if self.coord is not None:
+                self._spawn(self._watch_coord(), "coord")
             await self._loop()
         finally:
             for task in list(self._tasks):
@@ -140,6 +153,8 @@ class Worker:
                 self.inbox.close()
             if self.codex is not None:
                 await self.codex.aclose(CODEX_CLOSE_GRACE)
+            if self.coord is not None:
+                await self._leave_coord()
             self.emit("agent.stopped", reason="stopped")
             self.outbox.close()
             with contextlib.suppress(FileNotFoundError):
@@ -168,12 +183,25 @@ class Worker:
         return AcceptWithinWorkspace(Path(self.spec.cwd))
 
     def _codex_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {}
         if self.spec.model_provider == "mock" and self.spec.mock_port is not None:
             from codeswarm.mockmodel.overrides import codex_overrides
 
             base = f"http://127.0.0.1:{self.spec.mock_port}/agents/{self.agent}/v1"
-            return codex_overrides(base)
-        return {}
+            config.update(codex_overrides(base))
+        if self.spec.coord:
+            config.update(mcp_overrides(agent_env(self.spec, self.agent, self.role)))
+        return config
+
+    def _codex_env(self) -> dict[str, str]:
+        env = {
+            "CODESWARM_AGENT_ID": self.agent,
+            "CODESWARM_SWARM": self.spec.name,
+            "CODESWARM_RUN_DIR": str(self.run_dir.root),
+        }
+        if self.spec.coord:
+            env.update(agent_env(self.spec, self.agent, self.role))
+        return env
 
     def _binary(self) -> CodexBinary:
         found = describe(Path(self.spec.codex_bin), "config")
@@ -184,6 +212,8 @@ class Worker:
         home = self.run_dir.codex_home(self.agent)
         seed = Path(self.spec.user_codex_home) if self.spec.user_codex_home else None
         prepare_codex_home(home, seed)
+        if self.spec.coord:
+            install_hooks(home)
         attempt = 0
         while True:
             try:
@@ -195,11 +225,7 @@ class Worker:
                     args=[
                         a for k, v in self.spec.config_overrides.items() for a in ("-c", f"{k}={v}")
                     ],
-                    env={
-                        "CODESWARM_AGENT_ID": self.agent,
-                        "CODESWARM_SWARM": self.spec.name,
-                        "CODESWARM_RUN_DIR": str(self.run_dir.root),
-                    },
+                    env=self._codex_env(),
                     approval=self._policy(),
                     stderr_log=self.run_dir.codex_log(self.agent),
                 )
@@ -207,6 +233,9 @@ class Worker:
                 self.run_dir.codex_pid(self.agent).write_text(f"{self.codex.pid}\n")
                 # relay first: the subscription must exist before the first request is sent
                 self._spawn(self._relay(self.codex, self._generation), "relay")
+                if self.spec.coord:
+                    # a hook that is not trusted silently never runs
+                    await self.codex.trust_hooks([self.spec.cwd])
                 await self._open_thread()
                 break
             except CodexError as exc:
@@ -306,6 +335,12 @@ class Worker:
                 await self._next_queued()
             elif event.kind is Input.CODEX_DIED:
                 await self._restart_codex(event.detail)
+            elif event.kind is Input.COORD_MESSAGE:
+                assert event.record is not None
+                if self.turn is None:
+                    await self._start_turn(event.record)
+                else:
+                    self.queued.append(event.record)
             if self._stopping:
                 await self._stop("shutdown record")
                 return
@@ -373,6 +408,8 @@ class Worker:
                 self.emit("turn.accepted", inbox_id=rid, inbox_seq=record.get("seq"),
                           turn_id=None, recovered=True)  # fmt: skip
                 self.inbox.done(record)
+                if "coord_id" in record:
+                    await self._ack_coord(int(record["coord_id"]))
                 await self._next_queued()
                 return
         # written before the call: the window in which Codex may accept the turn unseen is
@@ -392,6 +429,8 @@ class Worker:
         self.turn, self.turn_record = turn, record
         self.emit("turn.accepted", inbox_id=rid, inbox_seq=record.get("seq"), turn_id=turn.turn_id)
         self.inbox.done(record)
+        if "coord_id" in record:
+            await self._ack_coord(int(record["coord_id"]))
         self._turn_task = self._spawn(self._watch_turn(turn, self._generation), "turn")
 
     async def _steer(self, record: Record) -> None:
@@ -434,3 +473,65 @@ class Worker:
             with contextlib.suppress(CodexError, TimeoutError):
                 await self.turn.interrupt()
                 await asyncio.wait_for(asyncio.shield(self._turn_task), STOP_GRACE)
+
+    # -- coordination -----------------------------------------------------------------------------
+    async def _join_coord(self) -> None:
+        """Open the swarm's store and register (or adopt, after a restart, a live registration)."""
+        from codeswarm.coord import Coord
+        from codeswarm.core.errors import CoordError
+
+        def join() -> Any:
+            coord = Coord.open(self.spec.coord_db, root=self.spec.cwd)
+            try:
+                coord.heartbeat(self.agent)
+            except CoordError:
+                coord.register(self.agent, role=self.role, label=f"swarm {self.spec.name}",
+                               pid=os.getpid(), lease_s=COORD_LEASE_S)  # fmt: skip
+            return coord
+
+        try:
+            self.coord = await asyncio.to_thread(join)
+        except CoordError as exc:
+            self.emit("error", message=f"coordination unavailable: {exc}")
+
+    async def _leave_coord(self) -> None:
+        from codeswarm.core.errors import CoordError
+
+        def leave() -> None:
+            with contextlib.suppress(CoordError):
+                self.coord.deregister(self.agent)
+            self.coord.close()
+
+        await asyncio.to_thread(leave)
+
+    async def _ack_coord(self, message_id: int) -> None:
+        from codeswarm.core.errors import CoordError
+
+        try:
+            await asyncio.to_thread(self.coord.ack, self.agent, [message_id])
+        except CoordError as exc:
+            self.emit("error", message=f"could not acknowledge message {message_id}: {exc}")
+
+    async def _watch_coord(self) -> None:
+        """Wake the agent for each new coordination message: a turn that carries it, acknowledged
+        only once the turn is accepted (a crash before that delivers it again)."""
+        from codeswarm.core.errors import CoordError
+
+        since = await asyncio.to_thread(self.coord.last_seq)
+        while True:
+            try:
+                unread = await asyncio.to_thread(self.coord.inbox, self.agent, limit=50)
+                for m in unread:
+                    if m.id in self._coord_seen:
+                        continue
+                    self._coord_seen.add(m.id)
+                    text = f"Message #{m.id} from {m.sender or 'someone'} (codeswarm): {m.text}"
+                    record = {"id": f"coord-{m.id}", "kind": "message", "text": text, "coord_id": m.id}
+                    self.inputs.put_nowait(_Event(Input.COORD_MESSAGE, record))
+                events = await self.coord.wait_async(since=since, timeout=COORD_WAIT_S, kind="message.sent")
+                if events:
+                    since = events[-1].seq
+                await asyncio.to_thread(self.coord.heartbeat, self.agent)
+            except CoordError as exc:
+                self.emit("error", message=f"coordination: {exc}")
+                await asyncio.sleep(COORD_RETRY_S)

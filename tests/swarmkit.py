@@ -1,4 +1,5 @@
-"""A local swarm for the fleet tests: real supervisor, workers and Codex, scripted model.
+"""A local swarm for tests: real supervisor, workers and Codex, scripted model (the fixtures
+``swarm_factory`` and ``swarm`` in conftest.py use it).
 
 Every test gets its own state directory; whatever a test leaves running is stopped (and, if it
 must be, killed) at teardown, and the test fails if a process of its swarm survived that.
@@ -6,17 +7,14 @@ must be, killed) at teardown, and the test fails if a process of its swarm survi
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,36 +109,3 @@ class Swarm:
 
     def processes(self) -> list[int]:
         return pids_of(str(self.run_dir))
-
-
-@pytest.fixture
-def swarm_factory(tmp_path: Path, codex_binary) -> Iterator[Callable[[str], Swarm]]:  # type: ignore[no-untyped-def]
-    made: list[Swarm] = []
-    env = {
-        **os.environ,
-        "CODESWARM_STATE_DIR": str(tmp_path / "state"),
-        "CODESWARM_CODEX_BIN": str(codex_binary.path),
-        "CODEX_HOME": str(tmp_path / "user-codex-home"),
-    }
-
-    def make(name: str) -> Swarm:
-        workdir = tmp_path / f"{name}-repo"
-        workdir.mkdir()
-        s = Swarm(name, tmp_path / "state", env, workdir)
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        if s.run_dir.exists():
-            s.cli("down", s.name, "--grace", "5", check=False)
-        survivors = s.processes()
-        for pid in survivors:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, 9)
-        assert not survivors, f"processes of swarm {s.name} survived down: {survivors}"
-
-
-@pytest.fixture
-def swarm(swarm_factory: Callable[[str], Swarm]) -> Swarm:
-    return swarm_factory("t")

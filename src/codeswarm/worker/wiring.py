@@ -1,0 +1,93 @@
+"""Wiring a fleet agent into the swarm's coordination: its hooks (lease enforcement), its MCP
+server (the coordination tools), its identity, and being woken by messages.
+
+Everything the agent's Codex needs is passed explicitly: hooks inherit Codex's environment, the
+MCP server does not (it gets only what its ``env`` table says).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from codeswarm.core.swarm import SwarmSpec
+
+HOOK_TIMEOUT_S = 30
+HOOK_EVENTS = {
+    "SessionStart": "session-start",
+    "PreToolUse": "pre-tool-use",
+    "PostToolUse": "post-tool-use",
+    "Stop": "stop",
+    "SessionEnd": "session-end",
+}
+MCP_SERVER = "codeswarm"
+
+
+def agent_env(spec: SwarmSpec, agent: str, role: str) -> dict[str, str]:
+    """What identifies the agent to its hooks and tools."""
+    env = {
+        "CODESWARM_AGENT_ID": agent,
+        "CODESWARM_SWARM": spec.name,
+        "CODESWARM_SCOPE": spec.cwd,
+        "CODESWARM_ROLE": role,
+        "CODESWARM_LEASES_AUTO": "1" if spec.leases_auto else "0",
+    }
+    if spec.coord_db:
+        env["CODESWARM_DB"] = spec.coord_db
+    return env
+
+
+def role_of(spec: SwarmSpec, rank: int | None) -> str:
+    if not spec.roles:
+        return "implementer"
+    return spec.roles[(rank or 0) % len(spec.roles)]
+
+
+def hook_command(client: str, event: str) -> str:
+    """The command Codex runs: this interpreter, by absolute path (no shim, no PATH lookup)."""
+    return f"{sys.executable} -m codeswarm.hooks {client} {event}"
+
+
+def hooks_json() -> dict[str, Any]:
+    return {
+        "hooks": {
+            name: [
+                {
+                    **({"matcher": "*"} if name in ("PreToolUse", "PostToolUse") else {}),
+                    "hooks": [
+                        {"type": "command", "command": hook_command("codex", event), "timeout": HOOK_TIMEOUT_S}
+                    ],
+                }
+            ]
+            for name, event in HOOK_EVENTS.items()
+        }
+    }
+
+
+def install_hooks(home: Path) -> None:
+    """Write the fleet's hooks into the agent's CODEX_HOME (atomically; replaces what was there:
+    the agent's home is codeswarm's)."""
+    target = home / "hooks.json"
+    tmp = home / ".hooks.json.tmp"
+    tmp.write_text(json.dumps(hooks_json(), indent=2) + "\n")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, target)
+
+
+def mcp_overrides(env: dict[str, str]) -> dict[str, Any]:
+    """Codex config that mounts the coordination MCP server, required, its tools pre-approved
+    (they only touch the coordination store)."""
+    return {
+        f"mcp_servers.{MCP_SERVER}": {
+            "command": sys.executable,
+            "args": ["-m", "codeswarm.mcp"],
+            "env": env,
+            "required": True,
+            "startup_timeout_sec": 30,
+            "tool_timeout_sec": 60,
+            "default_tools_approval_mode": "approve",
+        }
+    }
