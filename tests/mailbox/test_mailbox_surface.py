@@ -15,9 +15,9 @@ def test_public_names() -> None:
         "Box", "CorruptLine", "Cursor", "Delivery", "Follower", "FollowerGroup",
         "InvalidRecordError", "Layout", "LocalTransport", "MailboxClosedError", "MailboxError",
         "MailboxNameError", "MailboxPermissionError", "MemoryStore", "MemoryTransport", "Mode",
-        "Position", "Reader", "Record", "RecordStream", "RecordTooLargeError",
-        "StreamBrokenError", "Transport", "Writer", "WriterBusyError", "check_private",
-        "ensure_private_dir",
+        "Position", "Reader", "Record", "RecordStream", "RecordTooLargeError", "SshTransport",
+        "SshUrl", "StreamBrokenError", "Transport", "Writer", "WriterBusyError", "check_private",
+        "ensure_private_dir", "open_transport",
     }  # fmt: skip
     for name in codeswarm.mailbox.__all__:
         assert getattr(codeswarm.mailbox, name) is not None, name

@@ -26,11 +26,29 @@ def _register() -> None:
     from codeswarm.cli import mock_model, swarm_cmd, toolchain_cmd
 
     swarm_cmd.register(app)
+    from codeswarm.cli.install_cmd import install
+
+    app.command("install")(install)
     app.add_typer(toolchain_cmd.app, name="toolchain")
     app.add_typer(mock_model.app, name="mock-model")
 
     # Fast commands are dispatched before this app is built (codeswarm.cli.main); these entries
     # only list them in `codeswarm --help`.
+    from codeswarm.cli.mcp_cmd import mcp_command
+
+    app.command("mcp")(mcp_command)
+
+    @app.command(
+        "coord",
+        add_help_option=False,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+    def coord_(ctx: typer.Context) -> None:
+        """The coordination store: agents, leases, tasks, kv, messages (see 'codeswarm coord --help')."""
+        from codeswarm.cli import coord_cmd
+
+        raise typer.Exit(coord_cmd.main(list(ctx.args)))
+
     @app.command(
         "exec",
         add_help_option=False,

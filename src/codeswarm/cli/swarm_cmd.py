@@ -257,7 +257,9 @@ def ls(json_out: bool = typer.Option(False, "--json", help="JSON output.")) -> N
             {
                 "swarm": spec.name,
                 "agents": spec.size,
-                "running": supervisor_pid(run) is not None,
+                "running": supervisor_pid(run) is not None
+                or (spec.backend == "slurm" and _slurm_job_alive(run)),
+                "backend": spec.backend,
                 "live_workers": len(live_workers(run, spec)),
                 "cwd": spec.cwd,
                 "model_provider": spec.model_provider,
@@ -271,6 +273,18 @@ def ls(json_out: bool = typer.Option(False, "--json", help="JSON output.")) -> N
     for r in rows:
         state = "up" if r["running"] else "down"
         print(f"{r['swarm']:<20} {state:<5} {r['live_workers']}/{r['agents']} workers  {r['cwd']}")
+
+
+def _slurm_job_alive(run: object) -> bool:
+    from codeswarm.control.slurm_fleet import active_job
+    from codeswarm.core.errors import CodeswarmError
+    from codeswarm.core.swarm import RunDir
+
+    assert isinstance(run, RunDir)
+    try:
+        return active_job(run) is not None
+    except CodeswarmError:
+        return False
 
 
 def register(app: typer.Typer) -> None:

@@ -17,6 +17,16 @@ def fleet_status(run: RunDir) -> dict[str, Any]:
     spec = run.load_spec()
     router = Router(run, start="begin", spec=spec)
     router.replay()
+    if spec.backend == "slurm":
+        # the job owns the workers, which may run on other nodes: Slurm says what runs
+        from codeswarm.control.slurm_fleet import merge_status
+
+        job = merge_status(router.fleet, run, spec)
+        out = router.fleet.as_json()
+        out["supervisor"] = {"running": bool(job.get("active"))}
+        out["backend"] = spec.backend
+        out["slurm"] = job
+        return out
     alive = live_workers(run, spec)
     for agent, view in router.fleet.agents.items():
         if agent not in alive and view.state not in (STOPPED, FAILED):
@@ -43,5 +53,8 @@ def run_status(swarm: str, *, json_out: bool) -> None:
 
     console = Console(highlight=False)
     console.print(usage_table(status, console.width))
+    if status.get("slurm"):
+        console.print(f"[dim]slurm {status['slurm'].get('describe') or 'job unknown'}[/]")
+        return
     sup = "running" if status["supervisor"]["running"] else "not running"
     console.print(f"[dim]supervisor {sup}[/]")

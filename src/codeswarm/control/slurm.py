@@ -343,7 +343,7 @@ on_stop() {
     stopping=1
     log "stop signal: SIGTERM to every task, ${GRACE}s before the step is killed"
     # without --batch, scancel signals the job's steps (the workers), not this shell
-    scancel --signal=TERM "$SLURM_JOB_ID" || { [ -n "$step" ] && kill -TERM "$step"; }
+    scancel --signal=TERM "$SLURM_JOB_ID" 2>/dev/null || { [ -n "$step" ] && kill -TERM "$step"; }
     ( sleep "$GRACE"; log "grace period over: terminating the job step"
       [ -n "$step" ] && kill -TERM "$step" ) &
     timer=$!
@@ -360,6 +360,7 @@ log "starting on $SLURM_JOB_NODELIST"
 model=$!
 """
     tail = r"""
+[ -n "$stopping" ] && { log "stopped before the workers started"; exit 0; }
 srun --kill-on-bad-exit=0 "$PYTHON" -m codeswarm.control.slurm_task --run-dir "$RUN_DIR" &
 step=$!
 while :; do
@@ -368,7 +369,11 @@ while :; do
 done
 wait "$step"
 rc=$?
-[ -n "$timer" ] && { pkill -P "$timer" 2>/dev/null; kill "$timer" 2>/dev/null; }
+if [ -n "$timer" ]; then
+    pkill -P "$timer" 2>/dev/null
+    kill "$timer" 2>/dev/null
+    wait "$timer" 2>/dev/null
+fi
 if [ -n "$model" ]; then
     kill -TERM "$model" 2>/dev/null
     wait "$model" 2>/dev/null

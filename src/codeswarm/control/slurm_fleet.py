@@ -179,7 +179,6 @@ async def wait_ready(
             report()
             await asyncio.sleep(POLL_INTERVAL)
 
-    report()
     tasks = [asyncio.create_task(follow()), asyncio.create_task(watch_job())]
     try:
         done, _pending = await asyncio.wait(

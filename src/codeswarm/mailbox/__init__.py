@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from codeswarm.mailbox.perms import check_private, ensure_private_dir
     from codeswarm.mailbox.reader import Reader
     from codeswarm.mailbox.records import Box, CorruptLine, Delivery, Position, Record
+    from codeswarm.mailbox.ssh import SshTransport, SshUrl, open_transport
     from codeswarm.mailbox.transport import LocalTransport, RecordStream, Transport
     from codeswarm.mailbox.writer import Writer
 
@@ -57,6 +58,9 @@ _WHERE = {
     "Delivery": "mailbox.records",
     "Position": "mailbox.records",
     "Record": "mailbox.records",
+    "SshTransport": "mailbox.ssh",
+    "SshUrl": "mailbox.ssh",
+    "open_transport": "mailbox.ssh",
     "LocalTransport": "mailbox.transport",
     "RecordStream": "mailbox.transport",
     "Transport": "mailbox.transport",
@@ -85,12 +89,15 @@ __all__ = [
     "Record",
     "RecordStream",
     "RecordTooLargeError",
+    "SshTransport",
+    "SshUrl",
     "StreamBrokenError",
     "Transport",
     "Writer",
     "WriterBusyError",
     "check_private",
     "ensure_private_dir",
+    "open_transport",
 ]
 
 

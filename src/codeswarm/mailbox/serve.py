@@ -182,7 +182,9 @@ class Server:
                 except ValueError:  # a line over LINE_LIMIT: the framing cannot recover
                     log.error("a request line over %d bytes; closing", LINE_LIMIT)
                     return
-                if not line:
+                if not line or self.writer.is_closing():
+                    # Nobody hears replies any more: requests still buffered are left for the
+                    # client to re-send on its next connection (so none is done twice).
                     return
                 await self.handle(line)
                 if self.writer.transport.get_write_buffer_size() > FLUSH_BYTES:

@@ -1,0 +1,60 @@
+"""Fixtures of the ssh transport tests: a real sshd on 127.0.0.1 (throwaway keys, started once per
+session), and transports to it that are always closed."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sshd_local
+
+from codeswarm.mailbox.ssh import SshTransport
+
+HERE = Path(__file__).resolve().parent
+
+
+def _root_conftest() -> Any:
+    """tests/conftest.py, for its ``need`` rule (both files are named conftest)."""
+    spec = importlib.util.spec_from_file_location("_cs_root_conftest", HERE.parent / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+need: Callable[[str], None] = _root_conftest().need
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sshd_local.Sshd]:
+    try:
+        server = sshd_local.Sshd.start(tmp_path_factory.mktemp("sshd"))
+    except (sshd_local.Unavailable, OSError) as exc:
+        need(f"sshd unavailable: {exc}")
+        raise AssertionError("unreachable") from exc
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def ssh_factory(
+    sshd: sshd_local.Sshd, tmp_path: Path
+) -> AsyncIterator[Callable[..., SshTransport]]:
+    """``make(run_dir=tmp_path/"run", **options)``: an SshTransport to this host's sshd, running
+    the remote end with this interpreter; closed after the test."""
+    made: list[SshTransport] = []
+
+    def make(run_dir: Path | None = None, **options: Any) -> SshTransport:
+        kw: dict[str, Any] = {"python": sys.executable, "poll_interval": 0.01, **sshd.options()}
+        kw.update(options)
+        t = SshTransport(sshd.url(run_dir or tmp_path / "run"), **kw)
+        made.append(t)
+        return t
+
+    yield make
+    for t in made:
+        await t.aclose()
