@@ -30,9 +30,8 @@ def install(
     if scope not in ("user", "project"):
         raise UsageError(f"--scope must be user or project, not {scope!r}")
     root = (repo or project_root()).resolve()
-    changes = plan(client, scope, repo=root, uninstall=uninstall).apply(
-        dry_run=dry_run, uninstall=uninstall
-    )  # type: ignore[arg-type]
+    chosen = plan(client, scope, repo=root, uninstall=uninstall)  # type: ignore[arg-type]
+    changes = chosen.apply(dry_run=dry_run, uninstall=uninstall)
     verb = "would" if dry_run else "did"
     for ch in changes:
         print(("(dry run) " if dry_run else "") + ch.line())
