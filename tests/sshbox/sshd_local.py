@@ -99,8 +99,9 @@ class Sshd:
             while time.monotonic() < deadline:
                 pid_file = base / "sshd.pid"
                 if pid_file.exists() and pid_file.read_text().strip():
-                    with contextlib.suppress(OSError), socket.create_connection(
-                        ("127.0.0.1", port), timeout=1.0
+                    with (
+                        contextlib.suppress(OSError),
+                        socket.create_connection(("127.0.0.1", port), timeout=1.0),
                     ):
                         server = cls(base, port, int(pid_file.read_text()))
                         server._write_known_hosts()

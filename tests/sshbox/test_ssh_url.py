@@ -67,7 +67,9 @@ def test_the_remote_command_with_a_python_and_a_home_path() -> None:
     assert cmd.startswith("/opt/py/bin/python3 -m codeswarm.mailbox.serve ")
     assert cmd.endswith('--run-dir "$HOME"/ws')
     assert "--rotate-bytes none" in cmd and "--no-create" in cmd
-    assert SshTransport("ssh://h/ws", python="py -X utf8").remote_command().startswith("py -X utf8 ")
+    assert (
+        SshTransport("ssh://h/ws", python="py -X utf8").remote_command().startswith("py -X utf8 ")
+    )
 
 
 def test_ssh_argv() -> None:

@@ -21,8 +21,7 @@ destination counts (a form like ``*** Move File:`` is not what Codex writes, and
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 BEGIN = "*** Begin Patch"
 END = "*** End Patch"
@@ -36,8 +35,9 @@ OpKind = Literal["add", "delete", "update"]
 _HEADER = re.compile(r"^\*\*\* (Add File|Delete File|Update File|Move to): ?(.*)$")
 
 
-@dataclass(frozen=True)
-class FileOp:
+class FileOp(NamedTuple):
+    # (NamedTuples, not dataclasses: the hooks import this on every tool call, and
+    # ``dataclasses`` pulls in ``inspect``)
     kind: OpKind
     path: str
     move_to: str | None = None
@@ -47,10 +47,9 @@ class FileOp:
         return (self.path, self.move_to) if self.move_to else (self.path,)
 
 
-@dataclass(frozen=True)
-class Patch:
+class Patch(NamedTuple):
     ops: tuple[FileOp, ...]
-    problems: tuple[str, ...] = field(default=())
+    problems: tuple[str, ...] = ()
     """What did not follow the grammar (the ops are still every one that could be read)."""
 
     @property

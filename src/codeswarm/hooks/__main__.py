@@ -21,6 +21,11 @@ EVENTS = {
     "session-end": "session_end",
 }
 CLIENTS = ("codex", "claude")
+GUARDED_TOOLS = frozenset(
+    {"apply_patch", "Write", "Edit", "MultiEdit", "NotebookEdit", "Bash", "shell", "exec_command",
+     "local_shell"}
+)  # fmt: skip
+"""Tools that may write files (kept in step with codeswarm.hooks.handlers)."""
 
 
 def _emit(obj: dict[str, Any] | None) -> None:
@@ -59,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0  # never block on our own parsing
     if not isinstance(payload, dict):
         return 0
+    if event in ("pre-tool-use", "post-tool-use") and payload.get("tool_name") not in GUARDED_TOOLS:
+        return 0  # a read, a search, an MCP call: nothing to check, and nothing to open
     from codeswarm.hooks.context import HookContext
 
     ctx = HookContext(client, payload, os.environ)

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 PERSONAL_LEASE_S = 4 * 3600.0
@@ -47,7 +46,8 @@ class HookContext:
             return role
         for name in (".codeswarm/role", ".codeswarm-role"):
             try:
-                text = (Path(root) / name).read_text().strip()
+                with open(os.path.join(root, name)) as f:
+                    text = f.read().strip()
             except OSError:
                 continue
             if text:

@@ -1,0 +1,89 @@
+"""What a hook costs per tool call, process start included, side by side in one run:
+
+- baseline: `python -c pass` with the same (virtualenv) interpreter;
+- PreToolUse on a tool the hooks ignore (a read);
+- PreToolUse on an apply_patch (parse, agent heartbeat, lease check against 50 leases);
+- PreToolUse on a shell command (write detection, the check, a snapshot of a 500-file tree);
+- PostToolUse after it (a second snapshot and the comparison).
+
+    .venv/bin/python bench/hooks_latency.py [--rounds 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import emit, summary
+from codeswarm.coord import Coord
+
+
+def timed(argv: list[str], stdin: str, env: dict[str, str], rounds: int) -> list[float]:
+    out = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        subprocess.run(argv, input=stdin, text=True, env=env, capture_output=True, check=True)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=40)
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="bench-hooks-"))
+    repo = root / "repo"
+    for i in range(500):
+        d = repo / f"pkg{i % 20}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"m{i}.py").write_text("x = 1\n")
+    db = str(root / "coord.db")
+    with Coord.open(db, root=str(repo)) as c:
+        peer = c.register("peer")
+        for i in range(50):
+            c.lease(peer, f"pkg{i % 20}/m{i}.py", note="bench")
+    env = {**os.environ, "CODESWARM_DB": db, "CODESWARM_SCOPE": str(repo), "CODESWARM_AGENT_ID": "me",
+           "CODESWARM_LEASES_AUTO": "0"}  # fmt: skip
+    hook = [sys.executable, "-m", "codeswarm.hooks", "codex"]
+    base = {"session_id": "bench-0001", "cwd": str(repo), "tool_use_id": "t"}
+    patch = "*** Begin Patch\n*** Update File: pkg1/m101.py\n@@\n-x = 1\n+x = 2\n*** End Patch\n"
+    cases = {
+        "baseline_python_c_pass": ([sys.executable, "-c", "pass"], ""),
+        "pre_tool_use_ignored_tool": ([*hook, "pre-tool-use"], json.dumps({**base, "tool_name": "read_file", "tool_input": {}})),
+        "pre_tool_use_apply_patch": ([*hook, "pre-tool-use"], json.dumps({**base, "tool_name": "apply_patch", "tool_input": {"command": patch}})),
+        "pre_tool_use_shell_500_files": ([*hook, "pre-tool-use"], json.dumps({**base, "tool_name": "Bash", "tool_input": {"command": "make test > out.log"}})),
+        "post_tool_use_shell_500_files": ([*hook, "post-tool-use"], json.dumps({**base, "tool_name": "Bash", "tool_input": {"command": "make test"}, "tool_response": ""})),
+    }  # fmt: skip
+    results = {}
+    for name, (argv, stdin) in cases.items():
+        if name == "post_tool_use_shell_500_files":
+            runs = []
+            for _ in range(args.rounds):  # each PostToolUse needs the picture its PreToolUse took
+                subprocess.run([*hook, "pre-tool-use"], input=cases["pre_tool_use_shell_500_files"][1],
+                               text=True, env=env, capture_output=True, check=True)  # fmt: skip
+                runs += timed(argv, stdin, env, 1)
+            results[name] = summary(runs)
+        else:
+            results[name] = summary(timed(argv, stdin, env, args.rounds))
+    floor = results["baseline_python_c_pass"]["p50_ms"]
+    emit(
+        {
+            "benchmark": "hooks_latency",
+            "rounds": args.rounds,
+            **results,
+            "ratio_patch_check_to_python_c_pass": round(
+                results["pre_tool_use_apply_patch"]["p50_ms"] / floor, 2
+            ),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
