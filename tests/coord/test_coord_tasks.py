@@ -167,3 +167,21 @@ def test_unknown_ids(coord: Coord) -> None:
     for bad in (0, -1, "x", True, 1.5):
         with pytest.raises(CoordInputError):
             coord.task(bad)  # type: ignore[arg-type]
+
+
+def test_a_lapsed_holders_task_can_be_claimed_at_once(coord: Coord, clock: ManualClock) -> None:
+    a = coord.register("a", lease_s=10)
+    b = coord.register("b", lease_s=1000)
+    first, second = coord.add_task("first"), coord.add_task("second")
+    coord.claim(a, first.id)
+    coord.claim(a, second.id)
+    clock.advance(11)  # a lapses; nothing has swept it yet
+    nxt = coord.claim_next(b)  # not refused from a snapshot: the sweep reopens a's tasks
+    assert nxt is not None and nxt.id == first.id
+    c = coord.register("c")
+    coord.claim(c, second.id)
+    coord.unclaim(c, second.id)
+    coord.claim(a := coord.register("a", lease_s=10), second.id)
+    clock.advance(11)
+    assert coord.claim(b, second.id).assignee == "b#1"  # nor is a direct claim
+    assert a.generation == 2

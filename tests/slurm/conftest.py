@@ -81,7 +81,7 @@ def squeue(name: str) -> list[dict[str, str]]:
     )  # fmt: skip
     rows = []
     for line in done.stdout.splitlines():
-        job, state, reason = (line.split(maxsplit=2) + ["", "", ""])[:3]
+        job, state, reason = [*line.split(maxsplit=2), "", "", ""][:3]
         rows.append({"job": job, "state": state, "reason": reason})
     return rows
 

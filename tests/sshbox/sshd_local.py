@@ -48,7 +48,7 @@ def ensure_installed() -> None:
         raise Unavailable(f"apt-get install openssh-server failed: {tail[0]}")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -83,7 +83,7 @@ class Sshd:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # the privilege-separation directory
         last = ""
         for _ in range(3):
-            port = _free_port()
+            port = free_port()
             (base / "sshd.pid").unlink(missing_ok=True)
             (base / "sshd_config").write_text(
                 f"Port {port}\nListenAddress 127.0.0.1\nHostKey {base}/hostkey\n"

@@ -51,7 +51,9 @@ def up(
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the ready fleet as JSON."),
     coord: bool = typer.Option(
-        True, "--coord/--no-coord", help="Lease hooks, coordination tools and wake-ups (default on)."
+        True,
+        "--coord/--no-coord",
+        help="Lease hooks, coordination tools and wake-ups (default on).",
     ),
     roles: str | None = typer.Option(
         None, "--roles", help="Roles by rank, cycled: e.g. planner,implementer,reviewer."
@@ -220,15 +222,15 @@ def down(
     from codeswarm.control.local import live_workers, stop, supervisor_pid
 
     run, spec = _run(swarm)
-    killed: dict[str, object] = {}
     if spec.backend == "slurm":  # the job owns the workers: end it (the stop signal, then scancel)
         from codeswarm.control.slurm_fleet import stop as stop_job
 
-        killed.update(stop_job(run, spec, grace=grace))
-    killed.update(stop(run, spec, grace=grace))
-    left = live_workers(run, spec)
-    if supervisor_pid(run) is not None or left:
-        raise UsageError(f"could not stop everything: workers still alive: {sorted(left)}")
+        killed = stop_job(run, spec, grace=grace)
+    else:
+        killed = stop(run, spec, grace=grace)
+        left = live_workers(run, spec)
+        if supervisor_pid(run) is not None or left:
+            raise UsageError(f"could not stop everything: workers still alive: {sorted(left)}")
     extra = f" (had to kill: {killed})" if killed else ""
     if purge:
         import shutil

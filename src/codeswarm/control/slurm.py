@@ -4,6 +4,7 @@
 In the run directory::
 
     slurm.json            the job: id, when submitted, whether `down` asked it to stop (atomic)
+    slurm.lock            held while slurm.json is changed (`status` and `down` both write it)
     slurm/job.sh          the batch script as submitted (``sbatch slurm/job.sh`` resubmits it)
     slurm/job-<id>.out    the batch script's output, and every task's supervisor log
 
@@ -18,6 +19,7 @@ period, the shell terminates the step (srun on SIGTERM kills it).
 
 from __future__ import annotations
 
+import fcntl
 import re
 import shlex
 import subprocess
@@ -96,6 +98,19 @@ def load_record(run: RunDir) -> JobRecord | None:
 
 def save_record(run: RunDir, record: JobRecord) -> None:
     atomic_write(record_path(run), msgspec.json.format(msgspec.json.encode(record), indent=2))
+
+
+def update_record(run: RunDir, job_id: str, **changes: object) -> JobRecord | None:
+    """Change fields of the job's record under a lock (`status` and `down` may both write it):
+    re-read, change, save. Nothing happens if the record is now about another job."""
+    with open(run.root / "slurm.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        record = load_record(run)
+        if record is None or record.job_id != job_id:
+            return record
+        record = msgspec.structs.replace(record, **changes)
+        save_record(run, record)
+        return record
 
 
 # -- job state -------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from codeswarm.control.slurm import (
     signal_job,
     slurm_dir,
     submit,
+    update_record,
 )
 from codeswarm.core.atomic import atomic_write
 from codeswarm.core.errors import CodeswarmError, UsageError
@@ -232,11 +233,11 @@ def stop(run: RunDir, spec: SwarmSpec, *, grace: float) -> dict[str, object]:
     record = load_record(run)
     if record is None:
         return {}
-    record.stop_requested_ms = int(time.time() * 1000)
-    save_record(run, record)
     info = job_info(record.job_id)
     forced: dict[str, object] = {}
     if info is not None and info.active:
+        # recorded first: the job's end was asked for (a job that ended by itself stays failed)
+        update_record(run, record.job_id, stop_requested_ms=int(time.time() * 1000))
         if info.state == "PENDING":
             cancel(record.job_id)  # nothing runs yet: nothing to stop gracefully
         else:
@@ -254,8 +255,7 @@ def stop(run: RunDir, spec: SwarmSpec, *, grace: float) -> dict[str, object]:
                     f"ask your site's admins (or 'scancel -f {record.job_id}')"
                 )
     if info is not None:
-        record.last_state, record.last_reason = info.state, info.reason
-        save_record(run, record)
+        update_record(run, record.job_id, last_state=info.state, last_reason=info.reason)
     return forced
 
 
@@ -274,8 +274,11 @@ def merge_status(fleet: FleetState, run: RunDir, spec: SwarmSpec) -> dict[str, A
     except SlurmError as exc:
         return {"job_id": record.job_id, "state": None, "active": None, "error": str(exc)}
     if info is not None and (info.state, info.reason) != (record.last_state, record.last_reason):
-        record.last_state, record.last_reason = info.state, info.reason
-        save_record(run, record)  # Slurm forgets ended jobs: remember how this one ended
+        # Slurm forgets ended jobs: remember how this one ended
+        record = (
+            update_record(run, record.job_id, last_state=info.state, last_reason=info.reason)
+            or record
+        )
     if info is None:
         state = record.last_state or "UNKNOWN"
         said = f"job {record.job_id} {state} (no longer known to Slurm)"

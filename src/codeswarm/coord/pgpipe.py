@@ -10,6 +10,8 @@ column or a typed operand). Results come back as tuples of int, float, str or No
 
 from __future__ import annotations
 
+import select
+
 import psycopg
 from psycopg import pq
 
@@ -45,8 +47,6 @@ class Pipe:
         each. Raises StoreUnavailableError with the server's message for the first failure
         (the server skips the rest of the batch)."""
         pg = self._pg
-        nonblocking = pg.nonblocking
-        pg.nonblocking = 0
         pg.enter_pipeline_mode()
         fresh: list[str] = []
         prepares: list[bool] = []  # per command sent: is it a prepare (no rows to return)?
@@ -66,31 +66,45 @@ class Pipe:
                     pg.send_query_params(sql.encode(), values or None)
                 prepares.append(False)
             pg.pipeline_sync()
+            while pg.flush():
+                self._wait(select.POLLOUT)
             results, error = self._collect(prepares)
-        except BaseException:
+        except BaseException as exc:
             for sql in fresh:  # a prepare that may not have happened must be redone
                 self._names.pop(sql, None)
-            raise
-        finally:
             if pg.pipeline_status != pq.PipelineStatus.OFF:
-                try:
-                    pg.exit_pipeline_mode()
-                except psycopg.Error:  # interrupted mid-reply: the connection is unusable now
-                    pg.finish()
-            if pg.status == pq.ConnStatus.OK:
-                pg.nonblocking = nonblocking
+                pg.finish()  # interrupted mid-reply: unusable now; the next transaction reconnects
+            if isinstance(exc, psycopg.Error):
+                text = str(exc).strip().splitlines()
+                raise StoreUnavailableError(f"{self._where}: {text[0] if text else exc}") from exc
+            raise
+        pg.exit_pipeline_mode()
         if error is not None:
             for sql in fresh:
                 self._names.pop(sql, None)
             raise StoreUnavailableError(f"{self._where}: {error}")
         return results
 
-    def _collect(self, prepares: list[bool]) -> tuple[list[tuple[list[Row], int]], str | None]:
+    def _wait(self, event: int) -> None:
+        """Block until the socket is ready, without holding the GIL (libpq's own blocking calls
+        would hold it, and a thread waiting for the write lock would stall the thread that
+        holds it)."""
+        poller = select.poll()
+        poller.register(self._pg.socket, event)
+        poller.poll()
+
+    def _result(self) -> pq.abc.PGresult | None:
         pg = self._pg
+        while pg.is_busy():
+            self._wait(select.POLLIN)
+            pg.consume_input()
+        return pg.get_result()
+
+    def _collect(self, prepares: list[bool]) -> tuple[list[tuple[list[Row], int]], str | None]:
         results: list[tuple[list[Row], int]] = []
         error: str | None = None
         for is_prepare in prepares:
-            res = pg.get_result()
+            res = self._result()
             if res is None:
                 raise StoreUnavailableError(f"{self._where}: the server ended a reply early")
             status = res.status
@@ -102,9 +116,9 @@ class Pipe:
                     results.append((_rows(res), res.ntuples))
                 else:
                     results.append(([], int(res.command_tuples or 0)))
-            while pg.get_result() is not None:  # the end of this command's results
+            while self._result() is not None:  # the end of this command's results
                 pass
-        sync = pg.get_result()
+        sync = self._result()
         if sync is None or sync.status != _SYNC:
             raise StoreUnavailableError(f"{self._where}: lost track of a pipeline")
         return results, error

@@ -6,6 +6,8 @@ from codeswarm.coord.models import Agent, KvEntry, Lease, Message, Task, agent_i
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from codeswarm.coord.store import Row
 
 AGENT_COLS = (
@@ -106,5 +108,5 @@ def split_lines(text: str) -> list[str]:
     return text.split("\n") if text else []
 
 
-def _f(value: object) -> float | None:
-    return None if value is None else float(value)  # type: ignore[arg-type]
+def _f(value: Any) -> float | None:
+    return None if value is None else float(value)

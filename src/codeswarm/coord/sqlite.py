@@ -183,10 +183,10 @@ class _SqliteTx(Tx):
             self._release()
 
     def _release(self) -> None:
-        if self._locked:
+        if self._locked and self._store._lock_fd is not None:
             import fcntl
 
-            fcntl.flock(self._store._lock_fd, fcntl.LOCK_UN)  # type: ignore[arg-type]
+            fcntl.flock(self._store._lock_fd, fcntl.LOCK_UN)
             self._locked = False
         self._store._mutex.release()
 

@@ -41,6 +41,13 @@ if TYPE_CHECKING:
 _ENDED = {DONE: "task.done", FAILED: "task.failed", CANCELLED: "task.cancelled"}
 
 
+class _Keep:
+    """The default of ``assignee`` in ``_update``: leave it as it is."""
+
+
+_KEEP = _Keep()
+
+
 class TaskOps(CoordBase):
     def add_task(
         self,
@@ -211,15 +218,17 @@ class TaskOps(CoordBase):
                 "(t.status IN ('claimed', 'in_progress') AND "
                 "(a.status IS NULL OR a.status != 'active' OR a.expires_at <= ?)))"
             )
+            params: list[object] = [self.scope, now]
             if type is not None:
                 sql += " AND t.type = ?"
-            if not tx.query(sql + " LIMIT 1", (self.scope, now, type)[: 3 if type else 2]):
-                return None
+                params.append(type)
+            if not tx.query(sql + " LIMIT 1", params):
+                return None  # none open, and none a lapsed agent holds (a sweep would reopen)
         with self.store.write() as tx:
             now = self.clock.now()
             (name, gen), _ = self._begin_as(tx, now, agent)
             sql = f"SELECT {rows.TASK_COLS} FROM tasks WHERE scope = ? AND status = 'open'"
-            params: list[object] = [self.scope]
+            params = [self.scope]
             if type is not None:
                 sql += " AND type = ?"
                 params.append(type)
@@ -263,9 +272,7 @@ class TaskOps(CoordBase):
     def _take(self, tx: Tx, task: Task, name: str, gen: int, now: float) -> Task:
         if task.status != OPEN:
             raise self._lost(task)
-        updated = self._update(
-            tx, task, now, status=CLAIMED, assignee=name, assignee_gen=gen, claimed_at=now
-        )
+        updated = self._update(tx, task, now, status=CLAIMED, assignee=(name, gen), claimed_at=now)
         self._event(
             tx, now, "task.claimed", str(task.id),
             {"id": task.id, "version": updated.version}, agent=(name, gen),
@@ -355,9 +362,7 @@ class TaskOps(CoordBase):
             task_id = _task_id(task_id)
             (name, gen), (found,) = self._begin_as(tx, now, agent, [self._select(task_id)])
             task = self._mine(self._found(found, task_id), name)
-            updated = self._update(
-                tx, task, now, status=OPEN, assignee=None, assignee_gen=None, claimed_at=None
-            )
+            updated = self._update(tx, task, now, status=OPEN, assignee=None, claimed_at=None)
             self._event(
                 tx, now, "task.reopened", str(task.id), {"id": task.id, "reason": "unclaimed"},
                 agent=(name, gen),
@@ -476,34 +481,36 @@ class TaskOps(CoordBase):
             raise ClaimLostError(f"task #{task.id} is {task.status} by {task.assignee}, not {name}")
         return task
 
-    def _update(self, tx: Tx, task: Task, now: float, **cols: object) -> Task:
+    def _update(
+        self,
+        tx: Tx,
+        task: Task,
+        now: float,
+        *,
+        assignee: tuple[str, int] | _Keep | None = _KEEP,
+        **cols: str | int | float | None,
+    ) -> Task:
         """Change columns of ``task`` (a deferred write: writes are serialized, so the row is
-        still the one read); returns the task as it is now."""
+        still the one read); returns the task as it is now. ``assignee``: ``(name,
+        generation)``, or None to clear it."""
+        new = Task(**task.to_dict())
+        new.updated_at = now
+        new.version = task.version + 1
+        for col, value in cols.items():
+            if col in ("files_changed", "tests_run"):
+                setattr(new, col, rows.split_lines(str(value)))
+            elif col == "depends_on":
+                new.depends_on = [int(x) for x in str(value).split(",") if x]
+            else:
+                setattr(new, col, value)
+        if not isinstance(assignee, _Keep):
+            cols["assignee"], cols["assignee_gen"] = assignee or (None, None)
+            new.assignee = None if assignee is None else agent_id(*assignee)
         sets = "".join(f", {c} = ?" for c in cols)
         tx.defer(
             f"UPDATE tasks SET updated_at = ?, version = version + 1{sets} WHERE id = ?",
             (now, *cols.values(), task.id),
         )
-        new = Task(**task.to_dict())
-        new.updated_at = now
-        new.version = task.version + 1
-        for col, value in cols.items():
-            if col == "assignee_gen":
-                continue
-            if col in ("files_changed", "tests_run"):
-                value = rows.split_lines(str(value))
-            elif col == "depends_on":
-                value = [int(x) for x in str(value).split(",") if x]
-            setattr(new, col, value)
-        if "assignee" in cols:
-            new.assignee = (
-                None
-                if cols["assignee"] is None
-                else agent_id(
-                    str(cols["assignee"]),
-                    int(cols["assignee_gen"]),  # type: ignore[call-overload]
-                )
-            )
         return new
 
     def _settle(
@@ -539,7 +546,7 @@ class TaskOps(CoordBase):
                     reason = f"dependency #{dep_id} {dep_outcome}"
                     self._update(
                         tx, task, now, status=CANCELLED, result=reason,
-                        assignee=None, assignee_gen=None,
+                        assignee=None,
                     )  # fmt: skip
                     self._event(
                         tx, now, "task.cancelled", str(task.id),

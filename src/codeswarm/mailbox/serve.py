@@ -163,6 +163,11 @@ class Server:
             self.writer.write(line)
         return len(line)
 
+    def _write(self, lines: list[bytes]) -> None:
+        if lines and not self.writer.is_closing():
+            self.writer.write(b"".join(lines))
+        lines.clear()
+
     async def run(self) -> None:
         """Answer requests until stdin ends."""
         self.send(
@@ -327,21 +332,28 @@ class Server:
     async def pump(self, stream: _Stream) -> None:
         group = stream.group
         assert group is not None
+        dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+        batch: list[bytes] = []  # lines already read, written together (one write per batch)
+        size = 0
         try:
             async for d in group:
-                while stream.in_flight >= stream.window:
-                    stream.room.clear()
-                    await stream.room.wait()
-                stream.in_flight += self.send(
-                    {
-                        "id": stream.sid,
-                        "agent": d.agent,
-                        "position": pos_json(d.position),
-                        "record": d.record,
-                    }
-                )
-                if self.writer.transport.get_write_buffer_size() > FLUSH_BYTES:
-                    await self.writer.drain()
+                if stream.in_flight >= stream.window:
+                    self._write(batch)
+                    size = 0
+                    while stream.in_flight >= stream.window:
+                        stream.room.clear()
+                        await stream.room.wait()
+                msg = {"id": stream.sid, "agent": d.agent, "position": pos_json(d.position)}
+                msg["record"] = d.record
+                line = dumps(msg, option=newline)
+                batch.append(line)
+                size += len(line)
+                stream.in_flight += len(line)
+                if group.ready == 0 or size >= FLUSH_BYTES:
+                    self._write(batch)
+                    size = 0
+                    if self.writer.transport.get_write_buffer_size() > FLUSH_BYTES:
+                        await self.writer.drain()
         except asyncio.CancelledError:
             raise
         except Exception as exc:

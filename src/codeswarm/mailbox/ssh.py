@@ -32,18 +32,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Self
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
-from codeswarm.core import errors
-from codeswarm.core.errors import MailboxClosedError, MailboxError, UsageError
+from codeswarm.core.errors import InvalidRecordError, MailboxClosedError, MailboxError
 from codeswarm.mailbox.follow import POLL_INTERVAL, GroupCorruptSink, Mode
 from codeswarm.mailbox.layout import check_name
 from codeswarm.mailbox.records import Box, CorruptLine, Delivery, Position, Record, new_nonce
-from codeswarm.mailbox.serve import LINE_LIMIT, PROTOCOL, WINDOW_BYTES, pos_json
+from codeswarm.mailbox.serve import WINDOW_BYTES, pos_json
+from codeswarm.mailbox.sshlink import KILL_GRACE, Link, remote_error
+from codeswarm.mailbox.sshurl import SshUrl, is_ssh_url, shell_path
 from codeswarm.mailbox.transport import LocalTransport, Transport
 from codeswarm.mailbox.writer import ROTATE_BYTES
+
+__all__ = ["SshStatistics", "SshTransport", "SshUrl", "is_ssh_url", "open_transport"]
 
 log = logging.getLogger("codeswarm.mailbox.ssh")
 
@@ -53,82 +55,9 @@ RECONNECT_TIMEOUT = 300.0
 """After a lost connection, give up (failing every call and stream) after this many seconds."""
 KEEPALIVE = 15
 """ssh ServerAliveInterval: a dead connection is noticed after three missed answers."""
-CLOSE_GRACE = 5.0
-"""aclose(): how long the remote serve gets to exit after its stdin ends, before SIGTERM."""
-KILL_GRACE = 2.0
 BACKOFF_MIN = 0.05
 BACKOFF_MAX = 5.0
 HostKeyChecking = Literal["yes", "accept-new", "no"]
-
-_ERRORS: dict[str, type[MailboxError]] = {
-    name: cls
-    for name, cls in vars(errors).items()
-    if isinstance(cls, type) and issubclass(cls, MailboxError)
-}
-
-
-# --- the URL ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SshUrl:
-    """``ssh://[user@]host[:port]/path[?python=/remote/python]``.
-
-    ``path`` is absolute on the remote host, or ``~/...`` (written ``ssh://host/~/ws``) for one
-    under the remote home. ``python`` is the remote interpreter that has codeswarm installed.
-    """
-
-    host: str
-    path: str
-    user: str | None = None
-    port: int | None = None
-    python: str | None = None
-
-    @classmethod
-    def parse(cls, url: str) -> SshUrl:
-        """Raises :class:`UsageError` (one line) for anything that is not such a URL."""
-        shape = "expected ssh://[user@]host[:port]/path"
-        if not url.startswith("ssh://"):
-            raise UsageError(f"not an ssh URL: {url!r} ({shape})")
-        try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError as exc:
-            raise UsageError(f"bad ssh URL {url!r}: {exc}") from None
-        if parts.password is not None:
-            raise UsageError(f"bad ssh URL {url!r}: no passwords in URLs (use keys or an agent)")
-        host = parts.hostname
-        if not host or host.startswith("-"):
-            raise UsageError(f"bad ssh URL {url!r}: no host ({shape})")
-        if parts.fragment:
-            raise UsageError(f"bad ssh URL {url!r}: unexpected #{parts.fragment}")
-        path = unquote(parts.path)
-        if path.startswith("/~"):
-            path = path[1:]
-        if path in ("", "/") or not (path.startswith("/") or path == "~" or path[:2] == "~/"):
-            raise UsageError(f"bad ssh URL {url!r}: no remote path ({shape})")
-        try:
-            query = parse_qs(parts.query, strict_parsing=bool(parts.query))
-        except ValueError:
-            raise UsageError(f"bad ssh URL {url!r}: bad query {parts.query!r}") from None
-        unknown = sorted(set(query) - {"python"})
-        if unknown or any(len(v) != 1 for v in query.values()):
-            raise UsageError(f"bad ssh URL {url!r}: the only query parameter is python=PATH")
-        python = query["python"][0] if "python" in query else None
-        user = unquote(parts.username) if parts.username else None
-        return cls(host=host, path=path.rstrip("/") or "/", user=user, port=port, python=python)
-
-    def __str__(self) -> str:
-        user = f"{self.user}@" if self.user else ""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        port = f":{self.port}" if self.port else ""
-        path = self.path if self.path.startswith("/") else "/" + self.path
-        query = f"?python={self.python}" if self.python else ""
-        return f"ssh://{user}{host}{port}{path}{query}"
-
-
-def is_ssh_url(target: object) -> bool:
-    return isinstance(target, str) and target.startswith("ssh://")
 
 
 def open_transport(
@@ -146,174 +75,6 @@ def open_transport(
     if swarm is not None:
         run_dir = run_dir / "runs" / check_name(swarm, "swarm")
     return LocalTransport(run_dir, **options)
-
-
-def _shell_path(path: str) -> str:
-    if path == "~":
-        return '"$HOME"'
-    if path.startswith("~/"):
-        return '"$HOME"/' + shlex.quote(path[2:])
-    return shlex.quote(path)
-
-
-# --- one ssh process -------------------------------------------------------------------------------
-
-
-class _Connection:
-    """One ``ssh`` child running the remote serve; lines in, lines out."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, where: str) -> None:
-        self.proc = proc
-        self.where = where
-        self.hello: dict[str, Any] = {}
-        self.stderr: collections.deque[str] = collections.deque(maxlen=40)
-        self._stderr_task = asyncio.ensure_future(self._read_stderr())
-        self._closer: asyncio.Future[None] | None = None
-
-    @classmethod
-    async def open(
-        cls, argv: Sequence[str], where: str, within: float, new_session: bool
-    ) -> _Connection:
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                limit=LINE_LIMIT,
-                start_new_session=new_session,
-            )
-        except OSError as exc:
-            raise MailboxError(f"{where}: cannot run {argv[0]}: {exc.strerror or exc}") from None
-        conn = cls(proc, where)
-        try:
-            await asyncio.wait_for(conn._handshake(), within)
-        except TimeoutError:
-            await conn.aclose(0.0)
-            raise MailboxError(
-                f"{where}: no answer from the remote mailbox server within {within:g}s"
-            ) from None
-        except BaseException:
-            await conn.aclose(0.0)
-            raise
-        return conn
-
-    async def _handshake(self) -> None:
-        assert self.proc.stdout is not None
-        while True:
-            line = await self.proc.stdout.readline()
-            if not line:
-                rc = await self.proc.wait()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self._stderr_task), 2.0)
-                raise MailboxError(f"{self.where}: {self._exit_reason(rc)}")
-            try:
-                msg = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                log.debug("%s: ignored before hello: %.200r", self.where, line)
-                continue
-            if type(msg) is not dict:
-                continue
-            if "fatal" in msg:
-                raise _remote_error(msg["fatal"], self.where)
-            hello = msg.get("hello")
-            if type(hello) is dict:
-                if hello.get("protocol") != PROTOCOL:
-                    raise MailboxError(
-                        f"{self.where}: the remote codeswarm speaks mailbox protocol "
-                        f"{hello.get('protocol')!r}, this one {PROTOCOL}: install the same version"
-                    )
-                self.hello = hello
-                return
-
-    def _exit_reason(self, rc: int) -> str:
-        last = next((s for s in reversed(self.stderr) if s.strip()), "")
-        if rc == 255:
-            return f"ssh failed: {last or 'exit status 255'}"
-        hint = ""
-        if "No module named" in last or rc == 127:
-            hint = " (is codeswarm installed there? set the remote python with ?python=PATH)"
-        return f"the remote mailbox server exited with status {rc}: {last or '(no output)'}{hint}"
-
-    async def _read_stderr(self) -> None:
-        assert self.proc.stderr is not None
-        while True:
-            try:
-                line = await self.proc.stderr.readline()
-            except ValueError:
-                continue
-            if not line:
-                return
-            text = line.decode(errors="replace").rstrip()
-            self.stderr.append(text)
-            log.debug("%s: %s", self.where, text)
-
-    def write(self, data: bytes) -> None:
-        stdin = self.proc.stdin
-        if stdin is not None and not stdin.is_closing():
-            stdin.write(data)
-
-    async def drain(self) -> None:
-        stdin = self.proc.stdin
-        if stdin is not None and not stdin.is_closing():
-            with contextlib.suppress(ConnectionError):
-                await stdin.drain()
-
-    async def readline(self) -> bytes:
-        """The next line, or b"" when the connection is gone."""
-        assert self.proc.stdout is not None
-        try:
-            return await self.proc.stdout.readline()
-        except ValueError:
-            log.error(
-                "%s: a reply line over %d bytes; dropping the connection", self.where, LINE_LIMIT
-            )
-            return b""
-        except ConnectionError:
-            return b""
-
-    async def aclose(self, grace: float = CLOSE_GRACE) -> None:
-        """End stdin (the remote serve exits), wait ``grace``, then terminate, then kill."""
-        if self._closer is None:
-            self._closer = asyncio.ensure_future(self._close(grace))
-        await asyncio.shield(self._closer)
-
-    async def _close(self, grace: float) -> None:
-        proc = self.proc
-        if proc.stdin is not None:
-            proc.stdin.close()
-            with contextlib.suppress(ConnectionError):
-                await proc.stdin.wait_closed()
-        for step, wait in (("", grace), ("terminate", KILL_GRACE), ("kill", None)):
-            if step == "terminate":
-                log.info("%s: ssh (pid %s) still running; terminating", self.where, proc.pid)
-                with contextlib.suppress(ProcessLookupError):
-                    proc.terminate()
-            elif step == "kill":
-                log.warning("%s: ssh (pid %s) ignored SIGTERM; killing", self.where, proc.pid)
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-            try:
-                await asyncio.wait_for(proc.wait(), wait)
-                break
-            except TimeoutError:
-                continue
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stderr_task, KILL_GRACE)
-        if not self._stderr_task.done():
-            self._stderr_task.cancel()
-
-
-def _remote_error(obj: object, where: str) -> MailboxError:
-    if type(obj) is not dict:
-        return MailboxError(f"{where}: malformed error from the remote mailbox server")
-    cls = _ERRORS.get(str(obj.get("type")), MailboxError)
-    message = f"{where}: {obj.get('message')}"
-    exc = cls.__new__(cls)
-    Exception.__init__(exc, message)
-    if isinstance(exc, errors.RecordTooLargeError):
-        exc.size, exc.limit = obj.get("size", 0), obj.get("limit", 0)
-    return exc
 
 
 # --- the transport ---------------------------------------------------------------------------------
@@ -420,7 +181,7 @@ class SshTransport:
         self._appends = itertools.count(1)
         self._calls: dict[int, _Call] = {}
         self._streams: dict[int, _SshStream] = {}
-        self._conn: _Connection | None = None
+        self._conn: Link | None = None
         self._task: asyncio.Task[None] | None = None
         self._connects = 0
 
@@ -443,11 +204,11 @@ class SshTransport:
             args.append("--no-create")
         if not self.cursor_fsync:
             args.append("--no-cursor-fsync")
-        tail = " ".join(shlex.quote(a) for a in args) + " --run-dir " + _shell_path(self.run_dir)
+        tail = " ".join(shlex.quote(a) for a in args) + " --run-dir " + shell_path(self.run_dir)
         if self.python:
             return " ".join(shlex.quote(w) for w in shlex.split(self.python)) + " " + tail
         workspace = self.url.path if self.swarm else self.url.path + "/../.."
-        venv = _shell_path(workspace) + "/.venv/bin/python"
+        venv = shell_path(workspace) + "/.venv/bin/python"
         script = f"if [ -x {venv} ]; then exec {venv} {tail}; else exec python3 {tail}; fi"
         return "exec sh -c " + shlex.quote(script)
 
@@ -498,6 +259,7 @@ class SshTransport:
         conn, task = self._conn, self._task
         if conn is not None:
             await conn.aclose()
+            self._conn = None
         if task is not None and not task.done():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -529,7 +291,7 @@ class SshTransport:
         try:
             while not self._is_closed():
                 try:
-                    conn = await _Connection.open(
+                    conn = await Link.open(
                         self.ssh_argv(), self._where, self.connect_timeout, not self.interactive
                     )
                 except MailboxError as exc:
@@ -556,33 +318,37 @@ class SshTransport:
                 self._state = _State.OPEN
                 self._resume(conn)
                 await self._serve(conn)
-                self._conn = None
                 if self._is_closed():
-                    return
+                    return  # aclose() closes the connection
                 self._state = _State.RECONNECTING
                 lost_at = time.monotonic()
-                await conn.aclose(KILL_GRACE)
-                log.warning(
-                    "%s: connection lost (%s); reconnecting",
-                    self._where,
-                    conn._exit_reason(conn.proc.returncode or 0)
-                    if conn.proc.returncode is not None
-                    else "no exit status",
-                )
+                await conn.aclose(KILL_GRACE)  # stays self._conn until closed: aclose() may wait
+                self._conn = None
+                why = conn.exit_reason(conn.proc.returncode)
+                log.warning("%s: connection lost (%s); reconnecting", self._where, why)
                 self._lost()
+        except Exception as exc:  # a bug: fail loudly rather than leave callers waiting
+            log.exception("%s: the connection manager failed", self._where)
+            self._fail(MailboxError(f"{self._where}: internal error: {exc!r}"))
+            if self._conn is not None:
+                await self._conn.aclose(0.0)
+                self._conn = None
         finally:
             self._task = None
             if not self._is_closed():
                 self._state = _State.IDLE
 
-    async def _serve(self, conn: _Connection) -> None:
+    async def _serve(self, conn: Link) -> None:
         while True:
             line = await conn.readline()
             if not line:
                 return
-            self._dispatch(line)
+            try:
+                self._dispatch(line)
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                log.warning("%s: ignored a malformed line (%r): %.200r", self._where, exc, line)
 
-    def _resume(self, conn: _Connection) -> None:
+    def _resume(self, conn: Link) -> None:
         """A new connection: send every call still waiting (in order), re-open every stream."""
         for rid in sorted(self._calls):
             conn.write(_line(self._calls[rid].msg))
@@ -626,7 +392,7 @@ class SshTransport:
         if call is not None:
             if not call.future.done():
                 if "error" in msg:
-                    call.future.set_exception(_remote_error(msg["error"], self._where))
+                    call.future.set_exception(remote_error(msg["error"], self._where))
                 else:
                     call.future.set_result(msg.get("ok"))
             return
@@ -666,7 +432,7 @@ class SshTransport:
         try:
             orjson.dumps(rec)
         except orjson.JSONEncodeError as exc:
-            raise errors.InvalidRecordError(f"record {rec['id']!r} is not JSON: {exc}") from exc
+            raise InvalidRecordError(f"record {rec['id']!r} is not JSON: {exc}") from exc
         result: Record = await self._call(
             {"op": "append", "box": box, "agent": agent, "record": rec}
         )
@@ -791,7 +557,8 @@ class _SshStream:
             position = Position(raw[0], raw[1])
             last = self._received.get(agent)
             if last is not None and position <= last:
-                return  # already have it (cannot happen with a well-behaved server)
+                self._credit(size)  # already have it (cannot happen with a well-behaved server)
+                return
             self._received[agent] = position
             self._queue.append((Delivery(agent, msg["record"], position), size))
         elif "corrupt" in msg and type(agent) is str:
@@ -801,11 +568,12 @@ class _SshStream:
             )
             reported = self._reported.get(agent)
             if reported is not None and bad.end <= reported:
-                return  # reported before the connection dropped
+                self._credit(size)  # reported before the connection dropped
+                return
             self._reported[agent] = bad.end
             self._queue.append(((agent, bad), size))
         elif "error" in msg:
-            self.fail(_remote_error(msg["error"], self._transport._where))
+            self.fail(remote_error(msg["error"], self._transport._where))
             return
         else:
             return

@@ -43,8 +43,8 @@ from codeswarm.core.swarm import RunDir, SwarmSpec, agent_rank
 from codeswarm.mailbox import Layout, Writer, check_private
 from codeswarm.worker.approvals import ForwardedApprovals
 from codeswarm.worker.home import prepare_codex_home
-from codeswarm.worker.wiring import agent_env, install_hooks, mcp_overrides, role_of
 from codeswarm.worker.inbox import Inbox, Record
+from codeswarm.worker.wiring import agent_env, install_hooks, mcp_overrides, role_of
 
 log = logging.getLogger("codeswarm.worker")
 
