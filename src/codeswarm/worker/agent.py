@@ -526,9 +526,16 @@ class Worker:
                         continue
                     self._coord_seen.add(m.id)
                     text = f"Message #{m.id} from {m.sender or 'someone'} (codeswarm): {m.text}"
-                    record = {"id": f"coord-{m.id}", "kind": "message", "text": text, "coord_id": m.id}
+                    record = {
+                        "id": f"coord-{m.id}",
+                        "kind": "message",
+                        "text": text,
+                        "coord_id": m.id,
+                    }
                     self.inputs.put_nowait(_Event(Input.COORD_MESSAGE, record))
-                events = await self.coord.wait_async(since=since, timeout=COORD_WAIT_S, kind="message.sent")
+                events = await self.coord.wait_async(
+                    since=since, timeout=COORD_WAIT_S, kind="message.sent"
+                )
                 if events:
                     since = events[-1].seq
                 await asyncio.to_thread(self.coord.heartbeat, self.agent)

@@ -58,7 +58,11 @@ def hooks_json() -> dict[str, Any]:
                 {
                     **({"matcher": "*"} if name in ("PreToolUse", "PostToolUse") else {}),
                     "hooks": [
-                        {"type": "command", "command": hook_command("codex", event), "timeout": HOOK_TIMEOUT_S}
+                        {
+                            "type": "command",
+                            "command": hook_command("codex", event),
+                            "timeout": HOOK_TIMEOUT_S,
+                        }
                     ],
                 }
             ]
