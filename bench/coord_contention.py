@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(ROOT / "tests" / "coord")]
 import audit_checker  # noqa: E402
 import pg_service  # noqa: E402
-from test_coord_contention import run_swarm  # noqa: E402
+from contention_worker import run_swarm  # noqa: E402
 
 from _common import emit, pct  # noqa: E402
 from codeswarm.coord import Coord, open_store  # noqa: E402

@@ -1,4 +1,5 @@
-"""One contending agent process (used by the contention test and bench/coord_contention.py).
+"""Contending agent processes (for the contention test and bench/coord_contention.py):
+:func:`run_swarm` starts them; run as a script, this module is one of them.
 
     python contention_worker.py URL ROOT NAME OPS SEED TASK_IDS [RATE]
 
@@ -11,13 +12,19 @@ unclaim on the given tasks) and prints one JSON line: counts of outcomes, grants
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 from codeswarm.coord import Coord, open_store
 from codeswarm.core.errors import ClaimLostError, LeaseConflictError, NotFoundError
 
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
 PATHS = ["a.py", "b.py", "c.py", "src/", "src/x.py", "src/y.py", "docs/", "docs/guide.md"]
 
 
@@ -101,6 +108,57 @@ def main(argv: list[str]) -> int:
         flush=True,
     )
     return 0
+
+
+def run_swarm(
+    url: str, root: Path, processes: int, ops: int, tasks: int, rate: float = 0.0
+) -> list[dict[str, Any]]:
+    """Start ``processes`` workers on a store with ``tasks`` new tasks, release them together,
+    collect their reports (``rate``: operations/s per process, 0 back to back)."""
+    with Coord(open_store(url), root=str(root)) as coord:
+        ids = [coord.add_task(f"task {i}", files=[f"src/t{i % 5}.py"]).id for i in range(tasks)]
+    task_arg = ",".join(map(str, ids))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODESWARM_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(HERE)])
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                url,
+                str(root),
+                f"w{i}",
+                str(ops),
+                str(1000 + i),
+                task_arg,
+                str(rate),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        for i in range(processes)
+    ]
+    try:
+        for p in procs:
+            assert p.stdout is not None
+            assert p.stdout.readline().strip() == "ready"
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        reports = []
+        for p in procs:
+            out, _ = p.communicate(timeout=240)
+            assert p.returncode == 0
+            reports.append(json.loads(out.strip().splitlines()[-1]))
+        return reports
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
 
 if __name__ == "__main__":

@@ -4,70 +4,18 @@ holders, no double claim, and strictly increasing fencing tokens (SQLite and Pos
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
-from typing import Any
 
 import audit_checker
 import pytest
+from contention_worker import run_swarm
 
 from codeswarm.coord import Coord, open_store
-from conftest import HERE, PYTHON, python_env
 
 PROCESSES = 32
 OPS = 500
 EXPECTED = {"lease", "release", "lease_conflict", "claim", "claim_lost", "complete", "unclaim",
             "none_open", "lapsed"}  # fmt: skip
-
-
-def run_swarm(
-    url: str, root: Path, processes: int, ops: int, tasks: int, rate: float = 0.0
-) -> list[dict[str, Any]]:
-    """Start the workers, release them together, collect their reports."""
-    with Coord(open_store(url), root=str(root)) as coord:
-        ids = [coord.add_task(f"task {i}", files=[f"src/t{i % 5}.py"]).id for i in range(tasks)]
-    task_arg = ",".join(map(str, ids))
-    env = python_env()
-    procs = [
-        subprocess.Popen(
-            [
-                PYTHON,
-                str(HERE / "contention_worker.py"),
-                url,
-                str(root),
-                f"w{i}",
-                str(ops),
-                str(1000 + i),
-                task_arg,
-                str(rate),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-            text=True,
-        )
-        for i in range(processes)
-    ]
-    try:
-        for p in procs:
-            assert p.stdout is not None
-            assert p.stdout.readline().strip() == "ready"
-        for p in procs:
-            assert p.stdin is not None
-            p.stdin.write("go\n")
-            p.stdin.flush()
-        reports = []
-        for p in procs:
-            out, _ = p.communicate(timeout=240)
-            assert p.returncode == 0
-            reports.append(json.loads(out.strip().splitlines()[-1]))
-        return reports
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
 
 
 @pytest.mark.slow

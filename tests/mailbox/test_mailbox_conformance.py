@@ -115,6 +115,19 @@ async def test_follow_from_a_position(h: Harness) -> None:
     await stream.aclose()
 
 
+async def test_ends_are_where_only_new_records_start(h: Harness) -> None:
+    t = h.transport
+    await append_n(t, 5)
+    before = await t.ends("outbox")
+    first = await take(t.follow("outbox", "a_0"), 5)
+    assert before == {"a_0": first[-1].position}
+    await append_n(t, 2)
+    stream = t.follow_all("outbox", positions=before)
+    new = await take(stream, 2)
+    assert [d.record["seq"] for d in new] == [6, 7]
+    await stream.aclose()
+
+
 async def test_resume_from_a_saved_cursor_after_a_crash(h: Harness) -> None:
     t = h.transport
     await append_n(t, 30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from typing import Any
 
@@ -10,15 +11,27 @@ from codeswarm.core import events as ev
 from codeswarm.core.swarm import RunDir
 
 
-def run_attach(swarm: str, *, json_out: bool, cursor: str | None, from_start: bool) -> int:
+def run_attach(
+    swarm: str, *, json_out: bool, cursor: str | None, from_start: bool, remote: str | None = None
+) -> int:
     from codeswarm.control.router import Router
 
+    start = cursor if cursor else ("begin" if from_start else "end")
+    if remote is not None:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_attach_remote(remote, swarm, start, json_out=json_out))
+        return 0
     run = RunDir.of(swarm)
     spec = run.load_spec()
-    start = cursor if cursor else ("begin" if from_start else "end")
     router = Router(run, start=start, spec=spec)
+
+    async def answer(agent: str, request_id: Any, decision: str, item_id: str | None) -> None:
+        from codeswarm.control.commands import approve
+
+        approve(run, agent, request_id, decision, item_id=item_id)
+
     try:
-        asyncio.run(_attach(router, json_out=json_out))
+        asyncio.run(_attach(router, json_out=json_out, answer=answer))
     except KeyboardInterrupt:
         pass
     finally:
@@ -26,8 +39,32 @@ def run_attach(swarm: str, *, json_out: bool, cursor: str | None, from_start: bo
     return 0
 
 
-async def _attach(router: Any, *, json_out: bool) -> None:
-    from codeswarm.control.commands import approve
+async def _attach_remote(remote: str, swarm: str, start: str, *, json_out: bool) -> None:
+    """attach over one ssh connection (it reconnects by itself, resuming where it was)."""
+    from codeswarm.control.remote import mirror, open_remote, remote_spec
+    from codeswarm.control.router import Router
+
+    transport = open_remote(remote, swarm)
+    try:
+        spec = await remote_spec(transport, swarm)
+        router = Router(mirror(remote, swarm), start=start, spec=spec, transport=transport)
+
+        async def answer(agent: str, request_id: Any, decision: str, item_id: str | None) -> None:
+            fields: dict[str, Any] = {
+                "kind": "approval",
+                "request_id": request_id,
+                "decision": decision,
+            }
+            if item_id:
+                fields["item_id"] = item_id
+            await transport.append("inbox", agent, fields)
+
+        await _attach(router, json_out=json_out, answer=answer)
+    finally:
+        await transport.aclose()
+
+
+async def _attach(router: Any, *, json_out: bool, answer: Any) -> None:
 
     emit: Any
     if json_out:
@@ -45,7 +82,7 @@ async def _attach(router: Any, *, json_out: bool) -> None:
     pending: list[dict[str, Any]] = []  # approvals waiting, oldest first
     answering = None
     if not json_out and sys.stdin.isatty():
-        answering = asyncio.create_task(_answer_loop(router, pending, approve))
+        answering = asyncio.create_task(_answer_loop(pending, answer))
     try:
         async for batch in router.follow():
             for event in batch:
@@ -71,7 +108,7 @@ async def _attach(router: Any, *, json_out: bool) -> None:
             answering.cancel()
 
 
-async def _answer_loop(router: Any, pending: list[dict[str, Any]], approve: Any) -> None:
+async def _answer_loop(pending: list[dict[str, Any]], answer: Any) -> None:
     decisions = {"y": "accept", "a": "acceptForSession", "n": "decline"}
     while True:
         line = await asyncio.to_thread(sys.stdin.readline)
@@ -81,4 +118,4 @@ async def _answer_loop(router: Any, pending: list[dict[str, Any]], approve: Any)
         if choice is None or not pending:
             continue
         req = pending.pop(0)
-        approve(router.run, req["agent"], req["request_id"], choice, item_id=req.get("item_id"))
+        await answer(req["agent"], req["request_id"], choice, req.get("item_id"))

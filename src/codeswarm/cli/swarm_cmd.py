@@ -107,6 +107,9 @@ def send(
     mode: str | None = typer.Option(None, "--mode", help="queue | steer, when a turn is running."),
     timeout: float = typer.Option(600.0, "--timeout", help="Seconds --wait waits."),
     json_out: bool = typer.Option(False, "--json", help="JSON output."),
+    remote: str | None = typer.Option(
+        None, "--remote", help="ssh://[user@]host[:port]/path/to/workspace of a swarm elsewhere."
+    ),
 ) -> None:
     """Send a message to one agent, some, or all."""
     from codeswarm.cli.swarm_send import run_send
@@ -123,6 +126,7 @@ def send(
             mode=mode,
             timeout=timeout,
             json_out=json_out,
+            remote=remote,
         )
     )
 
@@ -136,11 +140,16 @@ def attach(
         help="Resume from (and save to) this named cursor: nothing missed, nothing twice.",
     ),
     from_start: bool = typer.Option(False, "--from-start", help="Replay from the beginning."),
+    remote: str | None = typer.Option(
+        None, "--remote", help="ssh://[user@]host[:port]/path/to/workspace of a swarm elsewhere."
+    ),
 ) -> None:
     """Follow the swarm live: every agent's events, one colour each; answer approvals inline."""
     from codeswarm.cli.swarm_attach import run_attach
 
-    raise typer.Exit(run_attach(swarm, json_out=json_out, cursor=cursor, from_start=from_start))
+    raise typer.Exit(
+        run_attach(swarm, json_out=json_out, cursor=cursor, from_start=from_start, remote=remote)
+    )
 
 
 def status(

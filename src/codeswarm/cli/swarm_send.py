@@ -21,9 +21,13 @@ def run_send(
     mode: str | None,
     timeout: float,
     json_out: bool,
+    remote: str | None = None,
 ) -> int:
     from codeswarm.control.commands import resolve_targets, send
 
+    if remote is not None:
+        return asyncio.run(_remote_send(remote, swarm, target, text, wait=wait, stream=stream,
+                                        mode=mode, deadline_s=timeout, json_out=json_out))  # fmt: skip
     run = RunDir.of(swarm)
     spec = run.load_spec()
     agents = resolve_targets(spec, target)
@@ -34,17 +38,58 @@ def run_send(
         router = Router(run, start="end", spec=spec)  # before sending: nothing can be missed
     records = send(run, agents, text, mode=mode)
     if router is None:
-        if json_out:
-            import orjson
-
-            sys.stdout.write(orjson.dumps({a: r["id"] for a, r in records.items()}).decode() + "\n")
-        else:
-            print(f"sent to {', '.join(agents)}")
+        _print_sent(records, json_out)
         return 0
     try:
         results = asyncio.run(_wait(router, records, stream=stream, deadline_s=timeout))
     except TimeoutError:
         raise CodeswarmError(f"the turns did not complete within {timeout:.0f}s") from None
+    return _report(results, stream=stream, json_out=json_out)
+
+
+async def _remote_send(
+    remote: str, swarm: str, target: str, text: str, *, wait: bool, stream: bool,
+    mode: str | None, deadline_s: float, json_out: bool,
+) -> int:  # fmt: skip
+    """`send --remote`: the same, through one ssh connection to the workspace."""
+    from codeswarm.control.commands import message_fields, resolve_targets
+    from codeswarm.control.remote import mirror, open_remote, remote_spec
+    from codeswarm.control.router import Router
+
+    fields = message_fields(text, mode)
+    transport = open_remote(remote, swarm)
+    try:
+        spec = await remote_spec(transport, swarm)
+        agents = resolve_targets(spec, target)
+        router = None
+        if wait:
+            router = Router(mirror(remote, swarm), start="end", spec=spec, transport=transport)
+            await router.start_at_end()  # before sending: nothing can be missed
+        records = {
+            a: await transport.append("inbox", a, {"kind": "message", **fields}) for a in agents
+        }
+        if router is None:
+            _print_sent(records, json_out)
+            return 0
+        try:
+            results = await _wait(router, records, stream=stream, deadline_s=deadline_s)
+        except TimeoutError:
+            raise CodeswarmError(f"the turns did not complete within {deadline_s:.0f}s") from None
+        return _report(results, stream=stream, json_out=json_out)
+    finally:
+        await transport.aclose()
+
+
+def _print_sent(records: dict[str, dict[str, Any]], json_out: bool) -> None:
+    if json_out:
+        import orjson
+
+        sys.stdout.write(orjson.dumps({a: r["id"] for a, r in records.items()}).decode() + "\n")
+    else:
+        print(f"sent to {', '.join(records)}")
+
+
+def _report(results: dict[str, dict[str, Any]], *, stream: bool, json_out: bool) -> int:
     if json_out:
         import orjson
 

@@ -46,10 +46,8 @@ def _append(run: RunDir, agent: str, kind: str, **fields: Any) -> dict[str, Any]
     return record
 
 
-def send(
-    run: RunDir, agents: list[str], text: str, *, mode: str | None = None
-) -> dict[str, dict[str, Any]]:
-    """Append a user message to each agent's inbox; returns the record per agent."""
+def message_fields(text: str, mode: str | None) -> dict[str, Any]:
+    """The fields of a ``message`` inbox record; bad input raises :class:`UsageError`."""
     if not text.strip():
         raise UsageError("the message is empty")
     if len(text) > MAX_MESSAGE_CHARS:
@@ -59,6 +57,14 @@ def send(
     fields: dict[str, Any] = {"text": text}
     if mode:
         fields["mode"] = mode
+    return fields
+
+
+def send(
+    run: RunDir, agents: list[str], text: str, *, mode: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """Append a user message to each agent's inbox; returns the record per agent."""
+    fields = message_fields(text, mode)
     return {a: _append(run, a, "message", **fields) for a in agents}
 
 

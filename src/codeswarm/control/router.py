@@ -23,7 +23,15 @@ from codeswarm.core.atomic import atomic_write_json, read_json
 from codeswarm.core.events import Event
 from codeswarm.core.gcpolicy import bulk
 from codeswarm.core.swarm import RunDir, SwarmSpec
-from codeswarm.mailbox import CorruptLine, FollowerGroup, Layout, Mode, Position, Reader
+from codeswarm.mailbox import (
+    CorruptLine,
+    FollowerGroup,
+    Layout,
+    Mode,
+    Position,
+    Reader,
+    Transport,
+)
 
 
 @dataclass
@@ -64,6 +72,7 @@ class Router:
         spec: SwarmSpec | None = None,
         poll_interval: float = 0.05,
         mode: Mode = "auto",
+        transport: Transport | None = None,
     ) -> None:
         self.run = run
         self.spec = spec or run.load_spec()
@@ -76,7 +85,14 @@ class Router:
         self._mode: Mode = mode
         self._group: FollowerGroup | None = None
         self._corrupt: dict[str, list[CorruptLine]] = {}
-        if start == "end":
+        self.transport = transport
+        """Read the outboxes through this (an ssh connection, say) instead of the local files."""
+        self._stream: Any = None
+        self._at_end = start == "end" and transport is not None  # resolved in follow()
+        if start == "end" and transport is not None:
+            for a in self.agents:
+                self.cursors[a] = AgentCursor(Position.start())
+        elif start == "end":
             for a in self.agents:
                 self.cursors[a] = AgentCursor(self._end_of(a))
         elif self.consumer is not None:
@@ -177,8 +193,33 @@ class Router:
                 reader.close()
         return count
 
+    async def start_at_end(self) -> None:
+        """With a transport and ``start="end"``: learn where the outboxes end now."""
+        if self._at_end and self.transport is not None:
+            self._at_end = False
+            for agent, pos in (await self.transport.ends("outbox")).items():
+                if agent in self.cursors:
+                    self.cursors[agent].position = pos
+
     async def follow(self) -> AsyncIterator[list[Event]]:
         """Batches of events as they are appended, forever (until :meth:`close`)."""
+        if self.transport is not None:
+            await self.start_at_end()
+            stream = self._stream = self.transport.follow_all(
+                "outbox",
+                positions={a: c.position for a, c in self.cursors.items()},
+                on_corrupt=self._on_corrupt,
+            )
+            try:
+                async for agent, record, after in stream:
+                    if agent not in self.cursors:
+                        continue
+                    out = self._events_for(agent, record, after)
+                    if out:
+                        yield out
+            finally:
+                await stream.aclose()
+            return
         group = self._group = FollowerGroup(
             mode=self._mode, poll_interval=self._poll, on_corrupt=self._on_corrupt
         )
@@ -206,3 +247,5 @@ class Router:
     def close(self) -> None:
         if self._group is not None:
             self._group.close()
+        if self._stream is not None and hasattr(self._stream, "close"):
+            self._stream.close()

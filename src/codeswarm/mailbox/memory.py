@@ -119,6 +119,14 @@ class MemoryTransport:
     async def agents(self, box: Box) -> list[str]:
         return self.store.agents(box)
 
+    async def ends(self, box: Box) -> dict[str, Position]:
+        out = {}
+        for agent in self.store.agents(box):
+            segments = self.store.segments(box, agent)
+            last = segments[-1]
+            out[agent] = Position(len(segments) - 1, last.rfind(b"\n") + 1)
+        return out
+
     async def load_cursor(self, consumer: str, box: Box, agent: str) -> Position:
         return self.store.cursors.get((consumer, box, agent), Position.start())
 

@@ -22,7 +22,7 @@ Wire protocol, version :data:`PROTOCOL` (one JSON object per line, both ways; po
                                                                 until ``{"end":true}`` or ``error``
   ``{"op":"credit","id":S,"bytes":n}`` (no reply)               stream ``S`` may send ``n`` more bytes
   ``{"op":"cancel","id":S}``                                    stream ``S`` answers ``{"end":true}``
-  ``{"op":"rotate"|"agents"|"load_cursor"|"save_cursor",...}``  ``{"ok": value}``
+  ``{"op":"rotate"|"agents"|"ends"|"load_cursor"|"save_cursor",...}``  ``{"ok": value}``
   ``{"op":"ping"}``                                             ``{"ok": null}``
   ============================================================  =====================================
 
@@ -253,6 +253,8 @@ class Server:
             return await t.rotate(_box(req), _str(req, "agent"))
         if op == "agents":
             return await t.agents(_box(req))
+        if op == "ends":
+            return {a: pos_json(p) for a, p in (await t.ends(_box(req))).items()}
         if op == "load_cursor":
             p = await t.load_cursor(_str(req, "consumer"), _box(req), _str(req, "agent"))
             return pos_json(p)

@@ -470,6 +470,10 @@ class SshTransport:
         result: list[str] = await self._call({"op": "agents", "box": box})
         return result
 
+    async def ends(self, box: Box) -> dict[str, Position]:
+        result: dict[str, Any] = await self._call({"op": "ends", "box": box})
+        return {a: Position.from_json(p) for a, p in result.items()}
+
     async def load_cursor(self, consumer: str, box: Box, agent: str) -> Position:
         msg = {"op": "load_cursor", "consumer": consumer, "box": box, "agent": agent}
         return Position.from_json(await self._call(msg))

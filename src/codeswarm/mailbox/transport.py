@@ -17,6 +17,7 @@ from codeswarm.core.errors import MailboxClosedError
 from codeswarm.mailbox.cursor import Cursor
 from codeswarm.mailbox.follow import POLL_INTERVAL, FollowerGroup, GroupCorruptSink, Mode
 from codeswarm.mailbox.layout import Layout
+from codeswarm.mailbox.reader import Reader
 from codeswarm.mailbox.records import Box, Delivery, Position, Record
 from codeswarm.mailbox.writer import MAX_LINE, ROTATE_BYTES, Writer
 
@@ -78,6 +79,11 @@ class Transport(Protocol):
 
     async def agents(self, box: Box) -> list[str]:
         """Agents that have a ``box`` file, sorted."""
+        ...
+
+    async def ends(self, box: Box) -> dict[str, Position]:
+        """For every agent with a ``box`` file: the position after its last complete line now
+        (where a consumer interested only in what comes next starts)."""
         ...
 
     async def load_cursor(self, consumer: str, box: Box, agent: str) -> Position:
@@ -182,6 +188,18 @@ class LocalTransport:
 
     async def agents(self, box: Box) -> list[str]:
         return self.layout.agents(box)
+
+    async def ends(self, box: Box) -> dict[str, Position]:
+        out = {}
+        for agent in self.layout.agents(box):
+            reader = Reader(self.layout.path(box, agent))
+            try:
+                while reader.read():
+                    pass
+                out[agent] = reader.position
+            finally:
+                reader.close()
+        return out
 
     def cursor(self, consumer: str, box: Box, agent: str) -> Cursor:
         return Cursor(self.layout.cursor(consumer, box, agent), fsync=self.cursor_fsync)
