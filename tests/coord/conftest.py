@@ -40,7 +40,9 @@ need: Callable[[str], None] = _root_conftest().need
 def pg_server() -> Iterator[str]:
     """The admin URL of a PostgreSQL server started for this session."""
     try:
-        server = pg_service.PgServer(pg_service.bin_dir())
+        bindir = pg_service.bin_dir()
+        pg_service.reap_orphans(bindir)  # servers of earlier runs that were killed
+        server = pg_service.PgServer(bindir)
         url = server.start()
     except (pg_service.Unavailable, OSError) as exc:
         need(f"PostgreSQL unavailable: {exc}")

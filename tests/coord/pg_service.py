@@ -12,7 +12,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 START_TIMEOUT = 30
@@ -55,12 +54,47 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+PREFIX = "cs-pg-"
+OWNER = "owner.pid"
+
+
+def reap_orphans(bindir: Path) -> list[Path]:
+    """Stop the servers that an earlier run started and could not stop (it was killed): each
+    directory records the pid of the process that made it. Returns the directories removed."""
+    removed = []
+    for d in Path(tempfile.gettempdir()).glob(PREFIX + "*"):
+        try:
+            owner = int((d / OWNER).read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(owner):
+            continue
+        if (d / "data" / "postmaster.pid").exists():
+            runner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+            subprocess.run([*runner, str(bindir / "pg_ctl"), "-D", str(d / "data"), "-m",
+                            "immediate", "-w", "stop"], capture_output=True, check=False)  # fmt: skip
+        shutil.rmtree(d, ignore_errors=True)
+        removed.append(d)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class PgServer:
     """One server process; :meth:`start` returns the admin URL, :meth:`stop` ends it."""
 
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
-        self.dir = Path(tempfile.mkdtemp(prefix="cs-pg-"))
+        self.dir = Path(tempfile.mkdtemp(prefix=PREFIX))
+        (self.dir / OWNER).write_text(str(os.getpid()))
         self.port = _free_port()
         self.user = "cs"
         self._as: list[str] = []
@@ -101,19 +135,3 @@ class PgServer:
                 capture_output=True, check=False, cwd=self.dir,
             )  # fmt: skip
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def wait_ready(url: str, timeout: float = START_TIMEOUT) -> None:
-    """Block until the server accepts a query (pg_ctl -w usually did that already)."""
-    import psycopg
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with psycopg.connect(url, connect_timeout=2) as conn:
-                conn.execute("SELECT 1")
-                return
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)

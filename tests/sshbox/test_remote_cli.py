@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from swarmkit import Swarm, pids_of, wait_until
 
 pytestmark = [pytest.mark.codex, pytest.mark.slow]
@@ -94,3 +95,34 @@ def test_remote_bad_url_is_one_line(swarm: Swarm) -> None:
     proc = swarm.cli("send", "t", "0", "x", "--remote", "ssh://nohostpath", check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_up_status_down_run_on_the_far_host(swarm: Swarm, sshd: Any, codex_binary: Any) -> None:
+    url, env = remote_env(swarm, sshd)
+    # the far workspace has its own managed toolchain (ssh forwards no environment)
+    prefix = Path(codex_binary.path).parents[2]
+    (swarm.state / "tools").mkdir(parents=True, exist_ok=True)
+    (swarm.state / "tools" / prefix.name).symlink_to(prefix)
+    script = swarm.state.parent / "far-script.json"
+    script.write_text(json.dumps({"agents": {"*": ["far away"]}}))
+
+    def cs(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "codeswarm", *args, "--remote", url],
+                              capture_output=True, text=True, env=env, cwd=swarm.workdir, timeout=180)  # fmt: skip
+
+    up = cs("up", "-n", "1", "--name", "t", "--cwd", str(swarm.workdir), "--model-provider", "mock",
+            "--script", str(script), "--json")  # fmt: skip
+    assert up.returncode == 0, up.stderr
+    assert json.loads(up.stdout)["agents"][0]["state"] == "idle"
+    sent = subprocess.run(
+        [sys.executable, "-m", "codeswarm", "send", "t", "0", "hello", "--remote", url, "--wait", "--json"],
+        capture_output=True, text=True, env=env, cwd=swarm.workdir, timeout=120,
+    )  # fmt: skip
+    assert json.loads(sent.stdout)["t_0"]["text"] == "far away"
+    status = cs("status", "t", "--json")
+    assert json.loads(status.stdout)["agents"][0]["turns"] == 1
+    down = cs("down", "t")
+    assert down.returncode == 0 and "is down" in down.stdout
+    assert swarm.processes() == []
+    bad = cs("status", "nope")
+    assert bad.returncode == 2 and "no swarm 'nope'" in bad.stderr

@@ -20,6 +20,14 @@ def main(argv: list[str] | None = None) -> None:
 
         os.environ["CODESWARM_DEBUG"] = "1"
         args = [a for a in args if a != "--debug"]
+    if args and "--remote" in args:
+        from codeswarm.control.remote import FORWARDED
+
+        if args[0] in FORWARDED:  # one-shot on the far host, over ssh
+            from codeswarm.cli.errors import run_guarded
+            from codeswarm.control.remote import run_forwarded
+
+            sys.exit(run_guarded(lambda: run_forwarded(args)))
     if args and args[0] in FAST_COMMANDS:
         import importlib
 

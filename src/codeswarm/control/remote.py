@@ -55,3 +55,55 @@ def mirror(url: str, swarm: str) -> RunDir:
     root = state_dir() / "remote" / host.replace("/", "_") / swarm
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     return RunDir(root)
+
+
+FORWARDED = ("up", "status", "down", "logs", "interrupt", "approve", "ls")
+"""Commands that run on the far host as one-shot `codeswarm` processes over ssh (nothing is left
+running there); `send` and `attach` use the persistent mailbox connection instead."""
+
+
+def remote_argv(url: str, args: list[str], *, tty: bool = False) -> list[str]:
+    """The ssh command line that runs ``codeswarm ARGS`` in the workspace ``url`` names."""
+    from codeswarm.mailbox.sshurl import SshUrl, shell_path
+
+    u = SshUrl.parse(url)
+    workspace = shell_path(u.path)
+    cmd = " ".join(shlex.quote(a) for a in args)
+    if u.python:
+        py = " ".join(shlex.quote(w) for w in shlex.split(u.python))
+        script = f"CODESWARM_STATE_DIR={workspace} exec {py} -m codeswarm {cmd}"
+    else:
+        venv = f"{workspace}/.venv/bin/python"
+        script = (
+            f"export CODESWARM_STATE_DIR={workspace}; if [ -x {venv} ]; then exec {venv} -m "
+            f"codeswarm {cmd}; else exec python3 -m codeswarm {cmd}; fi"
+        )
+    argv = ["ssh", *ssh_options(), "-o", "LogLevel=ERROR", "-o", "BatchMode=yes"]
+    argv += ["-t"] if tty else ["-T"]
+    if u.port:
+        argv += ["-p", str(u.port)]
+    if u.user:
+        argv += ["-l", u.user]
+    return [*argv, "--", u.host, "exec sh -c " + shlex.quote(script)]
+
+
+def run_forwarded(args: list[str]) -> int:
+    """``codeswarm CMD … --remote URL …``: run ``codeswarm CMD …`` on the far host; its output
+    and exit code are this command's."""
+    import subprocess
+    import sys
+
+    i = args.index("--remote")
+    if i + 1 >= len(args):
+        raise UsageError("--remote wants ssh://[user@]host[:port]/path/to/workspace")
+    url = args[i + 1]
+    from codeswarm.mailbox.ssh import is_ssh_url
+
+    if not is_ssh_url(url):
+        raise UsageError(f"--remote wants ssh://[user@]host[:port]/path/to/workspace, got {url!r}")
+    rest = args[:i] + args[i + 2 :]
+    argv = remote_argv(url, rest, tty=sys.stdout.isatty() and sys.stdin.isatty())
+    try:
+        return subprocess.run(argv, check=False).returncode
+    except FileNotFoundError:
+        raise UsageError("no ssh client on PATH (install openssh-client)") from None
