@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import sys
 
-FAST_COMMANDS = {"coord": "codeswarm.cli.coord_cmd", "exec": "codeswarm.cli.exec_cmd"}
+FAST_COMMANDS = {
+    "coord": "codeswarm.cli.coord_cmd",
+    "exec": "codeswarm.cli.exec_cmd",
+    "mcp": "codeswarm.cli.mcp_cmd",
+}
 """Subcommands served without Typer: module with a ``main(argv) -> int``."""
 
 

@@ -26,7 +26,9 @@ with ``raise ... from exc``; callers only ever catch these.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # not `typing` at run time: this module is on every hot path
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class CodeswarmError(Exception):
