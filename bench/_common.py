@@ -21,6 +21,7 @@ def summary(values: list[float], scale: float = 1000.0) -> dict[str, float]:
     """p50 / p99 / mean of ``values`` (seconds), in milliseconds by default."""
     return {
         "p50_ms": round(pct(values, 50) * scale, 3),
+        "p95_ms": round(pct(values, 95) * scale, 3),
         "p99_ms": round(pct(values, 99) * scale, 3),
         "mean_ms": round(statistics.fmean(values) * scale, 3) if values else float("nan"),
         "n": len(values),

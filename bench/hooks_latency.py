@@ -2,7 +2,8 @@
 
 - baseline: `python -c pass` with the same (virtualenv) interpreter;
 - PreToolUse on a tool the hooks ignore (a read);
-- PreToolUse on an apply_patch (parse, agent heartbeat, lease check against 50 leases);
+- PreToolUse on an apply_patch (parse, agent heartbeat, lease check) with a populated
+  coordinator: 100 agents holding 1,000 leases (the issue's setting);
 - PreToolUse on a shell command (write detection, the check, a snapshot of a 500-file tree);
 - PostToolUse after it (a second snapshot and the comparison).
 
@@ -26,6 +27,7 @@ from codeswarm.coord import Coord
 
 
 def timed(argv: list[str], stdin: str, env: dict[str, str], rounds: int) -> list[float]:
+    subprocess.run(argv, input=stdin, text=True, env=env, capture_output=True, check=True)  # warm
     out = []
     for _ in range(rounds):
         t0 = time.perf_counter()
@@ -46,18 +48,25 @@ def main() -> None:
         (d / f"m{i}.py").write_text("x = 1\n")
     db = str(root / "coord.db")
     with Coord.open(db, root=str(repo)) as c:
-        peer = c.register("peer")
-        for i in range(50):
-            c.lease(peer, f"pkg{i % 20}/m{i}.py", note="bench")
+        for a in range(100):  # 100 agents, 10 leases each: 1,000 leases
+            peer = c.register(f"peer{a}", lease_s=3600)
+            for j in range(10):
+                c.lease(peer, f"area{a}/f{j}.py", note="bench")
+    # bytecode caches as in any installation (a development shell may set this)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     env = {**os.environ, "CODESWARM_DB": db, "CODESWARM_SCOPE": str(repo), "CODESWARM_AGENT_ID": "me",
            "CODESWARM_LEASES_AUTO": "0"}  # fmt: skip
-    hook = [sys.executable, "-m", "codeswarm.hooks", "codex"]
+    from codeswarm.hooks import ENTRY
+
+    hook = [sys.executable, ENTRY, "codex"]
     base = {"session_id": "bench-0001", "cwd": str(repo), "tool_use_id": "t"}
     patch = "*** Begin Patch\n*** Update File: pkg1/m101.py\n@@\n-x = 1\n+x = 2\n*** End Patch\n"
+    denied = "*** Begin Patch\n*** Update File: area7/f3.py\n@@\n-x = 1\n+x = 2\n*** End Patch\n"
     cases = {
         "baseline_python_c_pass": ([sys.executable, "-c", "pass"], ""),
         "pre_tool_use_ignored_tool": ([*hook, "pre-tool-use"], json.dumps({**base, "tool_name": "read_file", "tool_input": {}})),
         "pre_tool_use_apply_patch": ([*hook, "pre-tool-use"], json.dumps({**base, "tool_name": "apply_patch", "tool_input": {"command": patch}})),
+        "pre_tool_use_apply_patch_denied": ([*hook, "pre-tool-use"], json.dumps({**base, "tool_name": "apply_patch", "tool_input": {"command": denied}})),
         "pre_tool_use_shell_500_files": ([*hook, "pre-tool-use"], json.dumps({**base, "tool_name": "Bash", "tool_input": {"command": "make test > out.log"}})),
         "post_tool_use_shell_500_files": ([*hook, "post-tool-use"], json.dumps({**base, "tool_name": "Bash", "tool_input": {"command": "make test"}, "tool_response": ""})),
     }  # fmt: skip

@@ -56,7 +56,7 @@ def test_install_idempotent_keeps_own_entries_uninstall_byte_for_byte(
     if client == "codex":
         hooks = json.loads((home / ".codex" / "hooks.json").read_text())
         assert hooks["hooks"]["Stop"][0]["hooks"][0]["command"] == "my-own-hook"
-        assert any("codeswarm.hooks codex pre-tool-use" in h["command"]
+        assert any("codeswarm/hooks/__main__.py codex pre-tool-use" in h["command"]
                    for g in hooks["hooks"]["PreToolUse"] for h in g["hooks"])  # fmt: skip
         toml = (home / ".codex" / "config.toml").read_text()
         assert toml.startswith(USER_TOML) and "[mcp_servers.codeswarm]" in toml
@@ -69,7 +69,7 @@ def test_install_idempotent_keeps_own_entries_uninstall_byte_for_byte(
         assert settings["permissions"] == {"allow": ["Bash(ls)"]}
         commands = [h["command"] for g in settings["hooks"]["PreToolUse"] for h in g["hooks"]]
         assert "guard" in commands and any(
-            "codeswarm.hooks claude pre-tool-use" in c for c in commands
+            "codeswarm/hooks/__main__.py claude pre-tool-use" in c for c in commands
         )
         servers = json.loads((home / ".claude.json").read_text())["mcpServers"]
         assert set(servers) == {"theirs", "codeswarm"}

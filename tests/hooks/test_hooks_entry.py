@@ -183,7 +183,22 @@ def test_garbage_in_never_blocks(repo: Path) -> None:
         "CODESWARM_DB": str(repo.parent / "coord.db"),
         "CODESWARM_SCOPE": str(repo),
     }
-    for stdin in ("not json", "[1,2]", "", '{"tool_name": 5, "tool_input": "x"}'):
+    garbage_patch = json.dumps(
+        {
+            "tool_name": "apply_patch",
+            "cwd": str(repo),
+            "tool_input": {"command": "*** Begin Pat\x00ch\n+++"},
+        }
+    )
+    missing = json.dumps({"tool_name": "apply_patch"})  # no cwd, no session, no input
+    for stdin in (
+        "not json",
+        "[1,2]",
+        "",
+        '{"tool_name": 5, "tool_input": "x"}',
+        garbage_patch,
+        missing,
+    ):
         proc = subprocess.run([sys.executable, "-m", "codeswarm.hooks", "codex", "pre-tool-use"],
                               input=stdin, capture_output=True, text=True, env=env, timeout=30)  # fmt: skip
         assert proc.returncode == 0 and proc.stdout == ""

@@ -20,7 +20,6 @@ destination counts (a form like ``*** Move File:`` is not what Codex writes, and
 
 from __future__ import annotations
 
-import re
 from typing import Literal, NamedTuple
 
 BEGIN = "*** Begin Patch"
@@ -32,7 +31,16 @@ MOVE = "*** Move to: "
 END_OF_FILE = "*** End of File"
 
 OpKind = Literal["add", "delete", "update"]
-_HEADER = re.compile(r"^\*\*\* (Add File|Delete File|Update File|Move to): ?(.*)$")
+_HEADERS = (("*** Add File:", "Add File"), ("*** Delete File:", "Delete File"),
+            ("*** Update File:", "Update File"), ("*** Move to:", "Move to"))  # fmt: skip
+
+
+def _header(line: str) -> tuple[str, str] | None:
+    """(section, path) for a file-section header line (no ``re``: hooks import this per call)."""
+    for prefix, what in _HEADERS:
+        if line.startswith(prefix):
+            return what, line[len(prefix) :]
+    return None
 
 
 class FileOp(NamedTuple):
@@ -89,14 +97,14 @@ def parse_patch(text: object) -> Patch:
     current: FileOp | None = None
     for n, raw in enumerate(body, 1):
         line = raw.strip()
-        m = _HEADER.match(line) if line.startswith("*** ") else None
+        m = _header(line) if line.startswith("*** ") else None
         if m is None:
             if line == END_OF_FILE:
                 continue
             if current is None and line:
                 problems.append(f"line {n}: content outside a file section")
             continue
-        what, path = m.group(1), m.group(2).strip()
+        what, path = m[0], m[1].strip()
         if not path:
             problems.append(f"line {n}: '{what}' without a path")
             continue

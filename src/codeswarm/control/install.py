@@ -29,7 +29,8 @@ from codeswarm.core.errors import UsageError
 
 Client = Literal["codex", "claude"]
 Scope = Literal["user", "project"]
-MARK = "codeswarm.hooks"
+MARK = "codeswarm"
+"""A hook group is codeswarm's when one of its commands runs codeswarm's hook entry point."""
 SERVER = "codeswarm"
 TOML_BEGIN = "# >>> codeswarm >>> (managed by `codeswarm install`; remove with --uninstall)"
 TOML_END = "# <<< codeswarm <<<"
@@ -50,7 +51,9 @@ class Change:
 
 
 def _hook(client: str, event: str) -> dict[str, Any]:
-    return {"type": "command", "command": f"{sys.executable} -m codeswarm.hooks {client} {event}",
+    from codeswarm.hooks import ENTRY
+
+    return {"type": "command", "command": f"{sys.executable} {ENTRY} {client} {event}",
             "timeout": 30}  # fmt: skip
 
 

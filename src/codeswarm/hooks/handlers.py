@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 from codeswarm.hooks.context import PERSONAL_LEASE_S, HookContext
@@ -268,6 +267,8 @@ def scope_root(ctx: HookContext) -> str:
     root = ctx.env.get("CODESWARM_SCOPE")
     if root:
         return os.path.abspath(root)
+    from pathlib import Path
+
     from codeswarm.core.paths import project_root
 
     return str(project_root(Path(ctx.cwd)))

@@ -3,11 +3,10 @@ command changed behind the hooks' back (PostToolUse compares the picture taken b
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
-
-import orjson
 
 SKIP_DIRS = frozenset(
     {".git", ".codeswarm", "node_modules", "__pycache__", ".venv", "venv", ".mypy_cache",
@@ -66,7 +65,7 @@ def _key(session: str, tool_use: str) -> Path:
 def save(session: str, tool_use: str, root: str, picture: Picture) -> None:
     path = _key(session, tool_use)
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(orjson.dumps({"root": root, "files": picture}))
+    tmp.write_text(json.dumps({"root": root, "files": picture}))
     os.replace(tmp, path)
 
 
@@ -74,9 +73,9 @@ def load(session: str, tool_use: str) -> tuple[str, Picture] | None:
     """The picture saved before the tool ran (and forget it)."""
     path = _key(session, tool_use)
     try:
-        data = orjson.loads(path.read_bytes())
+        data = json.loads(path.read_bytes())
         path.unlink()
-    except (OSError, orjson.JSONDecodeError):
+    except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
         return None

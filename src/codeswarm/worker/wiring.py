@@ -48,7 +48,9 @@ def role_of(spec: SwarmSpec, rank: int | None) -> str:
 
 def hook_command(client: str, event: str) -> str:
     """The command Codex runs: this interpreter, by absolute path (no shim, no PATH lookup)."""
-    return f"{sys.executable} -m codeswarm.hooks {client} {event}"
+    from codeswarm.hooks import ENTRY
+
+    return f"{sys.executable} {ENTRY} {client} {event}"
 
 
 def hooks_json() -> dict[str, Any]:
