@@ -13,6 +13,7 @@ FAST_COMMANDS = {
     "coord": "codeswarm.cli.coord_cmd",
     "exec": "codeswarm.cli.exec_cmd",
     "mcp": "codeswarm.cli.mcp_cmd",
+    "send": "codeswarm.cli.send_cmd",
 }
 """Subcommands served without Typer: module with a ``main(argv) -> int``."""
 

@@ -98,37 +98,11 @@ def up(
     )  # fmt: skip
 
 
-def send(
-    swarm: str = typer.Argument(..., help="The swarm."),
-    target: str = typer.Argument(..., help="An agent id, a rank, a comma list, or 'all'."),
-    text: str = typer.Argument(..., help="The message ('-' reads standard input)."),
-    wait: bool = typer.Option(False, "--wait", help="Wait for the turns and print their answers."),
-    stream: bool = typer.Option(False, "--stream", help="With --wait: show the turns as they run."),
-    mode: str | None = typer.Option(None, "--mode", help="queue | steer, when a turn is running."),
-    timeout: float = typer.Option(600.0, "--timeout", help="Seconds --wait waits."),
-    json_out: bool = typer.Option(False, "--json", help="JSON output."),
-    remote: str | None = typer.Option(
-        None, "--remote", help="ssh://[user@]host[:port]/path/to/workspace of a swarm elsewhere."
-    ),
-) -> None:
-    """Send a message to one agent, some, or all."""
-    from codeswarm.cli.swarm_send import run_send
+def send(ctx: typer.Context) -> None:
+    """Send a message to one agent, some, or all (see 'codeswarm send --help')."""
+    from codeswarm.cli import send_cmd
 
-    if text == "-":
-        text = sys.stdin.read()
-    raise typer.Exit(
-        run_send(
-            swarm,
-            target,
-            text,
-            wait=wait or stream,
-            stream=stream,
-            mode=mode,
-            timeout=timeout,
-            json_out=json_out,
-            remote=remote,
-        )
-    )
+    raise typer.Exit(send_cmd.main(list(ctx.args)))
 
 
 def attach(
@@ -299,5 +273,12 @@ def _slurm_job_alive(run: object) -> bool:
 
 
 def register(app: typer.Typer) -> None:
-    for fn in (up, send, attach, status, logs, interrupt, approve, down, ls):
+    for fn in (up, attach, status, logs, interrupt, approve, down, ls):
         app.command(fn.__name__)(fn)
+    # `send` is a fast command (codeswarm.cli.__init__ dispatches it before Typer loads); this
+    # entry lists it in `codeswarm --help`
+    app.command(
+        "send",
+        add_help_option=False,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )(send)
