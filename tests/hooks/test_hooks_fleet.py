@@ -128,6 +128,11 @@ def test_auto_lease_and_a_message_wakes_an_idle_agent(swarm: Swarm) -> None:
     swarm.cli("send", "t", "0", "make a new file", "--wait")
     leases = coord(swarm, "leases")
     assert [(le["path"], le["holder"]) for le in leases] == [("src/new.py", "t_0#1")]
+    # and `status` shows who holds what
+    agents = swarm.status()["agents"]
+    assert [le["path"] for le in agents[0]["leases"]] == ["src/new.py"] and agents[1][
+        "leases"
+    ] == []
     out = json.loads(swarm.cli("send", "t", "1", "touch new", "--wait", "--json").stdout)
     assert out["t_1"]["text"] == "refused"
     assert "t_0#1" in last_input(requests_of(swarm, "t_1")[1])

@@ -117,7 +117,9 @@ def usage_table(fleet_json: dict[str, Any], width: int = 100) -> Any:
         t.add_column(col, justify=justify, no_wrap=True, min_width=w)  # type: ignore[arg-type]
     t.add_column("last message", no_wrap=True, overflow="ellipsis", max_width=left)
     for a in fleet_json["agents"]:
-        t.add_row(*cells(a), escape((a["last_message"] or "").replace("\n", " ")))
+        held = ", ".join(le["path"] for le in a.get("leases") or ())
+        message = (a["last_message"] or "").replace("\n", " ")
+        t.add_row(*cells(a), escape(f"[holds {held}] {message}" if held else message))
     t.add_section()
     t.add_row(*totals, "")
     return t

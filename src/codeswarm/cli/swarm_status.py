@@ -8,13 +8,40 @@ from typing import Any
 from codeswarm.core.swarm import RunDir
 
 
+def _with_leases(out: dict[str, Any], spec: Any) -> dict[str, Any]:
+    """Add each agent's leases (what it holds in the coordination store) to the status."""
+    if not spec.coord or not spec.coord_db:
+        return out
+    from codeswarm.coord import Coord
+    from codeswarm.core.errors import CoordError
+
+    try:
+        with Coord.open(spec.coord_db, root=spec.cwd) as coord:
+            leases = coord.leases()
+    except CoordError as exc:
+        out["coordination"] = {"error": str(exc)}
+        return out
+    held: dict[str, list[dict[str, Any]]] = {}
+    for lease in leases:
+        held.setdefault(lease.holder.split("#")[0], []).append(
+            {"path": lease.path, "mode": lease.mode, "note": lease.note, "token": lease.token}
+        )
+    for agent in out["agents"]:
+        agent["leases"] = held.get(agent["id"], [])
+    return out
+
+
 def fleet_status(run: RunDir) -> dict[str, Any]:
     """The status JSON (the contract in the CLI docs)."""
+    spec = run.load_spec()
+    return _with_leases(_fleet_status(run, spec), spec)
+
+
+def _fleet_status(run: RunDir, spec: Any) -> dict[str, Any]:
     from codeswarm.control.fleet import FAILED, STOPPED
     from codeswarm.control.local import live_workers, supervisor_pid
     from codeswarm.control.router import Router
 
-    spec = run.load_spec()
     router = Router(run, start="begin", spec=spec)
     router.replay()
     if spec.backend == "slurm":
