@@ -91,6 +91,9 @@ def timed(argv: list[str], env: dict[str, str], first: str, done: str) -> tuple[
 
 
 def main() -> None:
+    # bytecode caches as in any installation (a development shell may set this; then every
+    # start recompiles codeswarm, which the bare script does not have to)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=10)
     args = ap.parse_args()
