@@ -56,6 +56,12 @@ CODEX_CLOSE_GRACE = 3.0
 COORD_LEASE_S = 120.0
 """The agent's registration lapses this long after its last heartbeat (its leases with it)."""
 COORD_WAIT_S = 10.0
+COORD_POLL_S = 0.5
+"""With SQLite and no inotify: how often an idle agent looks for a message to wake it."""
+COORD_POLL_IDLE_S = 10.0
+"""With SQLite and inotify: a look now and then all the same (a missed event costs at most this)."""
+COORD_BEAT_S = 10.0
+"""How often the worker heartbeats its agent's registration (it lapses after COORD_LEASE_S)."""
 COORD_RETRY_S = 5.0
 
 
@@ -102,6 +108,9 @@ class Worker:
         self.coord: Any = None  # codeswarm.coord.Coord when the swarm is wired
         self.role = role_of(self.spec, agent_rank(agent))
         self._coord_seen: set[int] = set()
+        self._coord_is_postgres = False
+        self._db_event: asyncio.Event | None = None
+        self._db_poll = COORD_POLL_S
 
     # -- outbox ---------------------------------------------------------------------------------
     def emit(self, kind: str, **fields: Any) -> None:
@@ -489,6 +498,9 @@ class Worker:
                                pid=os.getpid(), lease_s=COORD_LEASE_S)  # fmt: skip
             return coord
 
+        self._coord_is_postgres = (self.spec.coord_db or "").startswith(
+            ("postgresql://", "postgres://")
+        )
         try:
             self.coord = await asyncio.to_thread(join)
         except CoordError as exc:
@@ -512,12 +524,33 @@ class Worker:
         except CoordError as exc:
             self.emit("error", message=f"could not acknowledge message {message_id}: {exc}")
 
+    async def _db_changed(self) -> None:
+        """Wait until the SQLite database (or its WAL) is written, or a poll interval passes."""
+        if self._db_event is None:
+            self._db_event = asyncio.Event()
+            db = (self.spec.coord_db or "").removeprefix("sqlite://").split("?", 1)[0]
+            path = Path(db)
+            try:
+                from codeswarm.mailbox.inotify import InotifyHub
+
+                hub = InotifyHub.for_loop()
+                event = self._db_event
+                for name in (path.name, path.name + "-wal"):
+                    hub.watch(path.parent, name, lambda _n: event.set())
+                self._db_poll = COORD_POLL_IDLE_S
+            except Exception:  # no inotify here: keep polling
+                self._db_poll = COORD_POLL_S
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._db_event.wait(), self._db_poll)
+        self._db_event.clear()
+
     async def _watch_coord(self) -> None:
         """Wake the agent for each new coordination message: a turn that carries it, acknowledged
         only once the turn is accepted (a crash before that delivers it again)."""
         from codeswarm.core.errors import CoordError
 
         since = await asyncio.to_thread(self.coord.last_seq)
+        last_beat = time.monotonic()
         while True:
             try:
                 unread = await asyncio.to_thread(self.coord.inbox, self.agent, limit=50)
@@ -533,12 +566,23 @@ class Worker:
                         "coord_id": m.id,
                     }
                     self.inputs.put_nowait(_Event(Input.COORD_MESSAGE, record))
-                events = await self.coord.wait_async(
-                    since=since, timeout=COORD_WAIT_S, kind="message.sent"
-                )
-                if events:
-                    since = events[-1].seq
-                await asyncio.to_thread(self.coord.heartbeat, self.agent)
+                if self._coord_is_postgres:
+                    # LISTEN/NOTIFY: blocks in the server, costs nothing while idle
+                    events = await self.coord.wait_async(
+                        since=since, timeout=COORD_WAIT_S, kind="message.sent"
+                    )
+                    if events:
+                        since = events[-1].seq
+                else:
+                    # SQLite's wait checks data_version every few ms: fine for one caller, but
+                    # every idle agent of a fleet doing it adds up (measured: 0.6 % of a core
+                    # per agent). A commit writes the database's WAL: inotify on it wakes us
+                    # (no commit, no wake-up); a slow poll remains for filesystems without it.
+                    await self._db_changed()
+                beat = time.monotonic()
+                if beat - last_beat >= COORD_BEAT_S:
+                    last_beat = beat
+                    await asyncio.to_thread(self.coord.heartbeat, self.agent)
             except CoordError as exc:
                 self.emit("error", message=f"coordination: {exc}")
                 await asyncio.sleep(COORD_RETRY_S)
