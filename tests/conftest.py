@@ -12,15 +12,9 @@ from pathlib import Path
 
 import pytest
 
-REQUIRE_ALL = os.environ.get("CODESWARM_REQUIRE_ALL") == "1"
+from swarmkit import need
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def need(reason: str) -> None:
-    """Skip for a missing component, or fail under CODESWARM_REQUIRE_ALL=1."""
-    if REQUIRE_ALL:
-        pytest.fail(f"required component missing (CODESWARM_REQUIRE_ALL=1): {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+
+
+REQUIRE_ALL = os.environ.get("CODESWARM_REQUIRE_ALL") == "1"
+
+
+def need(reason: str) -> None:
+    """Skip for a missing component, or fail under CODESWARM_REQUIRE_ALL=1 (CI sets it): a test
+    skipped in CI is a test that does not exist."""
+    if REQUIRE_ALL:
+        pytest.fail(f"required component missing (CODESWARM_REQUIRE_ALL=1): {reason}")
+    pytest.skip(reason)
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:

@@ -117,3 +117,21 @@ def test_project_scope_and_bad_input(home: Path) -> None:
         and "nothing was changed" in out.stderr
     )
     assert (home / ".codex" / "hooks.json").read_text() == "{broken"
+
+
+def test_a_users_own_hook_that_mentions_codeswarm_is_not_ours(home: Path) -> None:
+    path = home / ".codex" / "hooks.json"
+    mine = {
+        "hooks": {"Stop": [{"hooks": [{"type": "command", "command": "codeswarm-notify --done"}]}]}
+    }
+    path.write_text(json.dumps(mine))
+    run(home, "codex")
+    doc = json.loads(path.read_text())
+    assert doc["hooks"]["Stop"][0]["hooks"][0]["command"] == "codeswarm-notify --done"
+    assert len(doc["hooks"]["Stop"]) == 2
+    doc["hooks"]["SessionStart"].append({"hooks": [{"type": "command", "command": "later"}]})
+    path.write_text(json.dumps(doc))  # edited since install: uninstall strips only ours
+    run(home, "codex", "--uninstall")
+    doc = json.loads(path.read_text())
+    assert doc["hooks"]["Stop"] == mine["hooks"]["Stop"]
+    assert doc["hooks"]["SessionStart"] == [{"hooks": [{"type": "command", "command": "later"}]}]

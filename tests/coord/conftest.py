@@ -6,7 +6,6 @@ filesystems) and ``postgresql`` (a real server this session starts; a fresh sche
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 import uuid
@@ -18,22 +17,11 @@ import pg_service
 import pytest
 
 from codeswarm.coord import Coord, ManualClock, open_store
+from swarmkit import need
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 BACKENDS = ["sqlite", "sqlite-journal", "postgresql"]
-
-
-def _root_conftest() -> Any:
-    """tests/conftest.py, for its ``need`` rule (both files are named conftest)."""
-    spec = importlib.util.spec_from_file_location("_cs_root_conftest", HERE.parent / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-need: Callable[[str], None] = _root_conftest().need
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,14 +20,8 @@ from typing import Any
 import pytest
 import slurm_cluster
 
-REQUIRE_ALL = os.environ.get("CODESWARM_REQUIRE_ALL") == "1"
-
-
-def need(reason: str) -> None:
-    """Skip for a missing component, or fail under CODESWARM_REQUIRE_ALL=1 (tests/conftest.py)."""
-    if REQUIRE_ALL:
-        pytest.fail(f"required component missing (CODESWARM_REQUIRE_ALL=1): {reason}")
-    pytest.skip(reason)
+import swarmkit
+from swarmkit import need, pids_of
 
 
 @pytest.fixture(scope="session")
@@ -46,31 +39,8 @@ def slurm() -> Iterator[None]:
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
-
-
-def pids_of(needle: str) -> list[int]:
-    """Live processes whose command line or environment mentions ``needle``."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            environ = (entry / "environ").read_bytes().decode(errors="replace")
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if (needle in cmd or f"={needle}" in environ) and ") Z " not in stat:
-            out.append(int(entry.name))
-    return out
+    """swarmkit's, with a longer default: Slurm schedules in seconds."""
+    return swarmkit.wait_until(predicate, timeout, what)
 
 
 def squeue(name: str) -> list[dict[str, str]]:

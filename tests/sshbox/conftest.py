@@ -3,7 +3,6 @@ session), and transports to it that are always closed."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -13,20 +12,9 @@ import pytest
 import sshd_local
 
 from codeswarm.mailbox.ssh import SshTransport
+from swarmkit import need
 
 HERE = Path(__file__).resolve().parent
-
-
-def _root_conftest() -> Any:
-    """tests/conftest.py, for its ``need`` rule (both files are named conftest)."""
-    spec = importlib.util.spec_from_file_location("_cs_root_conftest", HERE.parent / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-need: Callable[[str], None] = _root_conftest().need
 
 
 @pytest.fixture(scope="session")

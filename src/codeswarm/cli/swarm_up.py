@@ -18,8 +18,7 @@ if TYPE_CHECKING:
     from codeswarm.control.slurm import JobInfo, JobRecord
     from codeswarm.core.swarm import RunDir, SwarmSpec
 
-APPROVAL_POLICIES = ("untrusted", "on-request", "never")
-SANDBOXES = ("read-only", "workspace-write", "danger-full-access")
+from codeswarm.cli.exec_cmd import APPROVAL_POLICIES, SANDBOXES
 
 
 def _coord_db() -> str:

@@ -6,8 +6,9 @@ import (stdlib only) for paths that start Codex before anything else has loaded.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from codeswarm.core.lazy import lazy_names
+
+TYPE_CHECKING = False  # not `typing` at run time: hot paths import this package
 
 if TYPE_CHECKING:
     from codeswarm.codex.approval import (
@@ -75,10 +76,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'codeswarm.codex' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"codeswarm.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _WHERE, globals())

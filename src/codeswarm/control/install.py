@@ -29,16 +29,10 @@ from codeswarm.core.errors import UsageError
 
 Client = Literal["codex", "claude"]
 Scope = Literal["user", "project"]
-MARK = "codeswarm"
-"""A hook group is codeswarm's when one of its commands runs codeswarm's hook entry point."""
 SERVER = "codeswarm"
 TOML_BEGIN = "# >>> codeswarm >>> (managed by `codeswarm install`; remove with --uninstall)"
 TOML_END = "# <<< codeswarm <<<"
 ABSENT = b"codeswarm: this file did not exist before install\n"
-
-CODEX_EVENTS = {"SessionStart": "session-start", "PreToolUse": "pre-tool-use",
-                "PostToolUse": "post-tool-use", "Stop": "stop", "SessionEnd": "session-end"}  # fmt: skip
-CLAUDE_EVENTS = {**CODEX_EVENTS, "UserPromptSubmit": "user-prompt-submit"}
 
 
 @dataclass
@@ -50,32 +44,22 @@ class Change:
         return f"{self.action:<9} {self.path}"
 
 
-def _hook(client: str, event: str) -> dict[str, Any]:
-    from codeswarm.hooks import ENTRY
-
-    return {"type": "command", "command": f"{sys.executable} {ENTRY} {client} {event}",
-            "timeout": 30}  # fmt: skip
-
-
 def _is_ours(group: Any) -> bool:
+    from codeswarm.hooks import is_ours
+
     hooks = group.get("hooks") if isinstance(group, dict) else None
     return isinstance(hooks, list) and any(
-        MARK in str(h.get("command", "")) for h in hooks if isinstance(h, dict)
+        is_ours(h.get("command", "")) for h in hooks if isinstance(h, dict)
     )
 
 
-def _with_hooks(doc: dict[str, Any], client: str, events: dict[str, str]) -> dict[str, Any]:
+def _with_hooks(doc: dict[str, Any], client: str) -> dict[str, Any]:
+    from codeswarm.hooks import groups
+
     doc = dict(doc)
     table = dict(doc.get("hooks") or {})
-    for name, event in events.items():
-        groups = [g for g in (table.get(name) or []) if not _is_ours(g)]
-        ours: dict[str, Any] = {"hooks": [_hook(client, event)]}
-        if name in ("PreToolUse", "PostToolUse"):
-            ours = {
-                "matcher": "*" if client == "codex" else "Write|Edit|MultiEdit|NotebookEdit|Bash",
-                **ours,
-            }
-        table[name] = [*groups, ours]
+    for name, ours in groups(client).items():
+        table[name] = [*(g for g in (table.get(name) or []) if not _is_ours(g)), ours]
     doc["hooks"] = table
     return doc
 
@@ -273,9 +257,7 @@ def plan(client: Client, scope: Scope, *, repo: Path, uninstall: bool) -> Plan:
             home / "prompts" / "swarm.md",
         )
         doc = _json_load(hooks)
-        p.writes[hooks] = _dump(
-            _without_hooks(doc) if uninstall else _with_hooks(doc, "codex", CODEX_EVENTS)
-        )
+        p.writes[hooks] = _dump(_without_hooks(doc) if uninstall else _with_hooks(doc, "codex"))
         text = config.read_text() if config.exists() else ""
         p.writes[config] = _toml_without(text) if uninstall else _toml_with(text)
         p.writes[prompt] = None if uninstall else _swarm_command("codex")
@@ -285,9 +267,7 @@ def plan(client: Client, scope: Scope, *, repo: Path, uninstall: bool) -> Plan:
         mcp = Path.home() / ".claude.json" if scope == "user" else repo / ".mcp.json"
         command = base / "commands" / "swarm.md"
         doc = _json_load(settings)
-        p.writes[settings] = _dump(
-            _without_hooks(doc) if uninstall else _with_hooks(doc, "claude", CLAUDE_EVENTS)
-        )
+        p.writes[settings] = _dump(_without_hooks(doc) if uninstall else _with_hooks(doc, "claude"))
         doc = _json_load(mcp)
         p.writes[mcp] = _dump(_without_mcp(doc) if uninstall else _with_mcp(doc))
         p.writes[command] = None if uninstall else _swarm_command("claude")

@@ -6,7 +6,7 @@ The names below load on first use (PEP 562), so importing one submodule, say
 
 from __future__ import annotations
 
-import importlib
+from codeswarm.core.lazy import lazy_names
 
 TYPE_CHECKING = False  # not `typing`: importing it costs hot paths (hooks, coord CLI) ~6 ms
 
@@ -30,25 +30,25 @@ if TYPE_CHECKING:
     from codeswarm.core.versions import CODEX_VERSION
 
 _WHERE = {
-    "CODEX_VERSION": "versions",
-    "EVENTS_VERSION": "events",
-    "Event": "events",
-    "Config": "config",
-    "load_config": "config",
-    "project_root": "paths",
-    "state_dir": "paths",
-    "tools_dir": "paths",
-    "ClosedError": "errors",
-    "CodexError": "errors",
-    "CodeswarmError": "errors",
-    "ConfigError": "errors",
-    "ProcessExitedError": "errors",
-    "ProtocolError": "errors",
-    "RpcError": "errors",
-    "ScriptError": "errors",
-    "ToolchainError": "errors",
-    "TurnFailedError": "errors",
-    "UsageError": "errors",
+    "CODEX_VERSION": "core.versions",
+    "EVENTS_VERSION": "core.events",
+    "Event": "core.events",
+    "Config": "core.config",
+    "load_config": "core.config",
+    "project_root": "core.paths",
+    "state_dir": "core.paths",
+    "tools_dir": "core.paths",
+    "ClosedError": "core.errors",
+    "CodexError": "core.errors",
+    "CodeswarmError": "core.errors",
+    "ConfigError": "core.errors",
+    "ProcessExitedError": "core.errors",
+    "ProtocolError": "core.errors",
+    "RpcError": "core.errors",
+    "ScriptError": "core.errors",
+    "ToolchainError": "core.errors",
+    "TurnFailedError": "core.errors",
+    "UsageError": "core.errors",
 }
 
 __all__ = [
@@ -74,10 +74,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'codeswarm.core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"codeswarm.core.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _WHERE, globals())

@@ -11,6 +11,8 @@ import json  # not orjson: loading its extension costs ~20 ms, more than this wh
 import os
 import sys
 
+from codeswarm.hooks import GUARDED_TOOLS
+
 TYPE_CHECKING = False  # `typing` is not imported at run time: this runs on every tool call
 if TYPE_CHECKING:
     from typing import Any
@@ -24,11 +26,6 @@ EVENTS = {
     "session-end": "session_end",
 }
 CLIENTS = ("codex", "claude")
-GUARDED_TOOLS = frozenset(
-    {"apply_patch", "Write", "Edit", "MultiEdit", "NotebookEdit", "Bash", "shell", "exec_command",
-     "local_shell"}
-)  # fmt: skip
-"""Tools that may write files (kept in step with codeswarm.hooks.handlers)."""
 
 
 def _emit(obj: dict[str, Any] | None) -> None:

@@ -15,13 +15,11 @@ import os
 import time
 from typing import Any
 
+from codeswarm.hooks import SHELL_TOOLS, WRITE_TOOLS
 from codeswarm.hooks.context import PERSONAL_LEASE_S, HookContext
 
 Output = dict[str, Any] | None
 
-WRITE_TOOLS = {"Write": "file_path", "Edit": "file_path", "MultiEdit": "file_path",
-               "NotebookEdit": "notebook_path"}  # fmt: skip
-SHELL_TOOLS = {"Bash", "shell", "exec_command", "local_shell"}
 MAX_CONTEXT_ITEMS = 12
 
 

@@ -9,8 +9,9 @@ touched, and ctypes (for inotify) loads only when a follower starts watching.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from codeswarm.core.lazy import lazy_names
+
+TYPE_CHECKING = False  # not `typing` at run time: hot paths import this package
 
 if TYPE_CHECKING:
     from codeswarm.core.errors import (
@@ -101,10 +102,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'codeswarm.mailbox' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"codeswarm.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _WHERE, globals())

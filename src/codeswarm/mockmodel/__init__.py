@@ -10,8 +10,9 @@ the paths that point Codex at the model before the server (Starlette, uvicorn) h
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from codeswarm.core.lazy import lazy_names
+
+TYPE_CHECKING = False  # not `typing` at run time: hot paths import this package
 
 if TYPE_CHECKING:
     from codeswarm.mockmodel.overrides import MODEL, PROVIDER_ID, codex_overrides, to_codex_flags
@@ -29,21 +30,21 @@ if TYPE_CHECKING:
     from codeswarm.mockmodel.server import DEFAULT_AGENT, MockModel
 
 _WHERE = {
-    "MODEL": "overrides",
-    "PROVIDER_ID": "overrides",
-    "codex_overrides": "overrides",
-    "to_codex_flags": "overrides",
-    "EXHAUSTED_TEXT": "script",
-    "Entry": "script",
-    "ExecCall": "script",
-    "Playback": "script",
-    "Script": "script",
-    "Usage": "script",
-    "agent_rank": "script",
-    "latest_user_text": "script",
-    "load_script": "script",
-    "DEFAULT_AGENT": "server",
-    "MockModel": "server",
+    "MODEL": "mockmodel.overrides",
+    "PROVIDER_ID": "mockmodel.overrides",
+    "codex_overrides": "mockmodel.overrides",
+    "to_codex_flags": "mockmodel.overrides",
+    "EXHAUSTED_TEXT": "mockmodel.script",
+    "Entry": "mockmodel.script",
+    "ExecCall": "mockmodel.script",
+    "Playback": "mockmodel.script",
+    "Script": "mockmodel.script",
+    "Usage": "mockmodel.script",
+    "agent_rank": "mockmodel.script",
+    "latest_user_text": "mockmodel.script",
+    "load_script": "mockmodel.script",
+    "DEFAULT_AGENT": "mockmodel.server",
+    "MockModel": "mockmodel.server",
 }
 
 __all__ = [
@@ -65,10 +66,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'codeswarm.mockmodel' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"codeswarm.mockmodel.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _WHERE, globals())

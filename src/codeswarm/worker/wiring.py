@@ -14,15 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from codeswarm.core.swarm import SwarmSpec
+from codeswarm.hooks import groups
 
-HOOK_TIMEOUT_S = 30
-HOOK_EVENTS = {
-    "SessionStart": "session-start",
-    "PreToolUse": "pre-tool-use",
-    "PostToolUse": "post-tool-use",
-    "Stop": "stop",
-    "SessionEnd": "session-end",
-}
 MCP_SERVER = "codeswarm"
 
 
@@ -46,31 +39,8 @@ def role_of(spec: SwarmSpec, rank: int | None) -> str:
     return spec.roles[(rank or 0) % len(spec.roles)]
 
 
-def hook_command(client: str, event: str) -> str:
-    """The command Codex runs: this interpreter, by absolute path (no shim, no PATH lookup)."""
-    from codeswarm.hooks import ENTRY
-
-    return f"{sys.executable} {ENTRY} {client} {event}"
-
-
 def hooks_json() -> dict[str, Any]:
-    return {
-        "hooks": {
-            name: [
-                {
-                    **({"matcher": "*"} if name in ("PreToolUse", "PostToolUse") else {}),
-                    "hooks": [
-                        {
-                            "type": "command",
-                            "command": hook_command("codex", event),
-                            "timeout": HOOK_TIMEOUT_S,
-                        }
-                    ],
-                }
-            ]
-            for name, event in HOOK_EVENTS.items()
-        }
-    }
+    return {"hooks": {name: [group] for name, group in groups("codex").items()}}
 
 
 def install_hooks(home: Path) -> None:
