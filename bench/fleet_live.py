@@ -95,7 +95,7 @@ def pids_under(run_dir: Path) -> dict[str, int]:
             continue
         if "codeswarm.worker" in cmd and str(run_dir) in cmd:
             out[f"worker {cmd.split('--agent ')[-1].split()[0]}"] = int(entry.name)
-        elif "codeswarm.control.supervisor" in cmd and str(run_dir) in cmd:
+        elif "codeswarm.control.launch.supervisor" in cmd and str(run_dir) in cmd:
             out["supervisor"] = int(entry.name)
         elif "mock-model" in cmd and str(run_dir) in cmd:
             out["model"] = int(entry.name)
@@ -137,7 +137,7 @@ def main() -> None:
             wait_for(lambda rid=rid: any(
                 r["kind"] == "codex" and r["msg"].get("method") == "turn/completed" for r in outbox_records(outbox)[-3:]))  # fmt: skip
         # baseline: the same append, in-process (no process start, no CLI)
-        from codeswarm.control.commands import send as do_send
+        from codeswarm.control.steering import send as do_send
         from codeswarm.core.swarm import RunDir
 
         os.environ["CODESWARM_STATE_DIR"] = env["CODESWARM_STATE_DIR"]

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import orjson
 
 from _common import emit, summary
-from codeswarm.control.router import Router
+from codeswarm.control.fleet.router import Router
 from codeswarm.core.swarm import RunDir, SwarmSpec
 from codeswarm.mailbox import Layout, Writer
 
@@ -198,7 +198,7 @@ print(i)
 FLEET_ROUTER = r"""
 import asyncio, resource, sys, time
 from pathlib import Path
-from codeswarm.control.router import Router
+from codeswarm.control.fleet.router import Router
 from codeswarm.core.swarm import RunDir
 run, expected = RunDir(Path(sys.argv[1])), int(sys.argv[2])
 async def main():

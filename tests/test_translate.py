@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codeswarm.control.translate import EventStamper, translate
+from codeswarm.control.events.translate import EventStamper, translate
 from codeswarm.core.events import EVENT_TYPES
 
 T = {"threadId": "th", "turnId": "tu"}

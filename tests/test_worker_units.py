@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from codeswarm.codex.approval import ApprovalRequest, Decision
-from codeswarm.control.records import record_events
+from codeswarm.control.events.records import record_events
 from codeswarm.worker.approvals import ForwardedApprovals
 from codeswarm.worker.home import prepare_codex_home
 

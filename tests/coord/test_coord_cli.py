@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from codeswarm.cli.coord_cmd import main
+from codeswarm.cli.coord.command import main
 from conftest import python_env
 
 
@@ -163,7 +163,7 @@ def test_real_process_exit_codes_and_one_line_errors(tmp_path: Path, root: Path)
 def test_the_start_path_stays_light(tmp_path: Path, root: Path) -> None:
     code = (
         "import sys\n"
-        "from codeswarm.cli.coord_cmd import main\n"
+        "from codeswarm.cli.coord.command import main\n"
         "rc = main(['register', 'a'])\n"
         "heavy = sorted(m for m in ('typer', 'click', 'rich', 'msgspec', 'psycopg', 'mcp',"
         " 'pydantic', 'argparse', 'json', 'asyncio', 'dataclasses', 'tomllib') if m in sys.modules)\n"

@@ -12,9 +12,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from codeswarm.control import slurm_fleet
-from codeswarm.control.fleet import FAILED, IDLE, STARTING, STOPPED, FleetState
-from codeswarm.control.slurm import (
+from codeswarm.control.fleet.state import FAILED, IDLE, STARTING, STOPPED, FleetState
+from codeswarm.control.launch import slurm as slurm_fleet
+from codeswarm.control.launch.slurm_jobs import (
     JobInfo,
     JobRecord,
     coord_url_for_nodes,
@@ -73,7 +73,7 @@ def test_script_requests_one_task_per_agent_with_every_option_in_order() -> None
     ]
     assert "GRACE=90" in text
     assert (
-        'srun --kill-on-bad-exit=0 "$PYTHON" -m codeswarm.control.slurm_task --run-dir "$RUN_DIR"'
+        'srun --kill-on-bad-exit=0 "$PYTHON" -m codeswarm.control.launch.slurm_task --run-dir "$RUN_DIR"'
         in text
     )
     assert "PYTHON=/shared/venv/bin/python" in text and "RUN_DIR=/shared/state/runs/demo" in text

@@ -10,10 +10,10 @@ from __future__ import annotations
 import sys
 
 FAST_COMMANDS = {
-    "coord": "codeswarm.cli.coord_cmd",
-    "exec": "codeswarm.cli.exec_cmd",
-    "mcp": "codeswarm.cli.mcp_cmd",
-    "send": "codeswarm.cli.send_cmd",
+    "coord": "codeswarm.cli.coord.command",
+    "exec": "codeswarm.cli.exec.command",
+    "mcp": "codeswarm.cli.mcp",
+    "send": "codeswarm.cli.swarm.send_args",
 }
 """Subcommands served without Typer: module with a ``main(argv) -> int``."""
 
@@ -26,11 +26,11 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["CODESWARM_DEBUG"] = "1"
         args = [a for a in args if a != "--debug"]
     if args and "--remote" in args:
-        from codeswarm.control.remote import FORWARDED
+        from codeswarm.cli.remote import FORWARDED
 
         if args[0] in FORWARDED:  # one-shot on the far host, over ssh
             from codeswarm.cli.errors import run_guarded
-            from codeswarm.control.remote import run_forwarded
+            from codeswarm.cli.remote import run_forwarded
 
             sys.exit(run_guarded(lambda: run_forwarded(args)))
     if args and args[0] in FAST_COMMANDS:
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
 
         module = importlib.import_module(FAST_COMMANDS[args[0]])
         sys.exit(module.main(args[1:]))
-    from codeswarm.cli.main import main as typer_main
+    from codeswarm.cli.app import main as typer_main
 
     typer_main(args)
 

@@ -8,7 +8,7 @@ In the run directory::
     slurm/job.sh          the batch script as submitted (``sbatch slurm/job.sh`` resubmits it)
     slurm/job-<id>.out    the batch script's output, and every task's supervisor log
 
-The job: one task per agent (``srun``), each task a :mod:`codeswarm.control.slurm_task` that runs
+The job: one task per agent (``srun``), each task a :mod:`codeswarm.control.launch.slurm_task` that runs
 and, after a crash, restarts its worker. The batch shell runs the scripted model when the swarm
 uses it. Stop: SIGTERM to the batch shell (``down``: ``scancel --batch --signal=TERM``; the time
 limit: ``--signal=B:TERM@grace``) → the shell sends SIGTERM to every task (``scancel --signal=TERM``
@@ -376,7 +376,7 @@ model=$!
 """
     tail = r"""
 [ -n "$stopping" ] && { log "stopped before the workers started"; exit 0; }
-srun --kill-on-bad-exit=0 "$PYTHON" -m codeswarm.control.slurm_task --run-dir "$RUN_DIR" &
+srun --kill-on-bad-exit=0 "$PYTHON" -m codeswarm.control.launch.slurm_task --run-dir "$RUN_DIR" &
 step=$!
 while :; do
     wait "$step"

@@ -38,15 +38,15 @@ def fleet_status(run: RunDir) -> dict[str, Any]:
 
 
 def _fleet_status(run: RunDir, spec: Any) -> dict[str, Any]:
-    from codeswarm.control.fleet import FAILED, STOPPED
-    from codeswarm.control.local import live_workers, supervisor_pid
-    from codeswarm.control.router import Router
+    from codeswarm.control.fleet.router import Router
+    from codeswarm.control.fleet.state import FAILED, STOPPED
+    from codeswarm.control.launch.local import live_workers, supervisor_pid
 
     router = Router(run, start="begin", spec=spec)
     router.replay()
     if spec.backend == "slurm":
         # the job owns the workers, which may run on other nodes: Slurm says what runs
-        from codeswarm.control.slurm_fleet import merge_status
+        from codeswarm.control.launch.slurm import merge_status
 
         job = merge_status(router.fleet, run, spec)
         out = router.fleet.as_json()
@@ -76,7 +76,7 @@ def run_status(swarm: str, *, json_out: bool) -> None:
         return
     from rich.console import Console
 
-    from codeswarm.cli.fleet_render import usage_table
+    from codeswarm.cli.swarm.render import usage_table
 
     console = Console(highlight=False)
     console.print(usage_table(status, console.width))

@@ -45,7 +45,7 @@ def _run(argv: list[str]) -> int:
     text: str = args.text
     if text == "-":
         text = sys.stdin.read()
-    from codeswarm.cli.swarm_send import run_send
+    from codeswarm.cli.swarm.send import run_send
 
     return run_send(
         args.swarm,

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from codeswarm.cli.exec_launch import EXEC_AGENT, ExecOptions, Launched
+from codeswarm.cli.exec.launch import EXEC_AGENT, ExecOptions, Launched
 from codeswarm.codex.approval import (
     AcceptAll,
     AcceptWithinWorkspace,
@@ -24,7 +24,7 @@ from codeswarm.codex.approval import (
 )
 from codeswarm.codex.client import AppServer
 from codeswarm.codex.turn import TurnHandle
-from codeswarm.control.translate import EventStamper
+from codeswarm.control.events.translate import EventStamper
 from codeswarm.core import events as ev
 from codeswarm.core.config import load_config
 from codeswarm.core.events import Event
@@ -83,7 +83,7 @@ async def _run(opts: ExecOptions, launched: Launched) -> int:
             )
         from rich.console import Console
 
-        from codeswarm.cli.render import JsonRenderer, TerminalRenderer
+        from codeswarm.cli.exec.render import JsonRenderer, TerminalRenderer
 
         err_console = Console(stderr=True, highlight=False)
         renderer: Callable[[Event], None]

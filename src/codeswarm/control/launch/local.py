@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from codeswarm.control.supervisor import (
+from codeswarm.control.launch.supervisor import (
     DOWN_GRACE,
     kill_group,
     kill_leftover_codex,
@@ -49,7 +49,13 @@ def start_supervisor(run: RunDir) -> int:
     log_path = run.supervisor_log
     with open(log_path, "ab") as logf:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "codeswarm.control.supervisor", "--run-dir", str(run.root)],
+            [
+                sys.executable,
+                "-m",
+                "codeswarm.control.launch.supervisor",
+                "--run-dir",
+                str(run.root),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=logf,
             stderr=logf,

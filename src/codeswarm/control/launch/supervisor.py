@@ -1,7 +1,7 @@
 """The local launch backend's supervisor: one detached process per swarm that keeps its workers
 (and the scripted model, when used) alive.
 
-``python -m codeswarm.control.supervisor --run-dir DIR``. It holds an exclusive lock on
+``python -m codeswarm.control.launch.supervisor --run-dir DIR``. It holds an exclusive lock on
 ``supervisor.pid`` for its whole life (a second one refuses to start; a stale pid file is never
 mistaken for a live supervisor). A worker that exits unasked is restarted with exponential
 backoff; the exit is recorded in that agent's outbox (``worker.exited``: the worker is dead, so
@@ -333,7 +333,7 @@ def kill_leftover_codex(run: RunDir) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m codeswarm.control.supervisor")
+    p = argparse.ArgumentParser(prog="python -m codeswarm.control.launch.supervisor")
     p.add_argument("--run-dir", type=Path, required=True)
     args = p.parse_args(argv)
     logging.basicConfig(

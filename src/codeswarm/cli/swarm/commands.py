@@ -81,7 +81,7 @@ def up(
 ) -> None:
     """Start a swarm of N agents (local processes, or a Slurm job) and wait until every one is
     ready."""
-    from codeswarm.cli.swarm_up import run_up
+    from codeswarm.cli.swarm.up import run_up
     from codeswarm.core.swarm import SlurmOptions
 
     slurm = SlurmOptions(
@@ -100,9 +100,9 @@ def up(
 
 def send(ctx: typer.Context) -> None:
     """Send a message to one agent, some, or all (see 'codeswarm send --help')."""
-    from codeswarm.cli import send_cmd
+    from codeswarm.cli.swarm import send_args
 
-    raise typer.Exit(send_cmd.main(list(ctx.args)))
+    raise typer.Exit(send_args.main(list(ctx.args)))
 
 
 def attach(
@@ -119,7 +119,7 @@ def attach(
     ),
 ) -> None:
     """Follow the swarm live: every agent's events, one colour each; answer approvals inline."""
-    from codeswarm.cli.swarm_attach import run_attach
+    from codeswarm.cli.swarm.attach import run_attach
 
     raise typer.Exit(
         run_attach(swarm, json_out=json_out, cursor=cursor, from_start=from_start, remote=remote)
@@ -131,7 +131,7 @@ def status(
     json_out: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """Each agent's state, turns, tokens and last message; the totals."""
-    from codeswarm.cli.swarm_status import run_status
+    from codeswarm.cli.swarm.status import run_status
 
     run_status(swarm, json_out=json_out)
 
@@ -143,7 +143,7 @@ def logs(
     lines: int = typer.Option(50, "--lines", "-n", help="How many lines from the end (0: all)."),
 ) -> None:
     """Print the end of an agent's worker log (or its Codex log)."""
-    from codeswarm.control.commands import resolve_targets
+    from codeswarm.control.steering import resolve_targets
 
     run, spec = _run(swarm)
     (one,) = resolve_targets(spec, agent)[:1]
@@ -161,8 +161,8 @@ def interrupt(
     target: str = typer.Argument(..., help="An agent id, a rank, a comma list, or 'all'."),
 ) -> None:
     """Interrupt the running turn of these agents."""
-    from codeswarm.control.commands import interrupt as do_interrupt
-    from codeswarm.control.commands import resolve_targets
+    from codeswarm.control.steering import interrupt as do_interrupt
+    from codeswarm.control.steering import resolve_targets
 
     run, spec = _run(swarm)
     agents = resolve_targets(spec, target)
@@ -178,8 +178,8 @@ def approve(
     session: bool = typer.Option(False, "--session", help="Accept for the rest of the session."),
 ) -> None:
     """Answer an approval request an agent forwarded."""
-    from codeswarm.control.commands import approve as do_approve
-    from codeswarm.control.commands import resolve_targets
+    from codeswarm.control.steering import approve as do_approve
+    from codeswarm.control.steering import resolve_targets
 
     run, spec = _run(swarm)
     (one,) = resolve_targets(spec, agent)[:1]
@@ -202,11 +202,11 @@ def down(
 
     The run directory stays (a later `up` with the same name resumes every agent's thread)
     unless --purge."""
-    from codeswarm.control.local import live_workers, stop, supervisor_pid
+    from codeswarm.control.launch.local import live_workers, stop, supervisor_pid
 
     run, spec = _run(swarm)
     if spec.backend == "slurm":  # the job owns the workers: end it (the stop signal, then scancel)
-        from codeswarm.control.slurm_fleet import stop as stop_job
+        from codeswarm.control.launch.slurm import stop as stop_job
 
         killed = stop_job(run, spec, grace=grace)
     else:
@@ -227,7 +227,7 @@ def ls(json_out: bool = typer.Option(False, "--json", help="JSON output.")) -> N
     """List the swarms of this project."""
     import orjson
 
-    from codeswarm.control.local import live_workers, supervisor_pid
+    from codeswarm.control.launch.local import live_workers, supervisor_pid
     from codeswarm.core.swarm import RunDir, runs_root
 
     rows = []
@@ -261,7 +261,7 @@ def ls(json_out: bool = typer.Option(False, "--json", help="JSON output.")) -> N
 
 
 def _slurm_job_alive(run: object) -> bool:
-    from codeswarm.control.slurm_fleet import active_job
+    from codeswarm.control.launch.slurm import active_job
     from codeswarm.core.errors import CodeswarmError
     from codeswarm.core.swarm import RunDir
 

@@ -14,7 +14,7 @@ from codeswarm.core.swarm import RunDir
 def run_attach(
     swarm: str, *, json_out: bool, cursor: str | None, from_start: bool, remote: str | None = None
 ) -> int:
-    from codeswarm.control.router import Router
+    from codeswarm.control.fleet.router import Router
 
     start = cursor if cursor else ("begin" if from_start else "end")
     if remote is not None:
@@ -26,7 +26,7 @@ def run_attach(
     router = Router(run, start=start, spec=spec)
 
     async def answer(agent: str, request_id: Any, decision: str, item_id: str | None) -> None:
-        from codeswarm.control.commands import approve
+        from codeswarm.control.steering import approve
 
         approve(run, agent, request_id, decision, item_id=item_id)
 
@@ -41,8 +41,8 @@ def run_attach(
 
 async def _attach_remote(remote: str, swarm: str, start: str, *, json_out: bool) -> None:
     """attach over one ssh connection (it reconnects by itself, resuming where it was)."""
-    from codeswarm.control.remote import mirror, open_remote, remote_spec
-    from codeswarm.control.router import Router
+    from codeswarm.cli.remote import mirror, open_remote, remote_spec
+    from codeswarm.control.fleet.router import Router
 
     transport = open_remote(remote, swarm)
     try:
@@ -76,7 +76,7 @@ async def _attach(router: Any, *, json_out: bool, answer: Any) -> None:
             out.write(orjson.dumps(event).decode() + "\n")
 
     else:
-        from codeswarm.cli.fleet_render import FleetRenderer
+        from codeswarm.cli.swarm.render import FleetRenderer
 
         emit = FleetRenderer(agents=router.agents)
     pending: list[dict[str, Any]] = []  # approvals waiting, oldest first

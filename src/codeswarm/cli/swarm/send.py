@@ -23,7 +23,7 @@ def run_send(
     json_out: bool,
     remote: str | None = None,
 ) -> int:
-    from codeswarm.control.commands import resolve_targets, send
+    from codeswarm.control.steering import resolve_targets, send
 
     if remote is not None:
         return asyncio.run(_remote_send(remote, swarm, target, text, wait=wait, stream=stream,
@@ -33,7 +33,7 @@ def run_send(
     agents = resolve_targets(spec, target)
     router = None
     if wait:
-        from codeswarm.control.router import Router
+        from codeswarm.control.fleet.router import Router
 
         router = Router(run, start="end", spec=spec)  # before sending: nothing can be missed
     records = send(run, agents, text, mode=mode)
@@ -52,9 +52,9 @@ async def _remote_send(
     mode: str | None, deadline_s: float, json_out: bool,
 ) -> int:  # fmt: skip
     """`send --remote`: the same, through one ssh connection to the workspace."""
-    from codeswarm.control.commands import message_fields, resolve_targets
-    from codeswarm.control.remote import mirror, open_remote, remote_spec
-    from codeswarm.control.router import Router
+    from codeswarm.cli.remote import mirror, open_remote, remote_spec
+    from codeswarm.control.fleet.router import Router
+    from codeswarm.control.steering import message_fields, resolve_targets
 
     fields = message_fields(text, mode)
     transport = open_remote(remote, swarm)
@@ -106,7 +106,7 @@ async def _wait(
 ) -> dict[str, dict[str, Any]]:
     renderer = None
     if stream:
-        from codeswarm.cli.fleet_render import FleetRenderer
+        from codeswarm.cli.swarm.render import FleetRenderer
 
         renderer = FleetRenderer(agents=list(records))
     want = {agent: str(r["id"]) for agent, r in records.items()}

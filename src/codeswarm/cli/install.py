@@ -21,9 +21,9 @@ def install(
     """Add codeswarm's lease hooks, its MCP server and a /swarm command to Codex or Claude Code.
 
     Idempotent; keeps your own hooks and servers; --uninstall restores each file byte for byte."""
-    from codeswarm.control.install import plan
     from codeswarm.core.errors import UsageError
     from codeswarm.core.paths import project_root
+    from codeswarm.hooks.install import plan
 
     if client not in ("codex", "claude"):
         raise UsageError(f"install what? 'codex' or 'claude', not {client!r}")

@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from codeswarm.control.fleet import FleetState
-from codeswarm.control.records import record_events
+from codeswarm.control.events.records import record_events
+from codeswarm.control.fleet.state import FleetState
 from codeswarm.core.atomic import atomic_write_json, read_json
 from codeswarm.core.events import Event
 from codeswarm.core.gcpolicy import bulk

@@ -23,18 +23,19 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from codeswarm.cli import mock_model, swarm_cmd, toolchain_cmd
+    from codeswarm.cli import mockmodel, toolchain
+    from codeswarm.cli.swarm import commands as swarm_commands
 
-    swarm_cmd.register(app)
-    from codeswarm.cli.install_cmd import install
+    swarm_commands.register(app)
+    from codeswarm.cli.install import install
 
     app.command("install")(install)
-    app.add_typer(toolchain_cmd.app, name="toolchain")
-    app.add_typer(mock_model.app, name="mock-model")
+    app.add_typer(toolchain.app, name="toolchain")
+    app.add_typer(mockmodel.app, name="mock-model")
 
-    # Fast commands are dispatched before this app is built (codeswarm.cli.main); these entries
+    # Fast commands are dispatched before this app is built (codeswarm.cli.app); these entries
     # only list them in `codeswarm --help`.
-    from codeswarm.cli.mcp_cmd import mcp_command
+    from codeswarm.cli.mcp import mcp_command
 
     app.command("mcp")(mcp_command)
 
@@ -45,9 +46,9 @@ def _register() -> None:
     )
     def coord_(ctx: typer.Context) -> None:
         """The coordination store: agents, leases, tasks, kv, messages (see 'codeswarm coord --help')."""
-        from codeswarm.cli import coord_cmd
+        from codeswarm.cli.coord import command as coord_command
 
-        raise typer.Exit(coord_cmd.main(list(ctx.args)))
+        raise typer.Exit(coord_command.main(list(ctx.args)))
 
     @app.command(
         "exec",
@@ -56,9 +57,9 @@ def _register() -> None:
     )
     def exec_(ctx: typer.Context) -> None:
         """Run one Codex agent on a prompt, streamed (see 'codeswarm exec --help')."""
-        from codeswarm.cli import exec_cmd
+        from codeswarm.cli.exec import command as exec_command
 
-        raise typer.Exit(exec_cmd.main(list(ctx.args)))
+        raise typer.Exit(exec_command.main(list(ctx.args)))
 
 
 _register()

@@ -2,7 +2,7 @@
 
 A fast command: dispatched before Typer is imported, parsed with argparse, so that Codex is
 started within milliseconds and boots while the rest of codeswarm loads (see
-:mod:`codeswarm.cli.exec_session`).
+:mod:`codeswarm.cli.exec.session`).
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def _run(argv: list[str]) -> int:
         raise UsageError(f"--cwd {workdir}: not a directory")
     tty = sys.stdin.isatty() and not args.json_out
 
-    from codeswarm.cli.exec_launch import ExecOptions, prelaunch
+    from codeswarm.cli.exec.launch import ExecOptions, prelaunch
 
     opts = ExecOptions(
         prompt=prompt,
@@ -117,7 +117,7 @@ def _run(argv: list[str]) -> int:
     try:
         import asyncio
 
-        from codeswarm.cli.exec_session import run_exec
+        from codeswarm.cli.exec.session import run_exec
     except BaseException:
         launched.cleanup()
         raise

@@ -14,11 +14,11 @@ from codeswarm.core.errors import CodeswarmError, UsageError
 from codeswarm.core.swarm import SlurmOptions
 
 if TYPE_CHECKING:
-    from codeswarm.control.router import Router
-    from codeswarm.control.slurm import JobInfo, JobRecord
+    from codeswarm.control.fleet.router import Router
+    from codeswarm.control.launch.slurm_jobs import JobInfo, JobRecord
     from codeswarm.core.swarm import RunDir, SwarmSpec
 
-from codeswarm.cli.exec_cmd import APPROVAL_POLICIES, SANDBOXES
+from codeswarm.cli.exec.command import APPROVAL_POLICIES, SANDBOXES
 
 
 def _coord_db() -> str:
@@ -57,8 +57,13 @@ def run_up(
     slurm: SlurmOptions | None = None,
 ) -> None:
     from codeswarm.codex.toolchain import locate, user_codex_home
-    from codeswarm.control.fleet import STARTING
-    from codeswarm.control.local import create_run, live_workers, start_supervisor, supervisor_pid
+    from codeswarm.control.fleet.state import STARTING
+    from codeswarm.control.launch.local import (
+        create_run,
+        live_workers,
+        start_supervisor,
+        supervisor_pid,
+    )
     from codeswarm.core.config import load_config
     from codeswarm.core.swarm import RunDir, SwarmSpec, check_swarm_name
 
@@ -99,7 +104,7 @@ def run_up(
         raise UsageError("--backend must be local or slurm")
     _refuse_live_job(run, strict=backend == "slurm")
     if backend == "slurm":
-        from codeswarm.control.slurm_fleet import check_options
+        from codeswarm.control.launch.slurm import check_options
 
         check_options(n, slurm or SlurmOptions())
     mock_port = None
@@ -134,7 +139,7 @@ def run_up(
     if backend == "slurm":
         _up_slurm(run, spec, timeout=timeout, json_out=json_out)
         return
-    from codeswarm.control.router import Router
+    from codeswarm.control.fleet.router import Router
 
     create_run(run, spec)
     # the fleet as the outboxes tell it (a relaunch may adopt workers that are still running);
@@ -165,8 +170,8 @@ def run_up(
 async def _wait_ready(router: object, deadline_s: float, *, quiet: bool) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from codeswarm.control.fleet import FAILED, IDLE
-    from codeswarm.control.router import Router
+    from codeswarm.control.fleet.router import Router
+    from codeswarm.control.fleet.state import FAILED, IDLE
 
     assert isinstance(router, Router)
     total = len(router.agents)
@@ -207,9 +212,9 @@ async def _wait_ready(router: object, deadline_s: float, *, quiet: bool) -> None
 
 
 def _not_ready(router: object, timeout: float) -> str:
-    from codeswarm.control.fleet import IDLE
-    from codeswarm.control.local import tail
-    from codeswarm.control.router import Router
+    from codeswarm.control.fleet.router import Router
+    from codeswarm.control.fleet.state import IDLE
+    from codeswarm.control.launch.local import tail
 
     assert isinstance(router, Router)
     late = [v.id for v in router.fleet.agents.values() if v.state != IDLE]
@@ -224,11 +229,11 @@ def _not_ready(router: object, timeout: float) -> str:
 def _refuse_live_job(run: RunDir, *, strict: bool) -> None:
     """A swarm whose Slurm job is still alive is up. (For a local launch, a Slurm that cannot be
     asked is not a reason to refuse: ``strict`` is False.)"""
-    from codeswarm.control.slurm import load_record
+    from codeswarm.control.launch.slurm_jobs import load_record
 
     if load_record(run) is None:
         return
-    from codeswarm.control.slurm_fleet import active_job
+    from codeswarm.control.launch.slurm import active_job
 
     try:
         info = active_job(run)
@@ -248,11 +253,11 @@ def _up_slurm(run: RunDir, spec: SwarmSpec, *, timeout: float, json_out: bool) -
     import msgspec
 
     from codeswarm.cli.errors import say
-    from codeswarm.control.fleet import STARTING
-    from codeswarm.control.local import create_run
-    from codeswarm.control.router import Router
-    from codeswarm.control.slurm import coord_url_for_nodes
-    from codeswarm.control.slurm_fleet import launch
+    from codeswarm.control.fleet.router import Router
+    from codeswarm.control.fleet.state import STARTING
+    from codeswarm.control.launch.local import create_run
+    from codeswarm.control.launch.slurm import launch
+    from codeswarm.control.launch.slurm_jobs import coord_url_for_nodes
 
     if spec.coord and spec.coord_db:
         url, warning = coord_url_for_nodes(spec.coord_db)
@@ -287,10 +292,10 @@ def _up_slurm(run: RunDir, spec: SwarmSpec, *, timeout: float, json_out: bool) -
 async def _wait_job(
     router: Router, record: JobRecord, deadline_s: float, *, quiet: bool
 ) -> JobInfo:
-    """slurm_fleet.wait_ready with a progress display: job pending → running → agents k/N."""
+    """launch.slurm.wait_ready with a progress display: job pending → running → agents k/N."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from codeswarm.control.slurm_fleet import wait_ready
+    from codeswarm.control.launch.slurm import wait_ready
 
     if quiet:
         return await wait_ready(router, record, deadline_s)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from codeswarm.control.translate import translate
+from codeswarm.control.events.translate import translate
 from codeswarm.core import events as ev
 from codeswarm.core.events import Event
 

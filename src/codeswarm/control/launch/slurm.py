@@ -1,5 +1,5 @@
 """A swarm as a Slurm job: launch it, wait for its agents, stop it, and merge Slurm's view of the
-job into the fleet's (:mod:`codeswarm.control.slurm` is the Slurm boundary below this).
+job into the fleet's (:mod:`codeswarm.control.launch.slurm_jobs` is the Slurm boundary below this).
 
 The job owns the workers' lifetime. What the outboxes say is overruled by what Slurm says:
 
@@ -24,10 +24,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from codeswarm.control.fleet import FAILED, IDLE, STARTING, STOPPED, FleetState
-from codeswarm.control.local import tail
-from codeswarm.control.router import Router
-from codeswarm.control.slurm import (
+from codeswarm.control.fleet.router import Router
+from codeswarm.control.fleet.state import FAILED, IDLE, STARTING, STOPPED, FleetState
+from codeswarm.control.launch.local import tail
+from codeswarm.control.launch.slurm_jobs import (
     EXPORTED_ENV,
     JobInfo,
     JobRecord,
