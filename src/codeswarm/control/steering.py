@@ -73,6 +73,14 @@ def interrupt(run: RunDir, agents: list[str]) -> None:
         _append(run, a, "interrupt")
 
 
+def shutdown(run: RunDir, agents: list[str]) -> None:
+    """Ask these agents' workers to stop for good: each ends its turn (interrupted), leaves the
+    coordination store and exits; its keeper (the supervisor, a Slurm task) does not restart
+    it. A later ``up`` resumes its thread."""
+    for a in agents:
+        _append(run, a, "shutdown")
+
+
 def approve(
     run: RunDir, agent: str, request_id: int | str, decision: str, *, item_id: str | None = None
 ) -> dict[str, Any]:

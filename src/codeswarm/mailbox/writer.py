@@ -25,12 +25,18 @@ from typing import Any, Self
 
 import orjson
 
-from codeswarm.core.errors import MailboxClosedError, MailboxError, RecordTooLargeError
+from codeswarm.core.atomic import fsync_dir
+from codeswarm.core.errors import (
+    MailboxClosedError,
+    MailboxError,
+    MailboxInputError,
+    RecordTooLargeError,
+)
 from codeswarm.mailbox.layout import live_segment, segment_path
 from codeswarm.mailbox.locking import WriteLock
 from codeswarm.mailbox.perms import FILE_MODE, check_private, check_stat
 from codeswarm.mailbox.records import Position, Record, encode, new_nonce, stamp
-from codeswarm.mailbox.spill import fsync_dir, pointer_line, write_spill
+from codeswarm.mailbox.spill import pointer_line, write_spill
 
 MAX_LINE = 256 * 1024
 """Lines longer than this (newline included) are spilled to a side file."""
@@ -67,7 +73,7 @@ class Writer:
         lock_timeout: float,
     ) -> None:
         if max_line < MIN_LINE:
-            raise ValueError(f"max_line must be at least {MIN_LINE}")
+            raise MailboxInputError(f"max_line must be at least {MIN_LINE}")
         self.path = path
         self.shared = shared
         self.fsync = fsync
@@ -316,19 +322,31 @@ class Writer:
         self._seq = max(self._seq, seq or 0)
 
 
-def _last_seq_of(path: Path) -> int | None:
+def last_record(path: Path) -> Record | None:
+    """The last complete, valid record of the mailbox file ``path`` (its live segment), or
+    ``None`` (missing or empty). Reads only the file's tail."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except (FileNotFoundError, OSError):
         return None
     try:
-        return _last_seq(fd, os.fstat(fd).st_size)
+        return _last_record(fd, os.fstat(fd).st_size)
     finally:
         os.close(fd)
 
 
+def _last_seq_of(path: Path) -> int | None:
+    rec = last_record(path)
+    return None if rec is None else int(rec["seq"])
+
+
 def _last_seq(fd: int, size: int) -> int | None:
-    """The seq of the last complete, valid record among the first ``size`` bytes of ``fd``."""
+    rec = _last_record(fd, size)
+    return None if rec is None else int(rec["seq"])
+
+
+def _last_record(fd: int, size: int) -> Record | None:
+    """The last complete, valid record among the first ``size`` bytes of ``fd``."""
     window = _TAIL_WINDOW
     while size > 0:
         start = max(0, size - window)
@@ -344,8 +362,7 @@ def _last_seq(fd: int, size: int) -> int | None:
             except orjson.JSONDecodeError:
                 continue
             if type(rec) is dict and type(rec.get("seq")) is int:
-                seq: int = rec["seq"]
-                return seq
+                return rec
         if start == 0:
             return None
         window *= 4

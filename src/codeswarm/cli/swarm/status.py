@@ -39,31 +39,12 @@ def fleet_status(run: RunDir) -> dict[str, Any]:
 
 def _fleet_status(run: RunDir, spec: Any) -> dict[str, Any]:
     from codeswarm.control.fleet.router import Router
-    from codeswarm.control.fleet.state import FAILED, STOPPED
-    from codeswarm.control.launch.local import live_workers, supervisor_pid
+    from codeswarm.control.launch import backend_for
 
     router = Router(run, start="begin", spec=spec)
     router.replay()
-    if spec.backend == "slurm":
-        # the job owns the workers, which may run on other nodes: Slurm says what runs
-        from codeswarm.control.launch.slurm import merge_status
-
-        job = merge_status(router.fleet, run, spec)
-        out = router.fleet.as_json()
-        out["supervisor"] = {"running": bool(job.get("active"))}
-        out["backend"] = spec.backend
-        out["slurm"] = job
-        return out
-    alive = live_workers(run, spec)
-    for agent, view in router.fleet.agents.items():
-        if agent not in alive and view.state not in (STOPPED, FAILED):
-            # the events say it runs, the process table says it does not
-            view.state = FAILED
-            view.error = view.error or "worker not running"
-    out = router.fleet.as_json()
-    out["supervisor"] = {"running": supervisor_pid(run) is not None}
-    out["backend"] = spec.backend
-    return out
+    sections = backend_for(spec.backend).overlay(router.fleet, run, spec)
+    return {**router.fleet.as_json(), **sections, "backend": spec.backend}
 
 
 def run_status(swarm: str, *, json_out: bool) -> None:

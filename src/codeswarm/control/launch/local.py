@@ -1,46 +1,45 @@
-"""The ``local`` launch backend: a run directory, a detached supervisor, and stopping it all."""
+"""The ``local`` launch backend: the workers are processes on this machine, kept alive by one
+detached supervisor per swarm (:mod:`.supervisor`)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from codeswarm.control.launch.supervisor import (
-    DOWN_GRACE,
-    kill_group,
-    kill_leftover_codex,
-    process_matches,
-    running_pid,
+import msgspec
+
+from codeswarm.control.launch.base import (
+    Progress,
+    Ready,
+    follow_until_ready,
+    not_ready_agents,
 )
-from codeswarm.core.atomic import atomic_write
-from codeswarm.core.errors import CodeswarmError
-from codeswarm.core.swarm import RunDir, SwarmSpec
-from codeswarm.mailbox import Layout
+from codeswarm.control.launch.keepalive import DOWN_GRACE
+from codeswarm.control.launch.supervisor import kill_leftover_codex
+from codeswarm.control.proc import kill_group, pid_in, process_matches, running_pid, tail
+from codeswarm.core.errors import CodeswarmError, UsageError
+from codeswarm.core.swarm import RunDir, SlurmOptions, SwarmSpec
+
+if TYPE_CHECKING:
+    from codeswarm.control.fleet.router import Router
+    from codeswarm.control.fleet.state import FleetState
 
 SUPERVISOR_START_TIMEOUT = 10.0
+"""How long ``up`` waits for the supervisor to hold its lock."""
 SUPERVISOR_EXIT_MARGIN = 5.0
 """`down` waits the workers' grace period plus this for the supervisor to exit."""
+STOP_POLL = 0.05
+"""How often ``down`` looks whether the supervisor and the workers are gone."""
 
 
 def supervisor_pid(run: RunDir) -> int | None:
     return running_pid(run.supervisor_pid)
-
-
-def create_run(run: RunDir, spec: SwarmSpec) -> None:
-    """Create the run directory (0700) and its mailbox; write the spec atomically."""
-    run.root.mkdir(parents=True, exist_ok=True)
-    os.chmod(run.root, 0o700)
-    Layout(run.root).create()
-    run.agents_dir.mkdir(exist_ok=True)
-    os.chmod(run.agents_dir, 0o700)
-    import msgspec
-
-    atomic_write(run.spec_path, msgspec.json.format(msgspec.json.encode(spec), indent=2) + b"\n")
 
 
 def start_supervisor(run: RunDir) -> int:
@@ -75,53 +74,106 @@ def start_supervisor(run: RunDir) -> int:
     raise CodeswarmError(f"the supervisor did not start within {SUPERVISOR_START_TIMEOUT:.0f}s")
 
 
-def tail(path: Path, lines: int = 1) -> str:
-    try:
-        text = path.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return "(no log)"
-    return " | ".join(text[-lines:]) if text else "(empty log)"
-
-
 def live_workers(run: RunDir, spec: SwarmSpec) -> dict[str, int]:
+    """agent -> pid of every worker of the swarm that is alive."""
     out = {}
     for agent in run.agents(spec):
-        try:
-            pid = int(run.worker_pid(agent).read_text().strip())
-        except (OSError, ValueError):
-            continue
-        if process_matches(pid, "codeswarm.worker", agent):
+        pid = pid_in(run.worker_pid(agent))
+        if pid is not None and process_matches(pid, "codeswarm.worker", agent):
             out[agent] = pid
     return out
 
 
-def stop(run: RunDir, spec: SwarmSpec, *, grace: float = DOWN_GRACE) -> dict[str, object]:
-    """Stop the swarm: SIGTERM the supervisor (which stops its workers: SIGTERM, grace, SIGKILL),
-    wait; then make sure no worker, Codex or supervisor is left. Returns what had to be killed."""
-    killed: dict[str, object] = {}
-    pid = supervisor_pid(run)
-    if pid is not None and pid > 0:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace + SUPERVISOR_EXIT_MARGIN
-        while time.monotonic() < deadline and supervisor_pid(run) is not None:
-            time.sleep(0.05)
-        if supervisor_pid(run) is not None:
-            kill_group(pid, signal.SIGKILL)
-            killed["supervisor"] = pid
-    leftovers = live_workers(run, spec)
-    for _agent, wpid in leftovers.items():
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(wpid, signal.SIGTERM)
-    deadline = time.monotonic() + (grace if leftovers else 0)
-    while leftovers and time.monotonic() < deadline:
-        leftovers = {a: p for a, p in leftovers.items() if process_matches(p)}
-        time.sleep(0.05)
-    for _agent, wpid in leftovers.items():
-        kill_group(wpid, signal.SIGKILL)
-    if leftovers:
-        killed["workers"] = sorted(leftovers)
-    codex = kill_leftover_codex(run)
-    if codex:
-        killed["codex"] = codex
-    return killed
+class LocalBackend:
+    """Workers as processes here, under one supervisor per swarm."""
+
+    name = "local"
+
+    def prepare(self, spec: SwarmSpec, previous: SwarmSpec | None) -> tuple[SwarmSpec, list[str]]:
+        if spec.slurm is not None:
+            if spec.slurm != SlurmOptions(stop_grace_s=spec.slurm.stop_grace_s):
+                raise UsageError("--nodes, --partition, --sbatch-arg, … need --backend slurm")
+            spec = msgspec.structs.replace(spec, slurm=None)
+        return spec, []
+
+    def running(self, run: RunDir) -> str | None:
+        pid = supervisor_pid(run)
+        return None if pid is None else f"its supervisor runs (pid {pid})"
+
+    def launch(self, run: RunDir, router: Router, *, fresh: bool) -> str | None:
+        from codeswarm.control.fleet.state import STARTING
+
+        # a relaunch may adopt workers that are still running; every agent without a live
+        # worker must announce itself afresh
+        alive = live_workers(run, router.spec)
+        for agent, view in router.fleet.agents.items():
+            if agent not in alive:
+                view.state = STARTING
+        start_supervisor(run)
+        return None
+
+    async def wait_ready(
+        self, router: Router, deadline_s: float, progress: Progress | None = None
+    ) -> Ready:
+        try:
+            await asyncio.wait_for(
+                follow_until_ready(router, lambda: "starting agents", progress), deadline_s
+            )
+        except TimeoutError:
+            late = not_ready_agents(router)
+            hint = tail(router.run.worker_log(late[0])) if late else ""
+            raise CodeswarmError(
+                f"not every agent was ready after {deadline_s:.0f}s: {', '.join(late)} "
+                f"(see 'codeswarm logs {router.spec.name} {late[0] if late else 0}': {hint})"
+            ) from None
+        finally:
+            router.close()
+        return Ready(where=f"in {router.spec.cwd}")
+
+    def stop(self, run: RunDir, spec: SwarmSpec, *, grace: float = DOWN_GRACE) -> dict[str, object]:
+        """SIGTERM the supervisor (which stops its workers: SIGTERM, grace, SIGKILL), wait; then
+        make sure no worker, Codex or supervisor is left."""
+        killed: dict[str, object] = {}
+        pid = supervisor_pid(run)
+        if pid is not None and pid > 0:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + grace + SUPERVISOR_EXIT_MARGIN
+            while time.monotonic() < deadline and supervisor_pid(run) is not None:
+                time.sleep(STOP_POLL)
+            if supervisor_pid(run) is not None:
+                kill_group(pid, signal.SIGKILL)
+                killed["supervisor"] = pid
+        leftovers = live_workers(run, spec)
+        for wpid in leftovers.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(wpid, signal.SIGTERM)
+        deadline = time.monotonic() + (grace if leftovers else 0)
+        while leftovers and time.monotonic() < deadline:
+            leftovers = {a: p for a, p in leftovers.items() if process_matches(p)}
+            time.sleep(STOP_POLL)
+        for wpid in leftovers.values():
+            kill_group(wpid, signal.SIGKILL)
+        if leftovers:
+            killed["workers"] = sorted(leftovers)
+        codex = kill_leftover_codex(run)
+        if codex:
+            killed["codex"] = codex
+        left = live_workers(run, spec)
+        if supervisor_pid(run) is not None or left:
+            raise CodeswarmError(f"could not stop everything: workers still alive: {sorted(left)}")
+        return killed
+
+    def overlay(self, fleet: FleetState, run: RunDir, spec: SwarmSpec) -> dict[str, Any]:
+        from codeswarm.control.fleet.state import FAILED, STOPPED
+
+        alive = live_workers(run, spec)
+        for agent, view in fleet.agents.items():
+            if agent not in alive and view.state not in (STOPPED, FAILED):
+                # the events say it runs, the process table says it does not
+                view.state = FAILED
+                view.error = view.error or "worker not running"
+        return {"supervisor": {"running": supervisor_pid(run) is not None}}
+
+    def live_workers(self, run: RunDir, spec: SwarmSpec) -> int | None:
+        return len(live_workers(run, spec))

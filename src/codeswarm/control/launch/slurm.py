@@ -20,20 +20,25 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from codeswarm.control.fleet.router import Router
-from codeswarm.control.fleet.state import FAILED, IDLE, STARTING, STOPPED, FleetState
-from codeswarm.control.launch.local import tail
+from codeswarm.control.fleet.state import FAILED, STARTING, STOPPED, FleetState
+from codeswarm.control.launch.base import (
+    Progress,
+    Ready,
+    follow_until_ready,
+    not_ready_agents,
+    ready_count,
+)
 from codeswarm.control.launch.slurm_jobs import (
     EXPORTED_ENV,
     JobInfo,
     JobRecord,
-    SlurmError,
-    SlurmRejectedError,
     cancel,
+    coord_url_for_nodes,
     job_info,
     load_record,
     render_script,
@@ -43,8 +48,9 @@ from codeswarm.control.launch.slurm_jobs import (
     submit,
     update_record,
 )
+from codeswarm.control.proc import tail
 from codeswarm.core.atomic import atomic_write
-from codeswarm.core.errors import CodeswarmError, UsageError
+from codeswarm.core.errors import CodeswarmError, SlurmError, SlurmRejectedError, UsageError
 from codeswarm.core.swarm import RunDir, SlurmOptions, SwarmSpec
 from codeswarm.mailbox import Layout
 
@@ -56,9 +62,6 @@ CANCEL_WAIT = 120.0
 """After a hard scancel: how long to wait for Slurm to finish the job (KillWait and more)."""
 STALE_AFTER = 60.0
 """An agent of a running job whose outbox is silent this long has lost its task."""
-
-Progress = Callable[[str, int, int], None]
-"""``progress(phase, ready, total)``: phase is ``job 12 PENDING (Priority)`` and the like."""
 
 
 def job_env(run: RunDir, spec: SwarmSpec, env: Mapping[str, str]) -> dict[str, str]:
@@ -150,22 +153,6 @@ async def wait_ready(
     last: list[JobInfo | None] = [None]
     phase = [f"submitted job {record.job_id}"]
 
-    def ready() -> int:
-        return sum(1 for v in router.fleet.agents.values() if v.state == IDLE)
-
-    def report() -> None:
-        if progress is not None:
-            progress(phase[0], ready(), total)
-
-    async def follow() -> None:
-        async for _batch in router.follow():
-            report()
-            bad = [f"{v.id}: {v.error}" for v in router.fleet.agents.values() if v.state == FAILED]
-            if bad:
-                raise CodeswarmError("an agent failed to start: " + "; ".join(bad))
-            if ready() == total:
-                return
-
     async def watch_job() -> None:
         while True:
             info = await asyncio.to_thread(job_info, record.job_id)
@@ -173,14 +160,18 @@ async def wait_ready(
             if info is None or not info.active:
                 said = info.describe() if info else f"job {record.job_id} is gone"
                 raise CodeswarmError(
-                    f"slurm {said} before every agent was ready ({ready()}/{total}); "
+                    f"slurm {said} before every agent was ready ({ready_count(router)}/{total}); "
                     f"the job's output ends: {tail(Path(record.output), 3)}"
                 )
             phase[0] = info.describe()
-            report()
+            if progress is not None:
+                progress(phase[0], ready_count(router), total)
             await asyncio.sleep(POLL_INTERVAL)
 
-    tasks = [asyncio.create_task(follow()), asyncio.create_task(watch_job())]
+    tasks = [
+        asyncio.create_task(follow_until_ready(router, lambda: phase[0], progress)),
+        asyncio.create_task(watch_job()),
+    ]
     try:
         done, _pending = await asyncio.wait(
             tasks, timeout=deadline_s, return_when=asyncio.FIRST_COMPLETED
@@ -206,7 +197,7 @@ def _not_ready(router: Router, record: JobRecord, info: JobInfo | None, timeout:
             f"slurm {info.describe()} after {timeout:.0f}s; it stays queued: "
             f"'codeswarm status {name}' shows when it runs, 'codeswarm down {name}' cancels it"
         )
-    late = [v.id for v in router.fleet.agents.values() if v.state != IDLE]
+    late = not_ready_agents(router)
     where = info.describe() if info else f"job {record.job_id}"
     return (
         f"not every agent was ready after {timeout:.0f}s (slurm {where}): {', '.join(late)}; "
@@ -326,3 +317,60 @@ def _merge_running(fleet: FleetState, run: RunDir, record: JobRecord, info: JobI
         if silent > STALE_AFTER:
             view.state = FAILED
             view.error = f"no word from its worker for {silent:.0f}s (slurm {info.describe() if info else ''})"
+
+
+# -- the backend -----------------------------------------------------------------------------------
+class SlurmBackend:
+    """The swarm as one Slurm job, one task per agent (module docstring)."""
+
+    name = "slurm"
+
+    def prepare(self, spec: SwarmSpec, previous: SwarmSpec | None) -> tuple[SwarmSpec, list[str]]:
+        import msgspec
+
+        check_options(spec.size, spec.slurm or SlurmOptions())
+        warnings: list[str] = []
+        if spec.coord and spec.coord_db:
+            url, warning = coord_url_for_nodes(spec.coord_db)
+            spec = msgspec.structs.replace(spec, coord_db=url)
+            if warning:
+                warnings.append(warning)
+        return spec, warnings
+
+    def running(self, run: RunDir) -> str | None:
+        if load_record(run) is None:
+            return None
+        info = active_job(run)
+        return None if info is None else f"slurm {info.describe()}"
+
+    def launch(self, run: RunDir, router: Router, *, fresh: bool) -> str | None:
+        # every agent starts afresh in the new job (a relaunch resumes its thread)
+        for view in router.fleet.agents.values():
+            view.state, view.error = STARTING, None
+        record = launch(run, router.spec, fresh=fresh)
+        return (
+            f"submitted batch job {record.job_id} (script {record.script}, output {record.output})"
+        )
+
+    async def wait_ready(
+        self, router: Router, deadline_s: float, progress: Progress | None = None
+    ) -> Ready:
+        record = load_record(router.run)
+        if record is None:
+            raise CodeswarmError(f"swarm {router.spec.name!r} was never submitted to Slurm")
+        info = await wait_ready(router, record, deadline_s, progress)
+        return Ready(
+            where=f"in slurm {info.describe()}",
+            extra={"slurm": {"job_id": record.job_id, "state": info.state, "nodes": info.nodes}},
+        )
+
+    def stop(self, run: RunDir, spec: SwarmSpec, *, grace: float) -> dict[str, object]:
+        return stop(run, spec, grace=grace)
+
+    def overlay(self, fleet: FleetState, run: RunDir, spec: SwarmSpec) -> dict[str, Any]:
+        # the job owns the workers, which may run on other nodes: Slurm says what runs
+        job = merge_status(fleet, run, spec)
+        return {"supervisor": {"running": bool(job.get("active"))}, "slurm": job}
+
+    def live_workers(self, run: RunDir, spec: SwarmSpec) -> int | None:
+        return None  # they run on the job's nodes: `status` asks Slurm

@@ -31,7 +31,7 @@ from pathlib import Path
 import msgspec
 
 from codeswarm.core.atomic import atomic_write
-from codeswarm.core.errors import CodeswarmError, UsageError
+from codeswarm.core.errors import SlurmError, SlurmRejectedError, UsageError
 from codeswarm.core.swarm import RunDir, SlurmOptions, SwarmSpec
 
 SLURM_CMD_TIMEOUT = 60.0
@@ -53,14 +53,6 @@ TERMINAL_STATES = frozenset(
 """Job states after which nothing of the job runs any more (any other state: it may still)."""
 EXPORTED_ENV = ("CODESWARM_STATE_DIR", "CODESWARM_DB", "CODESWARM_CONFIG")
 """Variables the batch script sets explicitly (a site may submit with ``--export=NONE``)."""
-
-
-class SlurmError(CodeswarmError):
-    """A Slurm command failed or is missing; the message carries Slurm's own words."""
-
-
-class SlurmRejectedError(SlurmError, UsageError):
-    """``sbatch`` refused the job (bad partition, account, time, option): fix the flags."""
 
 
 # -- the job record (slurm.json) -----------------------------------------------------------------

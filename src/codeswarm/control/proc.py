@@ -1,0 +1,126 @@
+"""Process helpers for the processes control starts and adopts: pid locks, pid files, process
+groups, and waiting on a process that is not our child.
+
+Every process codeswarm starts runs in its own session (``start_new_session=True``), so its pid
+is also its process group's id and :func:`kill_group` takes its children (Codex, its tools) too.
+Pids are reused by the kernel: anything that acts on a pid read from a file checks the
+command line first (:func:`process_matches`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import signal
+from pathlib import Path
+
+POLL_WITHOUT_PIDFD = 0.2
+"""Where pidfds are missing, how often :func:`wait_pid` looks whether the process is gone."""
+
+
+class PidLock:
+    """A pid file locked (``flock``) for as long as its owner lives: a second owner cannot take
+    it, and a stale file left by a dead owner is never mistaken for a live one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock and write our pid; ``False`` if a live process holds it."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        """Remove the file and drop the lock; safe to call twice."""
+        if self._fd is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            os.close(self._fd)
+            self._fd = None
+
+
+def running_pid(path: Path) -> int | None:
+    """The pid of the live process holding the :class:`PidLock` on ``path``, or ``None``
+    (``-1`` when it is held but the file does not say by whom yet)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except (FileNotFoundError, OSError):
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.read(fd, 64).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def pid_in(path: Path) -> int | None:
+    """The pid written in a plain pid file, or ``None`` (missing, unreadable, not a number)."""
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def process_matches(pid: int, *needles: str) -> bool:
+    """Whether ``pid`` is alive and its command line contains every needle (guards pid reuse)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return False
+    return all(n in cmdline for n in needles)
+
+
+def kill_group(pid: int, sig: signal.Signals) -> None:
+    """Signal the process group led by ``pid``; a group that is gone (or not ours) is ignored."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+async def wait_pid(pid: int) -> None:
+    """Wait for a process that is not our child to exit (a pidfd on Linux, else polling)."""
+    loop = asyncio.get_running_loop()
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    except (AttributeError, OSError):
+        while process_matches(pid):  # noqa: ASYNC110 (no pidfd: nothing to wait on but time)
+            await asyncio.sleep(POLL_WITHOUT_PIDFD)
+        return
+    done: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    loop.add_reader(fd, readable)
+    try:
+        await done
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+
+
+def tail(path: Path, lines: int = 1) -> str:
+    """The last ``lines`` lines of a log, joined by `` | `` (for one-line error messages)."""
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return " | ".join(text[-lines:]) if text else "(empty log)"
