@@ -1,6 +1,6 @@
 """Many long-lived agent processes contending on a few paths and tasks, side by side in one run:
 SQLite and PostgreSQL, 8 and 32 processes. Each process runs the contention test's worker
-(tests/coord/contention_worker.py: lease / release on 8 overlapping paths, claim / claim-next /
+(tests/coordination/contention_worker.py: lease / release on 8 overlapping paths, claim / claim-next /
 complete / unclaim on 40 tasks); the audit log is then replayed by the independent checker.
 
 Two loads per case: a closed loop (every process back to back: the most the store takes, and the
@@ -8,7 +8,7 @@ latency at saturation, where 32 processes share 2 cores) and an open loop offeri
 operations/s in total on a fixed schedule (the latency at the target load).
 
 Targets (issue "Coordination"): >= 2,000 operations/s in total, p99 <= 50 ms, zero violations.
-PostgreSQL is a throwaway server started for the run (tests/coord/pg_service.py).
+PostgreSQL is a throwaway server started for the run (tests/pg_service.py).
 
     .venv/bin/python bench/coord_contention.py [--ops 500] [--procs 8,32] [--paced 2400]
                                                [--backends sqlite,postgresql]
@@ -25,13 +25,17 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(ROOT / "tests" / "coord")]
+sys.path[:0] = [
+    str(Path(__file__).resolve().parent),
+    str(ROOT / "tests"),
+    str(ROOT / "tests" / "coord"),
+]
 import audit_checker  # noqa: E402
-import pg_service  # noqa: E402
 from contention_worker import run_swarm  # noqa: E402
 
+import pg_service  # noqa: E402
 from _common import emit, pct  # noqa: E402
-from codeswarm.coord import Coord, open_store  # noqa: E402
+from codeswarm.coordination import Coord, open_store  # noqa: E402
 
 
 def one(url: str, procs: int, ops: int, rate: float = 0.0) -> dict[str, object]:

@@ -24,11 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(ROOT / "tests" / "coord")]
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(ROOT / "tests")]
 import pg_service  # noqa: E402
-
 from _common import emit, summary  # noqa: E402
-from codeswarm.coord import Coord, open_store  # noqa: E402
+from codeswarm.coordination import Coord, open_store  # noqa: E402
 
 
 def timed(fn: Callable[[], object], rounds: int) -> list[float]:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, summary
-from codeswarm.coord import Coord
+from codeswarm.coordination import Coord
 
 
 def timed(argv: list[str], stdin: str, env: dict[str, str], rounds: int) -> list[float]:

@@ -31,7 +31,7 @@ SCRIPT = {"agents": {"*": [{"when": ".", "repeat": True, "text": "ok"}]}}
 
 
 def _cluster() -> Any:
-    path = ROOT / "tests" / "slurm" / "slurm_cluster.py"
+    path = ROOT / "tests" / "control" / "slurm" / "slurm_cluster.py"
     spec = importlib.util.spec_from_file_location("slurm_cluster", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -1,6 +1,6 @@
 """Relay over ssh next to local following, side by side in one run.
 
-A throwaway sshd on 127.0.0.1 (tests/sshbox/sshd_local.py; installed with apt if missing) serves
+A throwaway sshd on 127.0.0.1 (tests/sshd_local.py; installed with apt if missing) serves
 the far end. The same kind of writer process (random gaps of 1-20 ms, each record carrying
 ``time.monotonic_ns()``; one host, so the clock is shared) feeds, in turn:
 
@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(ROOT / "tests" / "sshbox")]
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(ROOT / "tests")]
 import sshd_local  # noqa: E402
-
 from _common import emit, summary  # noqa: E402
 from codeswarm.mailbox import Layout, LocalTransport, Transport, Writer  # noqa: E402
 from codeswarm.mailbox.ssh import SshTransport  # noqa: E402

@@ -1,26 +1,26 @@
-"""Fixtures of the coordination suite: every behavioural test runs on each backend.
+"""Fixtures for the real backends several suites run on (a pytest plugin, loaded by
+conftest.py): the coordination store on each backend (tests/coord, tests/mcp, tests/cli), and a
+throwaway sshd (tests/mailbox, tests/cli).
 
-Backends: ``sqlite`` (WAL), ``sqlite-journal`` (the rollback-journal mode for network
+Coordination backends: ``sqlite`` (WAL), ``sqlite-journal`` (the rollback-journal mode for network
 filesystems) and ``postgresql`` (a real server this session starts; a fresh schema per test).
+Every behavioural coordination test runs on each.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pg_service
 import pytest
 
-from codeswarm.coord import Coord, ManualClock, open_store
+import pg_service
+import sshd_local
+from codeswarm.coordination import Coord, ManualClock, open_store
 from swarmkit import need
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
 BACKENDS = ["sqlite", "sqlite-journal", "postgresql"]
 
 
@@ -72,10 +72,9 @@ def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    return ws
+def root(workspace: Path) -> Path:
+    """The root of the coordination scope: the test's workspace."""
+    return workspace
 
 
 @pytest.fixture
@@ -106,23 +105,13 @@ def coord(open_coord: Callable[..., Coord]) -> Coord:
     return open_coord()
 
 
-def snapshot(c: Coord) -> dict[str, Any]:
-    """Everything a scope holds, for "nothing changed" assertions."""
-    return {
-        "agents": [a.to_dict() for a in c.agents(all=True)],
-        "leases": [lease.to_dict() for lease in c.leases()],
-        "tasks": [t.to_dict() for t in c.tasks()],
-        "kv": [e.to_dict() for e in c.kv_list()],
-        "events": [e.to_dict() for e in c.events(limit=10_000)],
-    }
-
-
-def python_env(**extra: str) -> dict[str, str]:
-    """The environment for a child Python process that imports codeswarm from this tree."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODESWARM_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(HERE)])
-    env.update(extra)
-    return env
-
-
-PYTHON = sys.executable
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sshd_local.Sshd]:
+    """A real sshd on 127.0.0.1 with throwaway keys, for the whole session."""
+    try:
+        server = sshd_local.Sshd.start(tmp_path_factory.mktemp("sshd"))
+    except (sshd_local.Unavailable, OSError) as exc:
+        need(f"sshd unavailable: {exc}")
+        raise AssertionError("unreachable") from exc
+    yield server
+    server.stop()

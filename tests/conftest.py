@@ -1,4 +1,5 @@
-"""Shared fixtures: the real Codex CLI, and the rule that CI never skips for a missing part.
+"""Shared fixtures: the real Codex CLI, Codex rigs, local swarms (and, from backends.py, the
+coordination stores and the sshd), and the rule that CI never skips for a missing part.
 
 Under ``CODESWARM_REQUIRE_ALL=1`` (CI sets it) a test that would skip for a missing component
 fails instead: a test skipped in CI is a test that does not exist.
@@ -8,11 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from swarmkit import need
+from swarmkit import Swarm, need, open_swarms
+
+pytest_plugins = ["backends"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +54,7 @@ def codex_home(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
+    """An empty directory to work in (``tmp_path/ws``)."""
     ws = tmp_path / "ws"
     ws.mkdir()
     return ws
@@ -90,43 +95,18 @@ class Rig:
 
 @pytest.fixture
 async def rig(codex_binary, tmp_path: Path):  # type: ignore[no-untyped-def]
-    import contextlib
-
     async with contextlib.AsyncExitStack() as stack:
         yield Rig(codex_binary, tmp_path, stack)
 
 
 # -- local swarms (tests/swarmkit.py) ------------------------------------------------------------
 @pytest.fixture
-def swarm_factory(tmp_path: Path, codex_binary):  # type: ignore[no-untyped-def]
-    from swarmkit import Swarm
-
-    made: list[Swarm] = []
-    env = {
-        **os.environ,
-        "CODESWARM_STATE_DIR": str(tmp_path / "state"),
-        "CODESWARM_CODEX_BIN": str(codex_binary.path),
-        "CODEX_HOME": str(tmp_path / "user-codex-home"),
-    }
-
-    def make(name: str) -> Swarm:
-        workdir = tmp_path / f"{name}-repo"
-        workdir.mkdir()
-        s = Swarm(name, tmp_path / "state", env, workdir)
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        if s.run_dir.exists():
-            s.cli("down", s.name, "--grace", "5", check=False)
-        survivors = s.processes()
-        for pid in survivors:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, 9)
-        assert not survivors, f"processes of swarm {s.name} survived down: {survivors}"
+def swarm_factory(tmp_path: Path, codex_binary) -> Iterator[Callable[[str], Swarm]]:  # type: ignore[no-untyped-def]
+    """``make(name)``: a local swarm of its own; the test fails if anything of it survives down."""
+    with open_swarms(Swarm, tmp_path, codex_binary.path) as make:
+        yield make
 
 
 @pytest.fixture
-def swarm(swarm_factory):  # type: ignore[no-untyped-def]
+def swarm(swarm_factory: Callable[[str], Swarm]) -> Swarm:
     return swarm_factory("t")

@@ -7,10 +7,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from swarmkit import ROOT
 
 SCRIPT = {
     "agents": {
@@ -41,6 +42,16 @@ def run(
     )
 
 
+def exec_mock(
+    prompt: str, script: Path, ws: Path, *args: str, **kw: Any
+) -> subprocess.CompletedProcess[str]:
+    """``codeswarm exec <prompt>`` in ``ws`` against the scripted model."""
+    return run(
+        "exec", prompt, "--model-provider", "mock", "--script", str(script), "--cwd", str(ws),
+        *args, **kw,
+    )  # fmt: skip
+
+
 def one_clear_line(proc: subprocess.CompletedProcess[str], needle: str) -> None:
     assert proc.returncode != 0
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
@@ -58,13 +69,12 @@ def script_file(tmp_path: Path) -> Path:
 
 
 @pytest.mark.codex
-def test_exec_json_end_to_end(tmp_path: Path, script_file: Path, codex_binary) -> None:  # type: ignore[no-untyped-def]
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    proc = run(
-        "exec", "make the files", "--model-provider", "mock", "--script", str(script_file),
-        "--cwd", str(ws), "--json", "--sandbox", "workspace-write", "--approval-policy", "never",
-        "--model-log", str(tmp_path / "model.jsonl"),
+def test_exec_json_end_to_end(
+    tmp_path: Path, workspace: Path, script_file: Path, codex_binary: Any
+) -> None:
+    proc = exec_mock(
+        "make the files", script_file, workspace, "--json", "--sandbox", "workspace-write",
+        "--approval-policy", "never", "--model-log", str(tmp_path / "model.jsonl"),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -77,20 +87,19 @@ def test_exec_json_end_to_end(tmp_path: Path, script_file: Path, codex_binary) -
     assert all(e["agent"] == "exec_0" and isinstance(e["ts"], int) for e in events)
     text = "".join(e["delta"] for e in events if e["type"] == "message.delta")
     assert text == "Done: out.txt and a.txt."
-    assert (ws / "out.txt").read_text() == "hi\n" and (ws / "a.txt").read_text() == "hello\n"
+    assert (workspace / "out.txt").read_text() == "hi\n" and (
+        workspace / "a.txt"
+    ).read_text() == "hello\n"
     log = [json.loads(line) for line in (tmp_path / "model.jsonl").read_text().splitlines()]
     assert len(log) == 3
 
 
 @pytest.mark.codex
 def test_exec_terminal_output_and_interactive(
-    tmp_path: Path, script_file: Path, codex_binary
-) -> None:  # type: ignore[no-untyped-def]
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    proc = run(
-        "exec", "make the files", "--model-provider", "mock", "--script", str(script_file),
-        "--cwd", str(ws), "--interactive", "--approve", "all",
+    workspace: Path, script_file: Path, codex_binary: Any
+) -> None:
+    proc = exec_mock(
+        "make the files", script_file, workspace, "--interactive", "--approve", "all",
         input="one more thing\n",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -175,6 +184,50 @@ def test_help_works() -> None:
     assert proc.returncode == 0 and "doctor" in proc.stdout
 
 
+def test_fast_commands_bad_input() -> None:
+    for argv, needle in [
+        (("send",), "(see 'codeswarm send --help')"),
+        (("send", "s", "0", "hi", "--mode", "loud"), "--mode"),
+        (("mcp", "extra"), "mcp takes no arguments"),
+        (("coord", "no-such"), "see 'codeswarm coord --help'"),
+    ]:
+        proc = run(*argv)
+        one_clear_line(proc, needle)
+        assert proc.returncode == 2
+
+
+def test_send_start_path_stays_light() -> None:
+    code = (
+        "import sys\n"
+        "from codeswarm.cli.swarm.send import main\n"
+        "rc = main(['s'])\n"
+        "heavy = sorted(m for m in ('typer', 'click', 'rich', 'asyncio', 'pydantic', 'msgspec',"
+        " 'orjson', 'codeswarm.control') if m in sys.modules)\n"
+        "print(rc, heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          check=True)  # fmt: skip
+    assert done.stdout.strip() == "2 []"
+
+
+@pytest.mark.parametrize("name", ["send", "coord", "exec", "mcp"])
+def test_typer_app_lists_and_forwards_fast_commands(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from codeswarm.cli import FAST_COMMANDS
+    from codeswarm.cli.app import main
+
+    assert name in FAST_COMMANDS
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0 and f" {name} " in capsys.readouterr().out
+    # called through the app (not the fast dispatch), the command still gets its arguments
+    with pytest.raises(SystemExit) as info:
+        main([name, "--help"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: codeswarm {name}")
+
+
 def _processes_in(directory: Path) -> list[int]:
     """Pids of processes whose working directory is ``directory``."""
     found = []
@@ -190,16 +243,14 @@ def _processes_in(directory: Path) -> list[int]:
 
 @pytest.mark.codex
 def test_bad_config_after_codex_started_leaves_nothing(
-    tmp_path: Path, script_file: Path, codex_binary
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, workspace: Path, script_file: Path, codex_binary: Any
+) -> None:
     # Codex is started before the config is validated (it boots while codeswarm loads): a bad
     # config must still end in one line, and no Codex left running.
-    ws = tmp_path / "ws"
-    ws.mkdir()
     (tmp_path / "codeswarm.toml").write_text("[codex]\nmodel = 5\n")
-    proc = run(
-        "exec", "hi", "--model-provider", "mock", "--script", str(script_file), "--cwd", str(ws),
+    proc = exec_mock(
+        "hi", script_file, workspace,
         cwd=tmp_path, env={"CODESWARM_CODEX_BIN": str(codex_binary.path)},
     )  # fmt: skip
     one_clear_line(proc, "codeswarm.toml")
-    assert _processes_in(ws.resolve()) == []
+    assert _processes_in(workspace.resolve()) == []

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from codeswarm.cli.coord.command import main
-from conftest import python_env
+from swarmkit import python_env
 
 
 class Cli:

@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from swarmkit import Swarm, pids_of, wait_until
+from swarmkit import (
+    Swarm,
+    assert_delivered_once,
+    pids_of,
+    read_jsonl,
+    turns_completed,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.codex, pytest.mark.slow]
 
@@ -28,29 +35,12 @@ def remote_env(swarm: Swarm, sshd: Any) -> tuple[str, dict[str, str]]:
     return f"{sshd.url(swarm.state)}?python={sys.executable}", env
 
 
-def events(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def attach(swarm: Swarm, url: str, env: dict[str, str], out: Path) -> subprocess.Popen[bytes]:
-    with out.open("ab") as sink:
-        return subprocess.Popen(
-            [sys.executable, "-m", "codeswarm", "attach", "t", "--remote", url, "--json", "--cursor", "far"],
-            stdout=sink, stderr=subprocess.DEVNULL, env=env, cwd=swarm.workdir,
-        )  # fmt: skip
-
-
-def completed(path: Path) -> int:
-    return sum(e["type"] == "turn.completed" for e in events(path))
-
-
 def test_remote_send_and_attach_survive_a_dropped_connection(swarm: Swarm, sshd: Any) -> None:
     swarm.up(2, {"agents": {"*": ["one", "two", "three", "four"]}})
     url, env = remote_env(swarm, sshd)
     out = swarm.state.parent / "remote-attach.jsonl"
     out.write_bytes(b"")
-    proc = attach(swarm, url, env, out)
-    try:
+    with swarm.attached(out, "--remote", url, "--cursor", "far", env=env, stop=signal.SIGKILL):
         sent = subprocess.run(
             [sys.executable, "-m", "codeswarm", "send", "t", "all", "first", "--remote", url, "--wait", "--json"],
             capture_output=True, text=True, env=env, cwd=swarm.workdir, timeout=120,
@@ -60,34 +50,21 @@ def test_remote_send_and_attach_survive_a_dropped_connection(swarm: Swarm, sshd:
             "t_0": "one",
             "t_1": "one",
         }
-        wait_until(lambda: completed(out) >= 2, what="attach over ssh to see the first turns")
+        wait_until(lambda: turns_completed(out) >= 2, what="attach over ssh to see the first turns")
         # kill the far end of the connection: the transport reconnects and resumes
         servers = pids_of("codeswarm.mailbox.serve")
         assert servers
         for pid in servers:
             os.kill(pid, signal.SIGKILL)
         swarm.cli("send", "t", "all", "second", "--wait")
-        wait_until(lambda: completed(out) >= 4, what="attach to catch up after the reconnect")
-    finally:
-        proc.send_signal(signal.SIGKILL)  # and the router itself dies: its cursor is saved here
-        proc.wait()
+        wait_until(lambda: turns_completed(out) >= 4, what="attach to catch up after the reconnect")
+    # the router itself died (SIGKILL): its cursor is saved here
     swarm.cli("send", "t", "all", "third", "--wait")
-    proc = attach(swarm, url, env, out)
-    try:
+    with swarm.attached(out, "--remote", url, "--cursor", "far", env=env):
         wait_until(
-            lambda: completed(out) >= 6, what="the restarted attach to resume from its cursor"
+            lambda: turns_completed(out) >= 6, what="the restarted attach to resume from its cursor"
         )
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait()
-    got = events(out)
-    keys = [(e["agent"], e["seq"]) for e in got]
-    assert len(keys) == len(set(keys)), "an event arrived twice"
-    for agent in ("t_0", "t_1"):
-        seqs = [e["seq"] for e in got if e["agent"] == agent]
-        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), f"a gap for {agent}"
-        texts = [e["text"] for e in got if e["agent"] == agent and e["type"] == "message.completed"]
-        assert texts == ["one", "two", "three"]
+    assert_delivered_once(read_jsonl(out), {a: ["one", "two", "three"] for a in ("t_0", "t_1")})
 
 
 def test_remote_bad_url_is_one_line(swarm: Swarm) -> None:

@@ -17,6 +17,23 @@ pytestmark = pytest.mark.codex
 TURN_TIMEOUT = 30
 
 
+async def open_thread(
+    rig: Any, codex: Any, *, approval: str = "never", sandbox: str = "read-only"
+) -> Any:
+    """A new thread of ``codex`` in the rig's workspace."""
+    return await codex.thread_start(cwd=rig.workspace, approval_policy=approval, sandbox=sandbox)
+
+
+async def events_of(turn: Any) -> list[dict[str, Any]]:
+    """Every event of ``turn`` as the control plane stamps them (agent t_0), to the end."""
+    stamper = EventStamper("t_0")
+    events: list[dict[str, Any]] = []
+    async with asyncio.timeout(TURN_TIMEOUT):
+        async for msg in turn:
+            events += stamper.events(msg)
+    return events
+
+
 def user_texts(body: dict[str, Any]) -> list[str]:
     out = []
     for item in body.get("input", []):
@@ -39,15 +56,9 @@ async def test_streamed_message_deltas_and_declared_usage(rig) -> None:  # type:
         }
     )
     codex = await rig.codex(mm)
-    thread = await codex.thread_start(
-        cwd=rig.workspace, approval_policy="never", sandbox="read-only"
-    )
+    thread = await open_thread(rig, codex)
     turn = await codex.turn_start(thread.id, "say something")
-    stamper = EventStamper("t_0")
-    events = []
-    async with asyncio.timeout(TURN_TIMEOUT):
-        async for msg in turn:
-            events += stamper.events(msg)
+    events = await events_of(turn)
     deltas = [e["delta"] for e in events if e["type"] == "message.delta"]
     assert len(deltas) > 3
     completed = [e for e in events if e["type"] == "message.completed"]
@@ -66,9 +77,7 @@ async def test_exec_command_approval_under_untrusted(rig, decision: Decision) ->
     mm = await rig.model({"agents": {"*": [{"exec": "echo hi > out.txt"}, {"text": "done"}]}})
     policy = QueuePolicy()
     codex = await rig.codex(mm, approval=policy)
-    thread = await codex.thread_start(
-        cwd=rig.workspace, approval_policy="untrusted", sandbox="workspace-write"
-    )
+    thread = await open_thread(rig, codex, approval="untrusted", sandbox="workspace-write")
     turn = await codex.turn_start(thread.id, "write the file")
     pending = await asyncio.wait_for(policy.queue.get(), TURN_TIMEOUT)
     assert pending.request.kind == "command"
@@ -96,15 +105,9 @@ async def test_apply_patch_add_update_delete_rename(rig) -> None:  # type: ignor
     ]
     mm = await rig.model({"agents": {"*": [*({"patch": p} for p in patches), {"text": "ok"}]}})
     codex = await rig.codex(mm, approval=AcceptAll())
-    thread = await codex.thread_start(
-        cwd=rig.workspace, approval_policy="never", sandbox="workspace-write"
-    )
+    thread = await open_thread(rig, codex, sandbox="workspace-write")
     turn = await codex.turn_start(thread.id, "edit files")
-    stamper = EventStamper("t_0")
-    changes = []
-    async with asyncio.timeout(TURN_TIMEOUT):
-        async for msg in turn:
-            changes += [e for e in stamper.events(msg) if e["type"] == "file.changed"]
+    changes = [e for e in await events_of(turn) if e["type"] == "file.changed"]
     assert turn.result.status == "completed"
     kinds = [(c["changes"][0]["kind"], os.path.basename(c["changes"][0]["path"])) for c in changes]
     assert kinds == [
@@ -124,9 +127,7 @@ async def test_apply_patch_add_update_delete_rename(rig) -> None:  # type: ignor
 async def test_interrupt_a_delayed_turn(rig) -> None:  # type: ignore[no-untyped-def]
     mm = await rig.model({"agents": {"*": [{"delay": 60, "text": "too late"}, {"text": "next"}]}})
     codex = await rig.codex(mm)
-    thread = await codex.thread_start(
-        cwd=rig.workspace, approval_policy="never", sandbox="read-only"
-    )
+    thread = await open_thread(rig, codex)
     turn = await codex.turn_start(thread.id, "take your time")
     await mm.wait_requests(1, timeout=TURN_TIMEOUT)  # the model is now "thinking"
     await turn.interrupt()
@@ -140,9 +141,7 @@ async def test_interrupt_a_delayed_turn(rig) -> None:  # type: ignore[no-untyped
 async def test_three_turns_carry_the_history(rig) -> None:  # type: ignore[no-untyped-def]
     mm = await rig.model({"agents": {"*": [{"text": "one"}, {"text": "two"}, {"text": "three"}]}})
     codex = await rig.codex(mm)
-    thread = await codex.thread_start(
-        cwd=rig.workspace, approval_policy="never", sandbox="read-only"
-    )
+    thread = await open_thread(rig, codex)
     answers = []
     for prompt in ("first question", "second question", "third question"):
         turn = await codex.turn_start(thread.id, prompt)
@@ -158,9 +157,7 @@ async def test_three_turns_carry_the_history(rig) -> None:  # type: ignore[no-un
 async def test_resume_after_killing_the_app_server(rig) -> None:  # type: ignore[no-untyped-def]
     mm = await rig.model({"agents": {"*": [{"text": "remember: blue"}, {"text": "it was blue"}]}})
     first = await rig.codex(mm)
-    thread = await first.thread_start(
-        cwd=rig.workspace, approval_policy="never", sandbox="read-only"
-    )
+    thread = await open_thread(rig, first)
     turn = await first.turn_start(thread.id, "what colour?")
     assert (await asyncio.wait_for(turn.wait(), TURN_TIMEOUT)).status == "completed"
     assert first.pid is not None
@@ -187,15 +184,9 @@ async def test_resume_after_killing_the_app_server(rig) -> None:  # type: ignore
 async def test_model_failure_fails_the_turn_and_the_client_goes_on(rig, failure, needle) -> None:  # type: ignore[no-untyped-def]
     mm = await rig.model({"agents": {"*": [failure, {"text": "recovered"}]}})
     codex = await rig.codex(mm)
-    thread = await codex.thread_start(
-        cwd=rig.workspace, approval_policy="never", sandbox="read-only"
-    )
+    thread = await open_thread(rig, codex)
     turn = await codex.turn_start(thread.id, "try")
-    stamper = EventStamper("t_0")
-    events = []
-    async with asyncio.timeout(TURN_TIMEOUT):
-        async for msg in turn:
-            events += stamper.events(msg)
+    events = await events_of(turn)
     errors = [e for e in events if e["type"] == "error"]
     assert errors, events
     assert needle.lower() in errors[-1]["message"].lower()
@@ -208,9 +199,7 @@ async def test_model_failure_fails_the_turn_and_the_client_goes_on(rig, failure,
 async def test_steer_adds_input_to_a_running_turn(rig) -> None:  # type: ignore[no-untyped-def]
     mm = await rig.model({"agents": {"*": [{"delay": 1.0, "exec": "true"}, {"text": "steered"}]}})
     codex = await rig.codex(mm)
-    thread = await codex.thread_start(
-        cwd=rig.workspace, approval_policy="never", sandbox="workspace-write"
-    )
+    thread = await open_thread(rig, codex, sandbox="workspace-write")
     turn = await codex.turn_start(thread.id, "start")
     await mm.wait_requests(1, timeout=TURN_TIMEOUT)
     await codex.turn_steer(thread.id, turn.turn_id, "also mention the steering")
@@ -246,9 +235,7 @@ async def test_hook_trust_through_the_app_server(rig) -> None:  # type: ignore[n
     trusted = await codex.trust_hooks([rig.workspace])
     assert len(trusted) == 1
     assert await codex.trust_hooks([rig.workspace]) == []  # idempotent
-    thread = await codex.thread_start(
-        cwd=rig.workspace, approval_policy="never", sandbox="read-only"
-    )
+    thread = await open_thread(rig, codex)
     turn = await codex.turn_start(thread.id, "hi")
     assert (await asyncio.wait_for(turn.wait(), TURN_TIMEOUT)).status == "completed"
     assert marker.exists(), "the trusted hook did not run"

@@ -11,8 +11,9 @@ import pytest
 from codeswarm.codex import ApprovalRequest, AppServer, CallbackPolicy, Decision
 from codeswarm.codex.rpc import METHOD_NOT_FOUND, State
 from codeswarm.core.errors import ClosedError, ProcessExitedError, RpcError
+from swarmkit import wait_until_async
 
-PEER = [sys.executable, "-u", str(Path(__file__).parent / "fakes" / "peer.py")]
+PEER = [sys.executable, "-u", str(Path(__file__).parents[1] / "fakes" / "peer.py")]
 
 
 async def open_peer(tmp_path: Path, **kw: object) -> AppServer:
@@ -99,7 +100,7 @@ async def test_death_fails_every_pending_request_with_pid_and_code(tmp_path: Pat
     try:
         hanging = [asyncio.create_task(peer.request("hang")) for _ in range(3)]
         sub = peer.subscribe()
-        await asyncio.sleep(0)  # let the hangs be written first
+        await wait_until_async(lambda: peer.statistics().pending == 3, what="the hangs sent")
         with pytest.raises(ProcessExitedError) as info:
             await asyncio.wait_for(peer.request("die", {"code": 7, "stderr": "fatal: boom"}), 10)
         err = info.value
@@ -120,7 +121,7 @@ async def test_death_fails_every_pending_request_with_pid_and_code(tmp_path: Pat
 async def test_aclose_fails_pending_and_is_idempotent(tmp_path: Path) -> None:
     peer = await open_peer(tmp_path)
     pending = asyncio.create_task(peer.request("hang"))
-    await asyncio.sleep(0.05)
+    await wait_until_async(lambda: peer.statistics().pending == 1, what="the hang sent")
     await peer.aclose(grace=2)
     await peer.aclose()
     with pytest.raises(ClosedError):

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from codeswarm.control.events.translate import EventStamper, translate
 from codeswarm.core.events import EVENT_TYPES
+from swarmkit import json_values
 
 T = {"threadId": "th", "turnId": "tu"}
 
@@ -148,13 +149,7 @@ def test_unknown_methods_give_nothing() -> None:
     assert translate({"id": 3, "result": {}}, agent="a") == []
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
+ANY_JSON = json_values()
 methods = st.sampled_from(
     [
         "item/agentMessage/delta",
@@ -178,12 +173,12 @@ items = st.fixed_dictionaries(
         )
     },
     optional={
-        "id": json_values,
-        "text": json_values,
-        "changes": json_values,
-        "summary": json_values,
-        "exitCode": json_values,
-        "error": json_values,
+        "id": ANY_JSON,
+        "text": ANY_JSON,
+        "changes": ANY_JSON,
+        "summary": ANY_JSON,
+        "exitCode": ANY_JSON,
+        "error": ANY_JSON,
     },
 )
 
@@ -192,7 +187,7 @@ items = st.fixed_dictionaries(
     method=methods,
     params=st.dictionaries(
         st.sampled_from(["threadId", "turnId", "turn", "item", "delta", "error", "tokenUsage"]),
-        json_values | items,
+        ANY_JSON | items,
     ),
     msg_id=st.none() | st.integers(),
 )
@@ -207,7 +202,7 @@ def test_translate_never_raises_and_events_are_well_formed(method, params, msg_i
         assert isinstance(e["seq"], int) and isinstance(e["ts"], int)
 
 
-@given(st.lists(json_values, max_size=5))
+@given(st.lists(ANY_JSON, max_size=5))
 def test_translate_accepts_any_json(values: list[Any]) -> None:
     for v in values:
         translate(v, agent="a")  # type: ignore[arg-type]
@@ -220,3 +215,75 @@ def test_stamper_numbers_per_agent() -> None:
     seqs = [e["seq"] for m in msgs for e in s.events(m)]
     assert seqs == [1, 2, 3, 4, 5]
     assert s.events(msgs[0])[0]["ts"] == 2500
+
+
+def test_reasoning_and_tool_calls() -> None:
+    summary = {"type": "reasoning", "id": "r", "summary": ["first", 3, "second"]}
+    e = one({"method": "item/completed", "params": {**T, "item": summary}})
+    assert (e["type"], e["text"]) == ("reasoning", "first\nsecond")
+    empty = {"type": "reasoning", "id": "r", "summary": []}
+    assert translate({"method": "item/completed", "params": {**T, "item": empty}}, agent="a") == []
+    call = {"type": "mcpToolCall", "id": "k", "server": "coord", "tool": "lease", "arguments": {}}
+    e = one({"method": "item/started", "params": {**T, "item": call}})
+    assert (e["type"], e["server"], e["tool"], e["arguments"]) == (
+        "tool.started",
+        "coord",
+        "lease",
+        {},
+    )
+    failed = {**call, "status": "failed", "error": {"message": "held by b"}, "durationMs": 4}
+    e = one({"method": "item/completed", "params": {**T, "item": failed}})
+    assert (e["type"], e["status"], e["error"], e["duration_ms"]) == (
+        "tool.completed",
+        "failed",
+        "held by b",
+        4,
+    )
+    e = one({"method": "item/completed", "params": {**T, "item": {**failed, "error": "plain"}}})
+    assert e["error"] == "plain"
+    other = {"type": "webSearch", "id": "w"}
+    assert translate({"method": "item/started", "params": {**T, "item": other}}, agent="a") == []
+
+
+def test_approval_kinds() -> None:
+    elicitation = {"_meta": {"codex_approval_kind": "mcp_tool_call"}, "message": "run lease?"}
+    e = one({"id": "q", "method": "mcpServer/elicitation/request", "params": {**T, **elicitation}})
+    assert (e["kind"], e["reason"], e["request_id"]) == ("mcp_tool_call", "run lease?", "q")
+    e = one({"id": 1, "method": "mcpServer/elicitation/request", "params": T})
+    assert e["kind"] == "mcp_elicitation"
+    legacy = {"command": ["rm", "-rf", "x"], "cwd": "/w", "reason": "cleanup"}
+    e = one({"id": 2, "method": "execCommandApproval", "params": legacy})
+    assert (e["kind"], e["command"], e["reason"]) == ("legacy_exec", "rm -rf x", "cleanup")
+    # a request is only an approval when it can be answered: without an id it is nothing
+    assert translate({"method": "item/fileChange/requestApproval", "params": T}, agent="a") == []
+
+
+def test_time_thread_and_turn_come_from_the_message() -> None:
+    msg = {"method": "turn/diff/updated", "params": {"diff": "d"}}
+    (e,) = translate(msg, agent="a", now_ms=7)
+    assert e["ts"] == 7 and "thread_id" not in e and "turn_id" not in e
+    (e,) = translate(msg, agent="a")
+    assert e["ts"] == 0
+    (e,) = translate({**msg, "emittedAtMs": "late"}, agent="a", now_ms=7)
+    assert e["ts"] == 7
+    turn = {"threadId": "th", "turn": {"id": "from-turn"}}
+    (e,) = translate({"method": "turn/diff/updated", "params": {**turn, "diff": ""}}, agent="a")
+    assert (e["thread_id"], e["turn_id"]) == ("th", "from-turn")
+
+
+def test_stamper_fills_missing_times_and_names_the_swarm() -> None:
+    s = EventStamper("a_0", swarm="s", clock=lambda: 3.0)
+    e = s.stamp({"type": "error", "agent": "someone else", "ts": 0})
+    assert (e["seq"], e["agent"], e["swarm"], e["ts"]) == (1, "a_0", "s", 3000)
+    e = s.stamp({"type": "error", "ts": 17})
+    assert (e["seq"], e["ts"]) == (2, 17)
+
+
+def test_a_field_of_the_wrong_shape_is_read_as_empty() -> None:
+    for summary in (True, 1.5, "text"):
+        item = {"type": "reasoning", "id": "r", "summary": summary}
+        assert translate({"method": "item/completed", "params": {"item": item}}, agent="a") == []
+    for changes in (True, 5, "ab"):
+        item = {"type": "fileChange", "id": "f", "changes": changes}
+        e = one({"method": "item/completed", "params": {"item": item}})
+        assert e["changes"] == []

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from codeswarm.coord import Coord
+from codeswarm.coordination import DEFAULT_LEASE_S, Coord
 
 PATCH_X = "*** Begin Patch\n*** Update File: src/x.py\n@@\n-a\n+b\n*** End Patch\n"
 
@@ -164,6 +164,25 @@ def test_session_lifecycle_of_a_personal_session(repo: Path) -> None:
     hook(repo, "claude", "session-end", {"reason": "exit"})
     with coord(repo) as c:
         assert not any(x.name == "claude-b0000001" for x in c.agents())
+
+
+def test_a_fleet_session_registers_with_the_default_lease_and_sees_its_own_work(
+    repo: Path,
+) -> None:
+    out, _ = hook(repo, "codex", "session-start", {"source": "startup"}, CODESWARM_AGENT_ID="F")
+    with coord(repo) as c:
+        me = c.agent("F")  # the worker's registration was gone: the hook made one
+        assert me.lease_s == DEFAULT_LEASE_S
+        c.lease(me, "src/x.py", note="mine")
+        c.lease(c.register("P"), "src/y.py", note="theirs")
+        task = c.add_task("fix y")
+        c.claim(me, task.id)
+    out, _ = hook(repo, "codex", "session-start", {"source": "resume"}, CODESWARM_AGENT_ID="F")
+    assert out is not None
+    context = out["hookSpecificOutput"]["additionalContext"]
+    held = context.split("Files held by peers")[1]
+    assert "src/y.py" in held and "src/x.py" not in held  # its own lease is not a peer's
+    assert f"#{task.id} fix y [claimed]" in context
 
 
 def test_unreachable_coordinator_fails_open_or_closed(repo: Path) -> None:

@@ -135,3 +135,37 @@ def test_a_users_own_hook_that_mentions_codeswarm_is_not_ours(home: Path) -> Non
     doc = json.loads(path.read_text())
     assert doc["hooks"]["Stop"] == mine["hooks"]["Stop"]
     assert doc["hooks"]["SessionStart"] == [{"hooks": [{"type": "command", "command": "later"}]}]
+
+
+def test_codex_install_goes_to_the_configured_codex_home(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``[codex] home`` (the home agents are seeded from) wins over $CODEX_HOME, as for every
+    other use of the person's Codex home."""
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)  # the config below is under $HOME
+    monkeypatch.delenv("CODESWARM_CODEX_HOME", raising=False)
+    mine = home / "elsewhere" / "codex"
+    mine.mkdir(parents=True)
+    (mine / "hooks.json").write_text(USER_HOOKS)
+    os.chmod(mine / "hooks.json", 0o640)
+    config = home / ".config" / "codeswarm" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f"[codex]\nhome = {json.dumps(str(mine))}\n")
+    default_before = snapshot(home / ".codex")
+    out = run(home, "codex")
+    assert out.returncode == 0, out.stderr
+    assert snapshot(home / ".codex") == default_before  # $CODEX_HOME untouched
+    hooks = json.loads((mine / "hooks.json").read_text())
+    assert hooks["hooks"]["Stop"][0]["hooks"][0]["command"] == "my-own-hook"
+    assert (mine / "prompts" / "swarm.md").exists()
+    assert (mine / "hooks.json").stat().st_mode & 0o777 == 0o640  # the person's file keeps its mode
+
+
+def test_backups_are_as_private_as_the_files_they_save(home: Path) -> None:
+    private = home / ".claude.json"
+    private.chmod(0o600)
+    out = run(home, "claude")
+    assert out.returncode == 0, out.stderr
+    backup = home / ".claude.json.codeswarm-orig"
+    assert backup.read_bytes() == USER_CLAUDE_JSON.encode()
+    assert backup.stat().st_mode & 0o777 == 0o600

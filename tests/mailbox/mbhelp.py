@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any, TypeVar
+
+from swarmkit import python_env
 
 T = TypeVar("T")
 
 TIMEOUT = 20.0
-SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 async def take(stream: AsyncIterator[T], n: int, within: float = TIMEOUT) -> list[T]:
@@ -36,10 +35,9 @@ async def nothing_more(stream: AsyncIterator[Any], settle: float = 0.2) -> None:
 
 def child(code: str, *args: str) -> subprocess.Popen[bytes]:
     """A real Python child process running ``code`` (``sys.argv[1:]`` = ``args``)."""
-    env = dict(os.environ, PYTHONPATH=SRC)
     return subprocess.Popen(
         [sys.executable, "-u", "-c", code, *args],
-        env=env,
+        env=python_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from codeswarm.mailbox import Cursor, Layout, MailboxError, Position
+from codeswarm.mailbox import Cursor, Layout, MailboxError, MailboxInputError, Position
 
 
 def test_load_without_a_save_is_the_start(layout: Layout) -> None:
@@ -23,7 +23,7 @@ def test_save_and_load_with_extra_fields(layout: Layout) -> None:
     cursor.save(Position(3, 0))
     assert Cursor(path).load() == Position(3, 0)
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp files left
-    with pytest.raises(ValueError, match="offset"):
+    with pytest.raises(MailboxInputError, match="offset"):
         cursor.save(Position(0, 0), offset=3)
 
 

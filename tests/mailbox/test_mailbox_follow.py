@@ -15,10 +15,12 @@ from codeswarm.mailbox import (
     FollowerGroup,
     Layout,
     MailboxError,
+    MailboxInputError,
     Position,
     Writer,
 )
 from codeswarm.mailbox.inotify import InotifyHub, is_remote_filesystem
+from swarmkit import wait_until_async
 
 MODES = ["inotify", "poll"]
 
@@ -54,7 +56,8 @@ async def test_follower_delivers_appends_in_order(outbox: Path, mode: str) -> No
 async def test_follower_waits_for_the_file_to_be_created(outbox: Path, mode: str) -> None:
     async with Follower(outbox, mode=mode, poll_interval=0.01) as f:  # type: ignore[arg-type]
         waiting = asyncio.ensure_future(take(f, 2))
-        await asyncio.sleep(0)  # let it start waiting
+        await wait_until_async(lambda: f.mode != "pending", what="the follower to wait")
+        assert not outbox.exists()
         with Writer.open(outbox) as w:
             w.append("one")
             w.append("two")
@@ -100,7 +103,7 @@ async def test_follower_waits_on_partial_lines_and_reports_corrupt_ones(
 async def test_close_ends_a_waiting_iteration(outbox: Path) -> None:
     f = Follower(outbox, mode="inotify")
     waiter = asyncio.ensure_future(anext(f, None))
-    await asyncio.sleep(0)
+    await wait_until_async(lambda: f.mode != "pending", what="the follower to wait")
     f.close()
     assert await asyncio.wait_for(waiter, 5) is None
     f.close()  # twice is fine
@@ -111,7 +114,9 @@ async def test_followers_share_one_inotify_descriptor(layout: Layout) -> None:
     before = inotify_fds()
     followers = [Follower(layout.outbox(f"a_{i}"), mode="inotify") for i in range(20)]
     waits = [asyncio.ensure_future(anext(f)) for f in followers]
-    await asyncio.sleep(0.01)
+    await wait_until_async(
+        lambda: all(f.mode == "inotify" for f in followers), what="every follower to watch"
+    )
     assert inotify_fds() == before + 1
     hub = InotifyHub.for_loop()
     assert hub.watched_directories == 1
@@ -153,7 +158,7 @@ async def test_group_in_poll_mode_discovers_and_delivers(layout: Layout) -> None
     async with FollowerGroup(mode="poll", poll_interval=0.01) as group:
         group.add_directory(layout.outbox_dir, position_for=lambda agent: Position.start())
         waiting = asyncio.ensure_future(take(group, 3))
-        await asyncio.sleep(0)
+        await wait_until_async(lambda: group.modes() == {str(layout.outbox_dir): "poll"})
         for a in ("p_0", "p_1", "p_2"):
             with Writer.open(layout.outbox(a)) as w:
                 w.append("hi")
@@ -186,7 +191,7 @@ async def test_group_add_remove_and_refusals(layout: Layout) -> None:
     group.close()
     with pytest.raises(MailboxError, match="closed"):
         group.add("b", layout.outbox("b"))
-    with pytest.raises(ValueError, match="mode"):
+    with pytest.raises(MailboxInputError, match="mode"):
         FollowerGroup(mode="sometimes")  # type: ignore[arg-type]
 
 
@@ -197,27 +202,20 @@ async def test_explicit_inotify_on_a_missing_directory_is_refused(tmp_path: Path
     f.close()
 
 
-async def test_auto_mode_uses_inotify_on_a_local_filesystem(outbox: Path) -> None:
-    assert is_remote_filesystem(outbox.parent) is None
-    async with Follower(outbox) as f:
-        waiting = asyncio.ensure_future(take(f, 1))
-        await asyncio.sleep(0)
-        assert f.mode == "inotify"
-        with Writer.open(outbox) as w:
-            w.append("x")
-        await waiting
-
-
-async def test_auto_mode_polls_on_a_network_filesystem(
-    outbox: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("remote", "mode"), [(None, "inotify"), ("nfs", "poll")])
+async def test_auto_mode_uses_inotify_locally_and_polls_on_a_network_filesystem(
+    outbox: Path, monkeypatch: pytest.MonkeyPatch, remote: str | None, mode: str
 ) -> None:
     from codeswarm.mailbox import inotify
 
-    monkeypatch.setattr(inotify, "is_remote_filesystem", lambda path: "nfs")
+    if remote is None:
+        assert is_remote_filesystem(outbox.parent) is None  # the test's directory is local
+    else:
+        monkeypatch.setattr(inotify, "is_remote_filesystem", lambda path: remote)
     async with Follower(outbox, poll_interval=0.01) as f:
         waiting = asyncio.ensure_future(take(f, 1))
-        await asyncio.sleep(0)
-        assert f.mode == "poll"
+        await wait_until_async(lambda: f.mode != "pending", what="the follower to wait")
+        assert f.mode == mode
         with Writer.open(outbox) as w:
             w.append("x")
         await waiting
@@ -230,7 +228,7 @@ async def test_a_deleted_and_recreated_directory_is_watched_again(tmp_path: Path
     group = FollowerGroup(mode="auto", poll_interval=0.01)
     group.add_directory(layout.outbox_dir)
     waiting = asyncio.ensure_future(take(group, 1))
-    await asyncio.sleep(0.01)
+    await wait_until_async(lambda: group.modes() == {str(layout.outbox_dir): "inotify"})
     shutil.rmtree(layout.outbox_dir)
     layout.create()
     with Writer.open(layout.outbox("a_0")) as w:

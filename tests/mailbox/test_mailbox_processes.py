@@ -119,12 +119,12 @@ outbox, cursor_path, acted, total, kill_at, where = sys.argv[1:7]
 total, kill_at = int(total), int(kill_at)
 cursor = Cursor(Path(cursor_path))
 if where == "mid-save":
-    real_rename = os.rename
-    def rename(src, dst):
+    real_replace = os.replace
+    def replace(src, dst):
         if str(dst) == cursor_path and current == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)  # the temp file is written, not yet renamed
-        real_rename(src, dst)
-    os.rename = rename
+        real_replace(src, dst)
+    os.replace = replace
 current = 0
 async def main():
     global current

@@ -13,11 +13,12 @@ import codeswarm.mailbox
 def test_public_names() -> None:
     assert set(codeswarm.mailbox.__all__) == {
         "Box", "CorruptLine", "Cursor", "Delivery", "Follower", "FollowerGroup",
-        "InvalidRecordError", "Layout", "LocalTransport", "MailboxClosedError", "MailboxError",
-        "MailboxNameError", "MailboxPermissionError", "MemoryStore", "MemoryTransport", "Mode",
-        "Position", "Reader", "Record", "RecordStream", "RecordTooLargeError", "SshTransport",
-        "SshUrl", "StreamBrokenError", "Transport", "Writer", "WriterBusyError", "check_private",
-        "ensure_private_dir", "open_transport",
+        "InvalidRecordError", "Layout", "LocalTransport", "MailRecord", "MailboxClosedError",
+        "MailboxError", "MailboxInputError", "MailboxNameError", "MailboxPermissionError",
+        "MemoryStore", "MemoryTransport", "Mode", "Position", "Reader", "RecordStream",
+        "RecordTooLargeError", "SpillError", "SshTransport", "SshUrl", "StreamBrokenError",
+        "Transport", "Writer", "WriterBusyError", "check_private", "ensure_private_dir",
+        "open_transport",
     }  # fmt: skip
     for name in codeswarm.mailbox.__all__:
         assert getattr(codeswarm.mailbox, name) is not None, name

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from codeswarm.codex import AppServer
-from codeswarm.coord import Coord, open_store
-from conftest import PYTHON, python_env
+from codeswarm.coordination import Coord, open_store
+from swarmkit import PYTHON, python_env
 
 pytestmark = pytest.mark.codex
 

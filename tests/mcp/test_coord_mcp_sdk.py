@@ -12,7 +12,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from conftest import PYTHON, python_env
+from swarmkit import PYTHON, python_env
 
 READ_ONLY = {"swarm_status", "leases", "tasks", "inbox", "kv_get"}
 WRITES = {"lease", "release", "task_add", "task_claim", "task_update", "send", "ack", "kv_set"}

@@ -19,13 +19,13 @@ from codeswarm.mockmodel import (
     Entry,
     ExecCall,
     Script,
-    agent_rank,
     latest_user_text,
     load_script,
     to_codex_flags,
 )
 from codeswarm.mockmodel.overrides import toml_value
 from codeswarm.mockmodel.sse import split_text
+from swarmkit import json_values
 
 
 def script(*entries: Any, agent: str = "*") -> Script:
@@ -46,8 +46,8 @@ def error_of(obj: object) -> str:
 def test_public_names() -> None:
     assert set(codeswarm.mockmodel.__all__) == {
         "DEFAULT_AGENT", "EXHAUSTED_TEXT", "MODEL", "PROVIDER_ID", "Entry", "ExecCall",
-        "MockModel", "Playback", "Script", "Usage", "agent_rank", "codex_overrides",
-        "latest_user_text", "load_script", "to_codex_flags",
+        "MockModel", "Playback", "Script", "Usage", "codex_overrides", "latest_user_text",
+        "load_script", "to_codex_flags",
     }  # fmt: skip
     for name in codeswarm.mockmodel.__all__:
         assert hasattr(codeswarm.mockmodel, name)
@@ -223,13 +223,7 @@ def test_valid_combinations() -> None:
 
 # -- properties: whatever the input, a Script or one ScriptError line ---------------------------
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
-    ),
-    max_leaves=10,
-)
+ANY_JSON = json_values()
 entry_keys = st.sampled_from(
     ["text", "exec", "patch", "tool", "server", "arguments", "fail", "http_status", "body",
      "cut", "usage", "when", "repeat", "delay", "delta_delay", "chunk", "reasoning", "bogus"]
@@ -247,7 +241,7 @@ def outcome(obj: object) -> Script | str:
     return msg
 
 
-@given(st.dictionaries(entry_keys, json_values, max_size=4))
+@given(st.dictionaries(entry_keys, ANY_JSON, max_size=4))
 def test_any_entry_loads_or_fails_in_one_line(entry: dict[str, Any]) -> None:
     result = outcome({"agents": {"*": [entry]}})
     if isinstance(result, str):
@@ -257,7 +251,7 @@ def test_any_entry_loads_or_fails_in_one_line(entry: dict[str, Any]) -> None:
         assert loaded.to_dict() == Entry(**loaded.to_dict()).to_dict()
 
 
-@given(json_values)
+@given(ANY_JSON)
 def test_any_document_loads_or_fails_in_one_line(obj: object) -> None:
     outcome(obj)
 
@@ -385,21 +379,6 @@ def test_lookup_exact_then_rank_then_wildcard() -> None:
     assert Script.from_obj({"agents": {"1": ["x"]}}).entries_for("demo_0") == (None, ())
     pb = Script.from_obj({"agents": {}}).playback("demo_0")
     assert pb.key is None and pb.pick("")[0] is None
-
-
-@pytest.mark.parametrize(
-    ("agent", "rank"),
-    [
-        ("demo_0", "0"),
-        ("my_swarm_12", "12"),
-        ("job_007", "7"),
-        ("demo", None),
-        ("demo_x", None),
-        ("7", None),
-    ],
-)
-def test_agent_rank(agent: str, rank: str | None) -> None:
-    assert agent_rank(agent) == rank
 
 
 def test_latest_user_text_skips_codex_context() -> None:

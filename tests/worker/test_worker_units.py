@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
-import time
 from pathlib import Path
 
 from codeswarm.codex.approval import ApprovalRequest, Decision
 from codeswarm.control.events.records import record_events
 from codeswarm.worker.approvals import ForwardedApprovals
 from codeswarm.worker.home import prepare_codex_home
+from swarmkit import wait_until_async
 
 
 def test_codex_home_is_seeded_never_shared(tmp_path: Path) -> None:
@@ -28,9 +28,9 @@ def test_codex_home_is_seeded_never_shared(tmp_path: Path) -> None:
     # the agent's config is its own from now on; a newer login is picked up
     (home / "config.toml").write_text("model = 'agent'\n")
     assert prepare_codex_home(home, seed) == []
-    time.sleep(0.01)
     (seed / "auth.json").write_text('{"token": 2}')
-    os.utime(seed / "auth.json", None)
+    later = (home / "auth.json").stat().st_mtime_ns + 1_000_000_000  # they logged in again
+    os.utime(seed / "auth.json", ns=(later, later))
     assert prepare_codex_home(home, seed) == ["auth.json"]
     assert (home / "auth.json").read_text() == '{"token": 2}'
     assert (home / "config.toml").read_text() == "model = 'agent'\n"
@@ -48,8 +48,7 @@ def _request(rid: int, item: str) -> ApprovalRequest:
 async def test_forwarded_approvals_match_id_and_item() -> None:
     fw = ForwardedApprovals()
     task = asyncio.create_task(fw.decide(_request(0, "call_1")))
-    await asyncio.sleep(0)
-    assert len(fw) == 1
+    await wait_until_async(lambda: len(fw) == 1, what="the request parked")
     assert not fw.answer(0, "accept", item_id="call_other")  # a stale answer for another item
     assert not fw.answer(1, "accept")  # no such request
     assert not fw.answer(0, "maybe")  # not a decision
@@ -57,7 +56,7 @@ async def test_forwarded_approvals_match_id_and_item() -> None:
     assert await task is Decision.ACCEPT
     assert len(fw) == 0
     task = asyncio.create_task(fw.decide(_request(3, "call_2")))
-    await asyncio.sleep(0)
+    await wait_until_async(lambda: len(fw) == 1, what="the request parked")
     fw.cancel_all()  # Codex went away
     assert await task is Decision.CANCEL
 

@@ -13,7 +13,7 @@ FAST_COMMANDS = {
     "coord": "codeswarm.cli.coord.command",
     "exec": "codeswarm.cli.exec.command",
     "mcp": "codeswarm.cli.mcp",
-    "send": "codeswarm.cli.swarm.send_args",
+    "send": "codeswarm.cli.swarm.send",
 }
 """Subcommands served without Typer: module with a ``main(argv) -> int``."""
 
@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> None:
         from codeswarm.cli.remote import FORWARDED
 
         if args[0] in FORWARDED:  # one-shot on the far host, over ssh
-            from codeswarm.cli.errors import run_guarded
             from codeswarm.cli.remote import run_forwarded
+            from codeswarm.core.errors import run_guarded
 
             sys.exit(run_guarded(lambda: run_forwarded(args)))
     if args and args[0] in FAST_COMMANDS:

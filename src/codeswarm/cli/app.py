@@ -1,5 +1,5 @@
 """The Typer app for the commands that are not on a hot path, and the one place where their
-errors become one line on stderr (see :mod:`codeswarm.cli.errors` for the exit codes)."""
+errors become one line on stderr (exit codes: :func:`codeswarm.core.errors.exit_code`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 # Typer vendors its own Click; these are the exceptions its parser raises.
 from typer._click import exceptions as click_exc
 
-from codeswarm.cli.errors import run_guarded, say
+from codeswarm.core.errors import EXIT_INTERRUPTED, EXIT_USAGE, run_guarded, say
 
 app = typer.Typer(
     name="codeswarm",
@@ -22,44 +22,46 @@ app = typer.Typer(
 )
 
 
+def _fast(name: str, help: str) -> None:
+    """List fast command ``name`` in ``codeswarm --help``. :mod:`codeswarm.cli` serves it before
+    this app is built; called through the app, it hands its arguments to the command's own
+    ``main`` (:data:`codeswarm.cli.FAST_COMMANDS`)."""
+
+    def forward(ctx: typer.Context) -> None:
+        import importlib
+
+        from codeswarm.cli import FAST_COMMANDS
+
+        raise typer.Exit(importlib.import_module(FAST_COMMANDS[name]).main(list(ctx.args)))
+
+    app.command(
+        name,
+        help=help,
+        add_help_option=False,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )(forward)
+
+
 def _register() -> None:
     from codeswarm.cli import mockmodel, toolchain
+    from codeswarm.cli.install import install
     from codeswarm.cli.swarm import commands as swarm_commands
 
     swarm_commands.register(app)
-    from codeswarm.cli.install import install
-
+    _fast("send", "Send a message to one agent, some, or all (see 'codeswarm send --help').")
     app.command("install")(install)
     app.add_typer(toolchain.app, name="toolchain")
     app.add_typer(mockmodel.app, name="mock-model")
-
-    # Fast commands are dispatched before this app is built (codeswarm.cli.app); these entries
-    # only list them in `codeswarm --help`.
-    from codeswarm.cli.mcp import mcp_command
-
-    app.command("mcp")(mcp_command)
-
-    @app.command(
+    _fast(
+        "mcp",
+        "Serve the coordination store as MCP tools on stdio (identity from CODESWARM_AGENT_ID).",
+    )
+    _fast(
         "coord",
-        add_help_option=False,
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        "The coordination store: agents, leases, tasks, kv, messages "
+        "(see 'codeswarm coord --help').",
     )
-    def coord_(ctx: typer.Context) -> None:
-        """The coordination store: agents, leases, tasks, kv, messages (see 'codeswarm coord --help')."""
-        from codeswarm.cli.coord import command as coord_command
-
-        raise typer.Exit(coord_command.main(list(ctx.args)))
-
-    @app.command(
-        "exec",
-        add_help_option=False,
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-    )
-    def exec_(ctx: typer.Context) -> None:
-        """Run one Codex agent on a prompt, streamed (see 'codeswarm exec --help')."""
-        from codeswarm.cli.exec import command as exec_command
-
-        raise typer.Exit(exec_command.main(list(ctx.args)))
+    _fast("exec", "Run one Codex agent on a prompt, streamed (see 'codeswarm exec --help').")
 
 
 _register()
@@ -75,10 +77,10 @@ def _typer(args: list[str]) -> int:
     except click_exc.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
         say(f"error: {exc.format_message()}{hint}")
-        return 2
+        return EXIT_USAGE
     except typer.Abort:
         say("aborted")
-        return 130
+        return EXIT_INTERRUPTED
     except typer.Exit as exc:
         return int(exc.exit_code)
     return rc if isinstance(rc, int) else 0

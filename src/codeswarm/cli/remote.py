@@ -64,27 +64,15 @@ running there); `send` and `attach` use the persistent mailbox connection instea
 
 def remote_argv(url: str, args: list[str], *, tty: bool = False) -> list[str]:
     """The ssh command line that runs ``codeswarm ARGS`` in the workspace ``url`` names."""
-    from codeswarm.mailbox.sshurl import SshUrl, shell_path
+    from codeswarm.mailbox.sshurl import SshUrl, remote_python, shell_path, ssh_argv
 
     u = SshUrl.parse(url)
     workspace = shell_path(u.path)
-    cmd = " ".join(shlex.quote(a) for a in args)
-    if u.python:
-        py = " ".join(shlex.quote(w) for w in shlex.split(u.python))
-        script = f"CODESWARM_STATE_DIR={workspace} exec {py} -m codeswarm {cmd}"
-    else:
-        venv = f"{workspace}/.venv/bin/python"
-        script = (
-            f"export CODESWARM_STATE_DIR={workspace}; if [ -x {venv} ]; then exec {venv} -m "
-            f"codeswarm {cmd}; else exec python3 -m codeswarm {cmd}; fi"
-        )
-    argv = ["ssh", *ssh_options(), "-o", "LogLevel=ERROR", "-o", "BatchMode=yes"]
-    argv += ["-t"] if tty else ["-T"]
-    if u.port:
-        argv += ["-p", str(u.port)]
-    if u.user:
-        argv += ["-l", u.user]
-    return [*argv, "--", u.host, "exec sh -c " + shlex.quote(script)]
+    cmd = "-m codeswarm " + " ".join(shlex.quote(a) for a in args)
+    env = {"CODESWARM_STATE_DIR": workspace}
+    return ssh_argv(
+        u, remote_python(u.python, workspace, cmd, env=env), options=ssh_options(), tty=tty
+    )
 
 
 def run_forwarded(args: list[str]) -> int:

@@ -20,8 +20,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codeswarm import __version__
 from codeswarm.codex.approval import (
@@ -31,12 +30,13 @@ from codeswarm.codex.approval import (
     wire_reply,
 )
 from codeswarm.codex.launch import launch
-from codeswarm.codex.rpc import MethodNotSupported, RpcConnection, RpcStatistics
+from codeswarm.codex.rpc import RpcConnection, RpcStatistics
 from codeswarm.codex.subscription import Message, Predicate, Subscription
 from codeswarm.codex.toolchain import CodexBinary
 from codeswarm.codex.transport import STDIN_CLOSE_GRACE, ProcessTransport, Transport
 from codeswarm.codex.turn import TurnHandle, message_thread_id
-from codeswarm.core.errors import ProtocolError
+from codeswarm.core.errors import MethodNotSupportedError, ProtocolError
+from codeswarm.core.resource import AsyncResource
 
 CLIENT_NAME = "codeswarm"
 
@@ -73,7 +73,48 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
-class AppServer:
+if TYPE_CHECKING:
+    from typing import TypedDict, Unpack
+
+    from codeswarm.codex.launch import LaunchOptions
+
+    class ThreadSettings(TypedDict, total=False):
+        """What a thread runs with, for ``thread/start`` and ``thread/resume`` (None: Codex's
+        own setting)."""
+
+        cwd: Path | str | None
+        model: str | None
+        model_provider: str | None
+        approval_policy: str | None
+        sandbox: str | None
+        config: Mapping[str, Any] | None
+        developer_instructions: str | None
+
+
+_THREAD_WIRE = {
+    "cwd": "cwd",
+    "model": "model",
+    "model_provider": "modelProvider",
+    "approval_policy": "approvalPolicy",
+    "sandbox": "sandbox",
+    "config": "config",
+    "developer_instructions": "developerInstructions",
+}
+
+
+def _thread_params(settings: ThreadSettings, **wire: Any) -> dict[str, Any]:
+    """The request parameters: ``wire`` (already wire names) and ``settings`` (renamed)."""
+    params: dict[str, Any] = {**wire}
+    for key, value in settings.items():
+        if key == "cwd" and value is not None:
+            value = str(value)
+        elif key == "config" and isinstance(value, Mapping):
+            value = dict(value) or None
+        params[_THREAD_WIRE[key]] = value
+    return _drop_none(params)
+
+
+class AppServer(AsyncResource):
     """A connection to one ``codex app-server``. Use :meth:`spawn`, or wrap any transport."""
 
     def __init__(self, transport: Transport, approval: ApprovalPolicy | None = None) -> None:
@@ -93,21 +134,19 @@ class AppServer:
         binary: CodexBinary | Sequence[str],
         *,
         codex_home: Path,
-        cwd: Path | None = None,
-        config: Mapping[str, Any] | None = None,
-        env: Mapping[str, str] | None = None,
-        args: Sequence[str] = (),
         approval: ApprovalPolicy | None = None,
         stderr_log: Path | None = None,
         initialize: bool = True,
+        **options: Unpack[LaunchOptions],
     ) -> AppServer:
         """Start ``codex app-server`` with ``CODEX_HOME=codex_home`` and handshake.
 
-        ``config`` becomes ``-c key=value`` overrides; ``binary`` may also be a plain argv (for
-        fakes). Raises :class:`UsageError` if it cannot start, a :class:`CodexError` if the
-        handshake fails.
+        ``options`` (``cwd``, ``config``, ``env``, ``args``) are :func:`launch`'s: ``config``
+        becomes ``-c key=value`` overrides; ``binary`` may also be a plain argv (for fakes).
+        Raises :class:`UsageError` if it cannot start, a :class:`CodexError` if the handshake
+        fails.
         """
-        popen = launch(binary, codex_home=codex_home, cwd=cwd, config=config, env=env, args=args)
+        popen = launch(binary, codex_home=codex_home, **options)
         return await cls.adopt(
             popen, approval=approval, stderr_log=stderr_log, initialize=initialize
         )
@@ -153,17 +192,6 @@ class AppServer:
             await self.transport.aclose(grace)
         await self.rpc.aclose()
 
-    async def __aenter__(self) -> AppServer:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     # -- generic --------------------------------------------------------------------------------
     async def request(self, method: str, params: Any = None) -> Any:
         return await self.rpc.request(method, params)
@@ -189,7 +217,7 @@ class AppServer:
         self._track_items()
         request = build_request(msg, self._items)
         if request is None:
-            raise MethodNotSupported(str(msg.get("method")))
+            raise MethodNotSupportedError(str(msg.get("method")))
         decision = await self.approval.decide(request)
         return wire_reply(request, decision)
 
@@ -214,56 +242,15 @@ class AppServer:
     async def thread_start(
         self,
         *,
-        cwd: Path | str | None = None,
-        model: str | None = None,
-        model_provider: str | None = None,
-        approval_policy: str | None = None,
-        sandbox: str | None = None,
-        config: Mapping[str, Any] | None = None,
-        developer_instructions: str | None = None,
         base_instructions: str | None = None,
         ephemeral: bool | None = None,
+        **settings: Unpack[ThreadSettings],
     ) -> Thread:
-        params = _drop_none(
-            {
-                "cwd": str(cwd) if cwd is not None else None,
-                "model": model,
-                "modelProvider": model_provider,
-                "approvalPolicy": approval_policy,
-                "sandbox": sandbox,
-                "config": dict(config) if config else None,
-                "developerInstructions": developer_instructions,
-                "baseInstructions": base_instructions,
-                "ephemeral": ephemeral,
-            }
-        )
+        params = _thread_params(settings, baseInstructions=base_instructions, ephemeral=ephemeral)
         return _thread(await self.rpc.request("thread/start", params), "thread/start")
 
-    async def thread_resume(
-        self,
-        thread_id: str,
-        *,
-        cwd: Path | str | None = None,
-        model: str | None = None,
-        model_provider: str | None = None,
-        approval_policy: str | None = None,
-        sandbox: str | None = None,
-        config: Mapping[str, Any] | None = None,
-        developer_instructions: str | None = None,
-    ) -> Thread:
-        params = _drop_none(
-            {
-                "threadId": thread_id,
-                "cwd": str(cwd) if cwd is not None else None,
-                "model": model,
-                "modelProvider": model_provider,
-                "approvalPolicy": approval_policy,
-                "sandbox": sandbox,
-                "config": dict(config) if config else None,
-                "developerInstructions": developer_instructions,
-                "excludeTurns": True,
-            }
-        )
+    async def thread_resume(self, thread_id: str, **settings: Unpack[ThreadSettings]) -> Thread:
+        params = _thread_params(settings, threadId=thread_id, excludeTurns=True)
         return _thread(await self.rpc.request("thread/resume", params), "thread/resume")
 
     async def turn_start(

@@ -7,9 +7,10 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from codeswarm.codex.toolchain import CODEX_PACKAGE, locate, managed_prefix, user_codex_home
+from codeswarm.codex.toolchain import CODEX_PACKAGE, locate, managed_prefix
 from codeswarm.core.config import CODEX_VERSION, Config
 from codeswarm.core.errors import ToolchainError
+from codeswarm.core.layers import user_codex_home
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,22 @@ import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codeswarm.codex.toolchain import CodexBinary
 from codeswarm.core.errors import UsageError
 from codeswarm.core.tomlfmt import config_flags
+
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    class LaunchOptions(TypedDict, total=False):
+        """:func:`launch`'s optional arguments, for a caller that passes them on."""
+
+        cwd: Path | None
+        config: Mapping[str, Any] | None
+        env: Mapping[str, str] | None
+        args: Sequence[str]
 
 
 def app_server_argv(

@@ -24,7 +24,13 @@ import orjson
 
 from codeswarm.codex.subscription import Message, Predicate, Subscription
 from codeswarm.codex.transport import Transport
-from codeswarm.core.errors import ClosedError, CodexError, ProtocolError, RpcError
+from codeswarm.core.errors import (
+    ClosedError,
+    CodexError,
+    MethodNotSupportedError,
+    ProtocolError,
+    RpcError,
+)
 
 log = logging.getLogger("codeswarm.codex")
 
@@ -32,14 +38,6 @@ METHOD_NOT_FOUND = -32601
 INTERNAL_ERROR = -32603
 MAX_LOGGED_GARBAGE = 200
 """Characters of a bad line quoted in the log."""
-
-
-class MethodNotSupported(CodexError):
-    """Raised by a request handler for a server→client method it does not implement."""
-
-    def __init__(self, method: str) -> None:
-        self.method = method
-        super().__init__(f"method not supported by this client: {method}")
 
 
 RequestHandler = Callable[[Message], Awaitable[Any]]
@@ -283,9 +281,9 @@ class RpcConnection:
         reply: dict[str, Any]
         try:
             if self._handler is None:
-                raise MethodNotSupported(method)
+                raise MethodNotSupportedError(method)
             reply = {"id": req_id, "result": await self._handler(msg)}
-        except MethodNotSupported as exc:
+        except MethodNotSupportedError as exc:
             reply = {"id": req_id, "error": {"code": METHOD_NOT_FOUND, "message": str(exc)}}
         except asyncio.CancelledError:
             raise

@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
+
+from codeswarm.core.resource import Resource
 
 Message = dict[str, Any]
 Predicate = Callable[[Message], bool]
 
 
-class Subscription:
+class Subscription(Resource):
     def __init__(
         self,
         predicate: Predicate | None,
@@ -83,14 +84,3 @@ class Subscription:
         """Stop receiving; buffered messages stay readable, then iteration stops."""
         self._on_close(self)
         self._finish(None)
-
-    def __enter__(self) -> Subscription:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -233,18 +233,3 @@ def install(version: str = CODEX_VERSION, *, force: bool = False) -> CodexBinary
     if found.version != version:
         raise ToolchainError(f"npm installed codex {found.version}, expected {version}")
     return found
-
-
-def user_codex_home(config: Config | None = None) -> Path:
-    """The person's own Codex home (whose login a real model uses): ``codex.home`` in config,
-    ``$CODEX_HOME``, then ``~/.codex``."""
-    if config is not None:
-        configured: object = config.codex.home
-    else:
-        from codeswarm.core.layers import raw_setting
-
-        configured = raw_setting("codex", "home")
-    if isinstance(configured, str) and configured:
-        return Path(configured).expanduser()
-    env = os.environ.get("CODEX_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".codex"

@@ -257,11 +257,13 @@ class _AdoptedProcess:
 
 
 class MemoryTransport:
-    """One end of an in-memory pipe pair (see :func:`memory_pipe`)."""
+    """One end of an in-memory pipe pair (see :func:`memory_pipe`); it passes the same
+    conformance suite as :class:`ProcessTransport` (``tests/codex/test_transport.py``)."""
 
     def __init__(self, inbox: asyncio.Queue[bytes], outbox: asyncio.Queue[bytes]) -> None:
         self._inbox = inbox
         self._outbox = outbox
+        self._peer: MemoryTransport | None = None
         self._eof = False
         self._closed = False
 
@@ -274,13 +276,14 @@ class MemoryTransport:
         return data
 
     async def send(self, data: bytes) -> None:
-        if self._closed:
-            raise ProcessExitedError(None, None, "memory transport closed")
+        if self._closed or (self._peer is not None and self._peer._closed):
+            raise await self.wait_lost()
         if data:
             self._outbox.put_nowait(data)
 
     async def wait_lost(self) -> CodexError:
-        return ProcessExitedError(None, None, "memory peer closed")
+        who = "closed by us" if self._closed else "peer closed"
+        return ProcessExitedError(None, None, f"memory transport {who}")
 
     async def aclose(self) -> None:
         if not self._closed:
@@ -292,4 +295,6 @@ def memory_pipe() -> tuple[MemoryTransport, MemoryTransport]:
     """Two connected in-memory transports: what one sends, the other receives."""
     a: asyncio.Queue[bytes] = asyncio.Queue()
     b: asyncio.Queue[bytes] = asyncio.Queue()
-    return MemoryTransport(a, b), MemoryTransport(b, a)
+    one, other = MemoryTransport(a, b), MemoryTransport(b, a)
+    one._peer, other._peer = other, one
+    return one, other

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from codeswarm.core import defaults
 from codeswarm.core.errors import ConfigError
 from codeswarm.core.layers import config_layers, merge
 from codeswarm.core.versions import CODEX_VERSION
@@ -28,9 +29,9 @@ class CodexConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """An explicit codex binary; wins over every other way of finding one."""
     home: str | None = None
     """The Codex home whose login (auth.json) and config seed agents; default ``~/.codex``."""
-    model: str = "gpt-5.5"
-    approval_policy: ApprovalPolicy = "on-request"
-    sandbox: Sandbox = "workspace-write"
+    model: str = defaults.MODEL
+    approval_policy: ApprovalPolicy = defaults.APPROVAL_POLICY
+    sandbox: Sandbox = defaults.SANDBOX
 
 
 class CoordConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

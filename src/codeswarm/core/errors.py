@@ -12,22 +12,36 @@
     │   ├── ProcessExitedError  broken by the peer: the child process died (carries pid, exit code)
     │   ├── ProtocolError       the peer broke the wire protocol (a reply we cannot match, ...)
     │   ├── RpcError            the peer answered a request with a JSON-RPC error (code, message)
-    │   └── TurnFailedError     a turn ended in status "failed" (carries the turn's error)
-    ├── CoordError              the coordination store (codeswarm.coord); the full subtree is drawn
-    │   ├── ConflictError       at its section at the end of this module: ConflictError (exit 3),
+    │   ├── TurnFailedError     a turn ended in status "failed" (carries the turn's error)
+    │   └── MethodNotSupportedError  internal: a server→client request we do not handle (the
+    │                           connection answers it with JSON-RPC "method not found")
+    ├── CoordError              the coordination store (codeswarm.coordination); the full subtree is drawn
+    │   ├── ConflictError       at its section below: ConflictError (exit 3),
     │   └── CoordInputError     and CoordInputError, which is also a UsageError (exit 2)
-    └── MailboxError            the mailbox (codeswarm.mailbox); subtree drawn at its section below:
-        ├── MailboxPermissionError  a mailbox others can write (also a UsageError)
-        └── ...                 busy writer, oversized or invalid record, broken stream, closed
+    ├── MailboxError            the mailbox (codeswarm.mailbox); subtree drawn at its section below:
+    │   ├── MailboxInputError   bad input: a name, an option, a cursor field (also a UsageError)
+    │   ├── MailboxPermissionError  a mailbox others can write (also a UsageError)
+    │   └── ...                 busy writer, oversized or invalid record, bad spill file, broken
+    │                           stream, closed
+    └── SlurmError              a Slurm command failed or is missing (Slurm's own words)
+        └── SlurmRejectedError  sbatch refused the job: fix the flags (also a UsageError)
 
 Foreign exceptions (OSError from a pipe, JSON decode errors, ...) are translated where they occur,
 with ``raise ... from exc``; callers only ever catch these.
+
+Which exit code each error ends a process with is decided once, by :func:`exit_code`; every entry
+point (the CLI, ``codeswarm coord``, the worker, a Slurm task) runs its work under
+:func:`run_guarded`.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+
 TYPE_CHECKING = False  # not `typing` at run time: this module is on every hot path
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 
@@ -96,7 +110,16 @@ class TurnFailedError(CodexError):
         super().__init__(f"turn {turn_id} failed: {message}")
 
 
-# --- coordination store (codeswarm.coord) ---------------------------------------------------------
+class MethodNotSupportedError(CodexError):
+    """Raised by a request handler for a server→client method it does not implement; the
+    connection turns it into a JSON-RPC "method not found" reply (it never reaches a caller)."""
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        super().__init__(f"method not supported by this client: {method}")
+
+
+# --- coordination store (codeswarm.coordination) ---------------------------------------------------------
 #
 #   CodeswarmError
 #   └── CoordError                   the coordination store failed (exit 1)
@@ -133,7 +156,7 @@ class ConflictError(CoordError):
 class LeaseConflictError(ConflictError):
     """A lease request conflicts with a lease another agent holds.
 
-    ``holder`` is the holder's agent id (``name#generation``); ``age`` the seconds since the lease
+    ``holder`` is the holder's agent ref (``name#generation``); ``age`` the seconds since the lease
     was granted; ``expires_in`` the seconds until it lapses unless renewed (None: it lasts as long
     as its holder keeps heartbeating); ``holder_expires_in`` the seconds until the holder itself
     expires unless it heartbeats (its leases go with it).
@@ -218,12 +241,17 @@ def _secs(s: float) -> str:
 #
 #   CodeswarmError
 #   └── MailboxError                 the mailbox failed (exit 1)
+#       ├── MailboxInputError        bad input, nothing done (also a UsageError): an unknown follow
+#       │   │                        mode, a poll interval or line limit out of range, a cursor
+#       │   │                        field named like one of the cursor's own
+#       │   └── MailboxNameError     an agent or consumer name unsafe as a file name
 #       ├── MailboxPermissionError   a mailbox dir or file others can write, or another user owns
 #       │                            (also a UsageError: one line naming the path, mode and fix)
-#       ├── MailboxNameError         an agent or consumer name unsafe as a file name (UsageError)
 #       ├── WriterBusyError          another process is the exclusive writer of that file
 #       ├── InvalidRecordError       a record that cannot be written (not JSON, a reserved key)
 #       ├── RecordTooLargeError      a record over the spill limit: refused, nothing written
+#       ├── SpillError               a spilled record's side file is missing, unreadable or holds
+#       │                            another record (a reader reports the line as corrupt)
 #       ├── StreamBrokenError        a segment was deleted, a file truncated or replaced underneath a
 #       │                            reader: it cannot continue without losing or repeating records
 #       └── MailboxClosedError       closed by us: a writer, reader or follower used after close
@@ -237,7 +265,11 @@ class MailboxPermissionError(MailboxError, UsageError):
     """A mailbox directory or file that other users can write, or that another user owns."""
 
 
-class MailboxNameError(MailboxError, UsageError):
+class MailboxInputError(MailboxError, UsageError):
+    """Bad input to the mailbox (an option out of range, a reserved field); nothing was done."""
+
+
+class MailboxNameError(MailboxInputError):
     """An agent or consumer name that cannot be used as a file name in the mailbox."""
 
 
@@ -258,9 +290,88 @@ class RecordTooLargeError(MailboxError):
         super().__init__(f"{path}: a record of {size} bytes exceeds the limit of {limit} bytes")
 
 
+class SpillError(MailboxError):
+    """A spilled record's side file cannot be used: missing, unreadable, or another record."""
+
+
 class StreamBrokenError(MailboxError):
     """A mailbox file changed underneath a reader in a way that would lose or repeat records."""
 
 
 class MailboxClosedError(MailboxError):
     """A writer, reader or follower was used after it was closed."""
+
+
+# --- Slurm (codeswarm.control.launch) --------------------------------------------------------------
+
+
+class SlurmError(CodeswarmError):
+    """A Slurm command failed or is missing; the message carries Slurm's own words."""
+
+
+class SlurmRejectedError(SlurmError, UsageError):
+    """``sbatch`` refused the job (bad partition, account, time, option): fix the flags."""
+
+
+# --- exit codes: the one policy of every entry point ----------------------------------------------
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_CONFLICT = 3
+EXIT_INTERRUPTED = 130
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit code of a process that ``exc`` ended; the same for every codeswarm command.
+
+    ====  ===========================================================================================
+    0     ok (no exception)
+    1     failure: any other :class:`CodeswarmError` (database unreachable, a turn failed, ...), or
+          an exception that is not ours (a bug)
+    2     bad input a person can fix: :class:`UsageError` (a flag, config, script, path, an unknown
+          id, too large: ``ConfigError``, ``ScriptError``, ``CoordInputError``, ...)
+    3     conflict, someone else got there first: :class:`ConflictError` (a lease held, a claim
+          lost, a compare-and-set mismatch, a stale agent)
+    130   interrupted: ``KeyboardInterrupt`` (Ctrl-C)
+    ====  ===========================================================================================
+    """
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, ConflictError):
+        return EXIT_CONFLICT
+    if isinstance(exc, UsageError):
+        return EXIT_USAGE
+    return EXIT_FAILURE
+
+
+def debugging() -> bool:
+    """Whether errors show their traceback instead of one line: ``CODESWARM_DEBUG`` is set and not
+    ``0`` (``codeswarm --debug`` sets it to ``1``, for its child processes too)."""
+    return os.environ.get("CODESWARM_DEBUG", "") not in ("", "0")
+
+
+def say(text: str, prefix: str = "codeswarm") -> None:
+    """One line on stderr, ``PREFIX: TEXT``: what a person sees from a command besides its output."""
+    print(f"{prefix}: {text}", file=sys.stderr)
+
+
+def run_guarded(fn: Callable[[], int], prefix: str = "codeswarm") -> int:
+    """Run ``fn`` and return its exit code; the one place a codeswarm error becomes an exit code.
+
+    A :class:`CodeswarmError` becomes one line on stderr, ``PREFIX: error: MESSAGE`` (newlines
+    folded), and returns :func:`exit_code` of it; under :func:`debugging` it is re-raised instead,
+    for the traceback. Ctrl-C prints ``PREFIX: interrupted`` and returns 130. Any other exception
+    is a bug and propagates with its traceback.
+    """
+    try:
+        return fn()
+    except CodeswarmError as exc:
+        if debugging():
+            raise
+        text = str(exc).strip().replace("\n", " ") or type(exc).__name__
+        say(f"error: {text}", prefix)
+        return exit_code(exc)
+    except KeyboardInterrupt as exc:
+        say("interrupted", prefix)
+        return exit_code(exc)

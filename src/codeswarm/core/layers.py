@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codeswarm.core.errors import ConfigError
 from codeswarm.core.paths import project_root, user_config_path
+
+if TYPE_CHECKING:
+    from codeswarm.core.config import Config
 
 ENV_ORIGIN = "CODESWARM_* environment variables"
 
@@ -84,3 +87,14 @@ def raw_setting(
         if isinstance(section, dict) and key in section:
             value = section[key]
     return value
+
+
+def user_codex_home(config: Config | None = None) -> Path:
+    """The person's own Codex home (whose login a real model uses, where ``codeswarm install``
+    puts the hooks): ``[codex] home`` in the configuration (or ``CODESWARM_CODEX_HOME``), else
+    ``$CODEX_HOME``, else ``~/.codex``. Without ``config``, the setting is read unvalidated."""
+    configured: object = config.codex.home if config is not None else raw_setting("codex", "home")
+    if isinstance(configured, str) and configured:
+        return Path(configured).expanduser()
+    env = os.environ.get("CODEX_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".codex"

@@ -1,5 +1,5 @@
 """Package faces whose names load on first use (PEP 562), so that importing one submodule (a
-hook importing ``codeswarm.coord``, ``exec`` importing ``codeswarm.codex.launch``) does not pay
+hook importing ``codeswarm.coordination``, ``exec`` importing ``codeswarm.codex.launch``) does not pay
 for the rest of its package."""
 
 from __future__ import annotations

@@ -19,12 +19,11 @@ from typing import Literal
 
 import msgspec
 
+from codeswarm.core import defaults
 from codeswarm.core.errors import UsageError
 from codeswarm.core.paths import state_dir
 
 SWARM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,39}\Z")
-SUPERVISOR = "supervisor"
-"""The name of the supervisor's own outbox (it reports workers it started, lost, restarted)."""
 
 Approvals = Literal["forward", "workspace", "all", "decline"]
 MessageMode = Literal["queue", "steer"]
@@ -59,13 +58,13 @@ class SwarmSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     codex_env: dict[str, str] = {}
     user_codex_home: str | None = None
     """Whose login (auth.json) and config.toml seed each agent's own CODEX_HOME."""
-    model: str = "gpt-5.5"
+    model: str = defaults.MODEL
     model_provider: str | None = None
     script: str | None = None
     """The scripted model's script (absolute path) when model_provider is "mock"."""
     mock_port: int | None = None
-    approval_policy: str = "on-request"
-    sandbox: str = "workspace-write"
+    approval_policy: str = defaults.APPROVAL_POLICY
+    sandbox: str = defaults.SANDBOX
     approvals: Approvals = "forward"
     """How a worker answers Codex's approval requests: forward them to control (a person answers
     with `codeswarm approve`), or answer itself."""
@@ -81,7 +80,8 @@ class SwarmSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     coord_db: str | None = None
     """The coordination store's URL or path, resolved at `up` (the same for every agent)."""
     roles: list[str] = []
-    """Roles by rank, cycled (rank i gets roles[i % len]); default: every agent "implementer"."""
+    """Roles by rank, cycled (rank i gets roles[i % len]); default: every agent
+    :data:`codeswarm.core.defaults.ROLE`."""
     leases_auto: bool = True
     """A first edit of a free file takes a lease for the agent."""
     slurm: SlurmOptions | None = None

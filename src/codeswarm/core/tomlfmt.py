@@ -1,12 +1,15 @@
-"""Python values as inline TOML, for Codex's ``-c key=value`` overrides (stdlib only)."""
+"""Python values as inline TOML, for Codex's ``-c key=value`` overrides, and the overrides a person
+passes as ``--config KEY=VALUE`` (stdlib only)."""
 
 from __future__ import annotations
 
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+from codeswarm.core.errors import UsageError
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
 
@@ -44,3 +47,16 @@ def config_flags(overrides: Mapping[str, Any]) -> list[str]:
     for key, value in overrides.items():
         flags += ["-c", f"{key}={toml_value(value)}"]
     return flags
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, str]:
+    """``--config KEY=VALUE`` flags as ``{KEY: VALUE}``: the key stripped, the value kept as written
+    (Codex parses it as TOML), a repeated key's last value wins. Raises :class:`UsageError` for an
+    item without ``=`` or without a key."""
+    overrides: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--config wants KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = value
+    return overrides

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     from codeswarm.core.errors import CodeswarmError, StoreUnavailableError
 
     try:
-        from codeswarm.coord import Coord
+        from codeswarm.coordination import Coord
         from codeswarm.hooks.handlers import Hooks, scope_root
 
         root = scope_root(ctx)

@@ -7,7 +7,7 @@
 | ``CODESWARM_ROLE`` | the agent's role (else the file ``.codeswarm/role`` or ``.codeswarm-role`` at the scope root) |
 | ``CODESWARM_LEASES_AUTO`` | ``1``: a first edit of a free file leases it (default in fleets), ``0``: never |
 | ``CODESWARM_HOOKS_FAIL`` | ``open`` (default): an unreachable coordinator allows the call, with a warning; ``closed``: denies it |
-| ``CODESWARM_DB``, ``CODESWARM_SCOPE`` | which coordination store and which scope root (see codeswarm.coord) |
+| ``CODESWARM_DB``, ``CODESWARM_SCOPE`` | which coordination store and which scope root (see codeswarm.coordination) |
 """
 
 from __future__ import annotations
@@ -52,4 +52,6 @@ class HookContext:
                 continue
             if text:
                 return text.splitlines()[0][:100]
-        return "implementer" if self.fleet else "person"
+        from codeswarm.core.defaults import ROLE
+
+        return ROLE if self.fleet else "person"

@@ -15,6 +15,8 @@ import os
 import time
 from typing import Any
 
+from codeswarm.coordination.agents import DEFAULT_LEASE_S
+from codeswarm.coordination.models import agent_name
 from codeswarm.hooks import SHELL_TOOLS, WRITE_TOOLS
 from codeswarm.hooks.context import PERSONAL_LEASE_S, HookContext
 
@@ -61,7 +63,7 @@ class Hooks:
             role=self.ctx.role(self.root),
             label=f"{self.ctx.client} session {self.ctx.session_id[:8]}".strip(),
             pid=os.getppid(),
-            lease_s=PERSONAL_LEASE_S if not self.ctx.fleet else 120.0,
+            lease_s=PERSONAL_LEASE_S if not self.ctx.fleet else DEFAULT_LEASE_S,
         )
 
     # -- events ---------------------------------------------------------------------------------
@@ -88,12 +90,11 @@ class Hooks:
                 "Peers: "
                 + ", ".join(f"{a.name} ({a.role or 'agent'})" for a in peers[:MAX_CONTEXT_ITEMS])
             )
-        leases = [le for le in self.coord.leases() if not le.holder.startswith(f"{me}#")]
+        leases = [le for le in self.coord.leases() if agent_name(le.holder) != me]
         if leases:
             lines.append("Files held by peers (do not edit them; ask the holder):")
             lines += [f"- {_holder_line(le, now)}" for le in leases[:MAX_CONTEXT_ITEMS]]
-        mine = [t for t in self.coord.tasks() if (t.assignee or "").split("#")[0] == me
-                and t.status in ("claimed", "in_progress")]  # fmt: skip
+        mine = self.coord.tasks(status=["claimed", "in_progress"], assignee=me)
         if mine:
             lines.append(
                 "Your tasks: "

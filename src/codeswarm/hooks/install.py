@@ -8,7 +8,7 @@ byte when the file is still as codeswarm left it, and otherwise removes only cod
 
 | client | scope | files |
 |---|---|---|
-| codex | user | ``$CODEX_HOME/hooks.json``, ``$CODEX_HOME/config.toml`` (a marked block), ``$CODEX_HOME/prompts/swarm.md`` |
+| codex | user | ``<home>/hooks.json``, ``<home>/config.toml`` (a marked block), ``<home>/prompts/swarm.md``; ``<home>`` is the Codex home (``[codex] home``, ``$CODEX_HOME``, ``~/.codex``) |
 | codex | project | ``<repo>/.codex/hooks.json``, ``<repo>/.codex/config.toml``, ``<repo>/.codex/prompts/swarm.md`` |
 | claude | user | ``~/.claude/settings.json``, ``~/.claude.json`` (``mcpServers``), ``~/.claude/commands/swarm.md`` |
 | claude | project | ``<repo>/.claude/settings.json``, ``<repo>/.mcp.json``, ``<repo>/.claude/commands/swarm.md`` |
@@ -19,13 +19,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from codeswarm.core.atomic import KEEP_MODE, atomic_write
 from codeswarm.core.errors import UsageError
+from codeswarm.core.layers import user_codex_home
 
 Client = Literal["codex", "claude"]
 Scope = Literal["user", "project"]
@@ -185,7 +186,9 @@ class Plan:
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
             if not orig.exists():
-                _write(orig, ABSENT if current is None else current)
+                # the backup is as private as the file it saves (a new file would get the umask)
+                mode = path.stat().st_mode & 0o777 if current is not None else 0o600
+                atomic_write(orig, ABSENT if current is None else current, mode=mode)
             assert new is not None
             _write(path, new)
             _write(_stamp(path), hashlib.sha256(new).hexdigest().encode())
@@ -236,21 +239,13 @@ def _stamp(path: Path) -> Path:
 
 
 def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    if path.exists():
-        os.chmod(tmp, path.stat().st_mode & 0o777)
-    os.replace(tmp, path)
+    atomic_write(path, data, mode=KEEP_MODE)  # a person's own file keeps its permission bits
 
 
 def plan(client: Client, scope: Scope, *, repo: Path, uninstall: bool) -> Plan:
     p = Plan()
     if client == "codex":
-        home = (
-            Path(os.environ.get("CODEX_HOME") or Path.home() / ".codex")
-            if scope == "user"
-            else repo / ".codex"
-        )
+        home = user_codex_home() if scope == "user" else repo / ".codex"
         hooks, config, prompt = (
             home / "hooks.json",
             home / "config.toml",

@@ -8,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from codeswarm.core.atomic import atomic_write
+
 SKIP_DIRS = frozenset(
     {".git", ".codeswarm", "node_modules", "__pycache__", ".venv", "venv", ".mypy_cache",
      ".ruff_cache", ".pytest_cache", ".hypothesis", ".tox", "dist", "build", ".idea"}
@@ -63,10 +65,10 @@ def _key(session: str, tool_use: str) -> Path:
 
 
 def save(session: str, tool_use: str, root: str, picture: Picture) -> None:
-    path = _key(session, tool_use)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"root": root, "files": picture}))
-    os.replace(tmp, path)
+    """Keep the picture for the PostToolUse of this call. A cache: not fsynced (lost in a power
+    failure, PostToolUse then reports nothing), but never seen half-written."""
+    data = json.dumps({"root": root, "files": picture}).encode()
+    atomic_write(_key(session, tool_use), data, durable=False)
 
 
 def load(session: str, tool_use: str) -> tuple[str, Picture] | None:

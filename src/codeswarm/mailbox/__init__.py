@@ -18,9 +18,11 @@ if TYPE_CHECKING:
         InvalidRecordError,
         MailboxClosedError,
         MailboxError,
+        MailboxInputError,
         MailboxNameError,
         MailboxPermissionError,
         RecordTooLargeError,
+        SpillError,
         StreamBrokenError,
         WriterBusyError,
     )
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from codeswarm.mailbox.memory import MemoryStore, MemoryTransport
     from codeswarm.mailbox.perms import check_private, ensure_private_dir
     from codeswarm.mailbox.reader import Reader
-    from codeswarm.mailbox.records import Box, CorruptLine, Delivery, Position, Record
+    from codeswarm.mailbox.records import Box, CorruptLine, Delivery, MailRecord, Position
     from codeswarm.mailbox.ssh import SshTransport, SshUrl, open_transport
     from codeswarm.mailbox.transport import LocalTransport, RecordStream, Transport
     from codeswarm.mailbox.writer import Writer
@@ -39,9 +41,11 @@ _WHERE = {
     "InvalidRecordError": "core.errors",
     "MailboxClosedError": "core.errors",
     "MailboxError": "core.errors",
+    "MailboxInputError": "core.errors",
     "MailboxNameError": "core.errors",
     "MailboxPermissionError": "core.errors",
     "RecordTooLargeError": "core.errors",
+    "SpillError": "core.errors",
     "StreamBrokenError": "core.errors",
     "WriterBusyError": "core.errors",
     "Cursor": "mailbox.cursor",
@@ -58,7 +62,7 @@ _WHERE = {
     "CorruptLine": "mailbox.records",
     "Delivery": "mailbox.records",
     "Position": "mailbox.records",
-    "Record": "mailbox.records",
+    "MailRecord": "mailbox.records",
     "SshTransport": "mailbox.ssh",
     "SshUrl": "mailbox.ssh",
     "open_transport": "mailbox.ssh",
@@ -78,8 +82,10 @@ __all__ = [
     "InvalidRecordError",
     "Layout",
     "LocalTransport",
+    "MailRecord",
     "MailboxClosedError",
     "MailboxError",
+    "MailboxInputError",
     "MailboxNameError",
     "MailboxPermissionError",
     "MemoryStore",
@@ -87,9 +93,9 @@ __all__ = [
     "Mode",
     "Position",
     "Reader",
-    "Record",
     "RecordStream",
     "RecordTooLargeError",
+    "SpillError",
     "SshTransport",
     "SshUrl",
     "StreamBrokenError",

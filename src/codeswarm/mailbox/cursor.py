@@ -2,23 +2,22 @@
 
 Save a cursor only *after* acting on the records before it. A crash between acting and saving
 re-delivers those records on restart (at-least-once); consumers make that exactly-once in effect by
-deduplicating on ``(agent, seq)`` or ``id``. The file is replaced atomically (temp file in the same
-directory, fsync, rename, fsync the directory), so it always holds a complete cursor: the old one or
-the new one.
+deduplicating on ``(agent, seq)`` or ``id``. The file is replaced atomically
+(:func:`codeswarm.core.atomic.atomic_write`: temp file in the same directory, fsync, rename, fsync
+the directory), so it always holds a complete cursor: the old one or the new one.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from codeswarm.core.errors import MailboxError
+from codeswarm.core.atomic import atomic_write
+from codeswarm.core.errors import MailboxError, MailboxInputError
 from codeswarm.mailbox.perms import FILE_MODE, check_private, ensure_private_dir
 from codeswarm.mailbox.records import Position, now_ms
-from codeswarm.mailbox.spill import fsync_dir
 
 _OWN_KEYS = frozenset({"segment", "offset", "saved_ms"})
 
@@ -54,28 +53,20 @@ class Cursor:
         return position
 
     def save(self, position: Position, **extra: Any) -> None:
-        """Atomically replace the saved position (creating the directory 0700 if needed)."""
+        """Atomically replace the saved position (creating the directory 0700 if needed).
+        Raises :class:`MailboxInputError` for an extra field named like one of the cursor's own,
+        :class:`MailboxError` when the file cannot be written."""
         clash = _OWN_KEYS & extra.keys()
         if clash:
-            raise ValueError(f"cursor extra fields may not be named {sorted(clash)}")
+            raise MailboxInputError(f"cursor extra fields may not be named {sorted(clash)}")
         directory = self.path.parent
         if not directory.is_dir():
             ensure_private_dir(directory)
         body = orjson.dumps(
             {"segment": position.segment, "offset": position.offset, "saved_ms": now_ms(), **extra}
         )
-        tmp = directory / f".{self.path.name}.{os.getpid()}.tmp"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
-            try:
-                os.write(fd, body)
-                if self.fsync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.rename(tmp, self.path)
-            if self.fsync:
-                fsync_dir(directory)
+            atomic_write(self.path, body, mode=FILE_MODE, durable=self.fsync)
         except OSError as exc:
             raise MailboxError(f"cannot save cursor {self.path}: {exc.strerror or exc}") from exc
 

@@ -25,16 +25,16 @@ import enum
 import logging
 import os
 import time
-import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Self
 
-from codeswarm.core.errors import MailboxError
+from codeswarm.core.errors import MailboxError, MailboxInputError
+from codeswarm.core.resource import AsyncResource
 from codeswarm.mailbox.layout import SUFFIX, agents_in
 from codeswarm.mailbox.reader import Reader
-from codeswarm.mailbox.records import CorruptLine, Delivery, Position, Record
+from codeswarm.mailbox.records import CorruptLine, Delivery, MailRecord, Position
 from codeswarm.mailbox.writer import MAX_RECORD
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class _Dir:
     listed_at: float = 0.0  # and when (monotonic)
 
 
-class FollowerGroup:
+class FollowerGroup(AsyncResource):
     """Follows many mailbox files; yields :class:`Delivery` ``(agent, record, position)``.
 
     Order is kept per file, not across files. ``position`` is the one to save in the agent's
@@ -99,9 +99,9 @@ class FollowerGroup:
         batch_bytes: int = BATCH_BYTES,
     ) -> None:
         if mode not in ("auto", "inotify", "poll"):
-            raise ValueError(f"mode must be auto, inotify or poll, not {mode!r}")
+            raise MailboxInputError(f"mode must be auto, inotify or poll, not {mode!r}")
         if poll_interval <= 0:
-            raise ValueError("poll_interval must be positive")
+            raise MailboxInputError("poll_interval must be positive")
         self.mode: Mode = mode
         self.poll_interval = poll_interval
         self.max_line = max_line
@@ -236,17 +236,6 @@ class FollowerGroup:
     async def aclose(self) -> None:
         self.close()
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        self.close()
-
     # --- internals -------------------------------------------------------------------------------
 
     def _check_open(self) -> None:
@@ -374,7 +363,7 @@ class FollowerGroup:
                 self._dirty[key] = None
 
 
-class Follower:
+class Follower(AsyncResource):
     """Follows one mailbox file from ``position``: ``async for record, position in follower``.
 
     Yields each record with the position just after it, forever, until :meth:`close` (or the end
@@ -418,7 +407,7 @@ class Follower:
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> tuple[Record, Position]:
+    async def __anext__(self) -> tuple[MailRecord, Position]:
         delivery = await self._group.__anext__()
         return delivery.record, delivery.position
 
@@ -427,17 +416,6 @@ class Follower:
         self._group.close()
 
     async def aclose(self) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
         self.close()
 
     def __repr__(self) -> str:

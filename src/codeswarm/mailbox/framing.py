@@ -1,4 +1,4 @@
-"""Turning bytes into records: one loop shared by every reader (files, memory, a future ssh peer).
+"""Turning bytes into records: one loop shared by every reader (files, memory, the ssh serve).
 
 A line is a record when it is a JSON object with an integer ``seq``. An empty line is skipped
 silently (a writer that recovers from a torn line may leave none, but a person editing by hand
@@ -12,14 +12,10 @@ from collections.abc import Callable
 
 import orjson
 
-from codeswarm.mailbox.records import CORRUPT_TEXT_LIMIT, CorruptLine, Position, Record
+from codeswarm.core.errors import SpillError
+from codeswarm.mailbox.records import CORRUPT_TEXT_LIMIT, CorruptLine, MailRecord, Position
 
-
-class SpillError(Exception):
-    """Raised by a spill resolver: the record's side file cannot be used (internal)."""
-
-
-SpillResolver = Callable[[Record], Record]
+SpillResolver = Callable[[MailRecord], MailRecord]
 CorruptSink = Callable[[CorruptLine], None]
 
 
@@ -27,7 +23,7 @@ def frame(
     data: bytes,
     base: int,
     segment: int,
-    out: list[tuple[Record, Position]],
+    out: list[tuple[MailRecord, Position]],
     on_corrupt: CorruptSink,
     resolve_spill: SpillResolver | None = None,
 ) -> int:

@@ -18,12 +18,13 @@ from codeswarm.mailbox.records import (
     Box,
     CorruptLine,
     Delivery,
+    MailRecord,
     Position,
-    Record,
     encode,
     new_nonce,
     stamp,
 )
+from codeswarm.mailbox.transport import start_positions
 
 
 class MemoryStore:
@@ -69,7 +70,7 @@ class MemoryTransport:
         self._streams: list[_MemoryStream] = []
         self._closed = False
 
-    async def append(self, box: Box, agent: str, record: Mapping[str, Any]) -> Record:
+    async def append(self, box: Box, agent: str, record: Mapping[str, Any]) -> MailRecord:
         self._check_open()
         last = self.store.segments(box, agent)[-1]
         key = (box, agent)
@@ -103,13 +104,10 @@ class MemoryTransport:
         consumer: str | None = None,
         on_corrupt: GroupCorruptSink | None = None,
     ) -> _MemoryStream:
-        def start(agent: str) -> Position:
-            if positions is not None and agent in positions:
-                return positions[agent]
-            if consumer is not None:
-                return self.store.cursors.get((consumer, box, agent), Position.start())
-            return Position.start()
-
+        cursors = self.store.cursors
+        start = start_positions(
+            positions, consumer, lambda c, a: cursors.get((c, box, a), Position.start())
+        )
         return self._stream(box, None, start, on_corrupt)
 
     async def rotate(self, box: Box, agent: str) -> int | None:
@@ -218,7 +216,7 @@ class _MemoryStream:
 
         while True:
             data = bytes(segments[seg][off:])
-            out: list[tuple[Record, Position]] = []
+            out: list[tuple[MailRecord, Position]] = []
             off += frame(data, off, seg, out, sink)
             self._ready.extend(Delivery(agent, record, p) for record, p in out)
             if seg == len(segments) - 1:

@@ -16,15 +16,14 @@ from __future__ import annotations
 import collections
 import logging
 import os
-import types
 from pathlib import Path
-from typing import Self
 
 from codeswarm.core.errors import MailboxClosedError, StreamBrokenError
+from codeswarm.core.resource import Resource
 from codeswarm.mailbox.framing import CorruptSink, corrupt_line, frame
 from codeswarm.mailbox.layout import live_segment, segment_path
 from codeswarm.mailbox.perms import check_private, check_stat
-from codeswarm.mailbox.records import CorruptLine, Position, Record
+from codeswarm.mailbox.records import CorruptLine, MailRecord, Position
 from codeswarm.mailbox.spill import SpillLoader
 from codeswarm.mailbox.writer import MAX_RECORD
 
@@ -37,7 +36,7 @@ CORRUPT_KEPT = 1000
 """How many corrupt-line reports :attr:`Reader.corrupt` keeps (the newest)."""
 
 
-class Reader:
+class Reader(Resource):
     """Reads complete records of the mailbox file ``path`` from ``position`` on.
 
     :meth:`read` returns what is available now; it never blocks and never returns a partial line
@@ -81,7 +80,7 @@ class Reader:
         """True when the last :meth:`read` stopped at ``max_bytes`` with more data waiting."""
         return self._backlog
 
-    def read(self, max_bytes: int | None = None) -> list[tuple[Record, Position]]:
+    def read(self, max_bytes: int | None = None) -> list[tuple[MailRecord, Position]]:
         """The complete records available now, each with the position just after it.
 
         ``max_bytes`` caps the bytes read in this call (then :attr:`has_backlog` is True), so one
@@ -89,7 +88,7 @@ class Reader:
         """
         if self._closed:
             raise MailboxClosedError(f"{self.path}: reader is closed")
-        out: list[tuple[Record, Position]] = []
+        out: list[tuple[MailRecord, Position]] = []
         budget = max_bytes if max_bytes is not None else -1
         self._backlog = False
         while True:
@@ -122,23 +121,12 @@ class Reader:
         self._closed = True
         self._close_fd()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"<Reader {self.path} at {self.position}>"
 
     # --- internals -------------------------------------------------------------------------------
 
-    def _drain(self, out: list[tuple[Record, Position]], budget: int) -> int:
+    def _drain(self, out: list[tuple[MailRecord, Position]], budget: int) -> int:
         """Read the segment to its end (or until ``budget`` bytes; -1 = unlimited); frame lines."""
         fd, seg = self._fd, self._segment
         while budget != 0:

@@ -22,7 +22,7 @@ import orjson
 
 from codeswarm.core.errors import InvalidRecordError
 
-Record = dict[str, Any]
+MailRecord = dict[str, Any]
 Box = Literal["inbox", "outbox"]
 
 RESERVED_KEYS = frozenset({"seq", "spill"})
@@ -92,7 +92,7 @@ class Delivery(NamedTuple):
     just after it (save that in a cursor once the record has been acted on)."""
 
     agent: str
-    record: Record
+    record: MailRecord
     position: Position
 
 
@@ -105,7 +105,7 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def stamp(record: Mapping[str, Any], seq: int, nonce: str) -> Record:
+def stamp(record: Mapping[str, Any], seq: int, nonce: str) -> MailRecord:
     """The record as written: ``seq``, ``id``, ``ts``, ``kind`` first, then the caller's fields.
 
     ``id`` and ``ts`` are kept when the caller set them. Raises :class:`InvalidRecordError` for a
@@ -124,14 +124,14 @@ def stamp(record: Mapping[str, Any], seq: int, nonce: str) -> Record:
     elif type(rid) is not str or not rid:
         raise InvalidRecordError(f"a record id must be a non-empty string, got {rid!r}")
     ts = record.get("ts")
-    out: Record = {"seq": seq, "id": rid, "ts": now_ms() if ts is None else ts, "kind": kind}
+    out: MailRecord = {"seq": seq, "id": rid, "ts": now_ms() if ts is None else ts, "kind": kind}
     for key, value in record.items():
         if key not in out:
             out[key] = value
     return out
 
 
-def encode(record: Record) -> bytes:
+def encode(record: MailRecord) -> bytes:
     """One line: compact JSON and ``\\n``. Raises :class:`InvalidRecordError` if not serialisable."""
     try:
         return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)

@@ -54,7 +54,7 @@ import orjson
 from codeswarm.core.errors import MailboxError, RecordTooLargeError, WriterBusyError
 from codeswarm.mailbox.follow import POLL_INTERVAL, FollowerGroup, Mode
 from codeswarm.mailbox.layout import rotated_segments, segment_path
-from codeswarm.mailbox.records import Box, CorruptLine, Position, Record
+from codeswarm.mailbox.records import Box, CorruptLine, MailRecord, Position
 from codeswarm.mailbox.spill import SpillLoader
 from codeswarm.mailbox.transport import LocalTransport
 from codeswarm.mailbox.writer import ROTATE_BYTES
@@ -79,6 +79,16 @@ def pos_json(p: Position) -> list[int]:
     return [p.segment, p.offset]
 
 
+def json_object(line: bytes) -> dict[str, Any] | str:
+    """A protocol line as the JSON object it must be, or why it is not one (``"not JSON"``,
+    ``"not an object"``): either side skips such a line, saying so."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return "not JSON"
+    return obj if type(obj) is dict else "not an object"
+
+
 def error_json(exc: BaseException) -> dict[str, Any]:
     """How an exception crosses the wire: its class name (if a mailbox error) and message."""
     out: dict[str, Any] = {
@@ -90,7 +100,7 @@ def error_json(exc: BaseException) -> dict[str, Any]:
     return out
 
 
-def find_recent(path: Path, rid: str, window: int = DEDUPE_WINDOW) -> Record | None:
+def find_recent(path: Path, rid: str, window: int = DEDUPE_WINDOW) -> MailRecord | None:
     """The record with id ``rid`` among the last ``window`` bytes of ``path``'s stream (its live
     file, and the newest rotated segment if the live file is shorter), or None."""
     files = [path]
@@ -145,6 +155,12 @@ class _Stream:
         if self.in_flight < self.window:
             self.room.set()
 
+    def stop(self) -> None:
+        if self.group is not None:
+            self.group.close()
+        if self.task is not None:
+            self.task.cancel()
+
 
 class Server:
     """Serves one client on ``reader`` / ``writer`` from ``transport``'s run directory."""
@@ -196,20 +212,13 @@ class Server:
                     await self.writer.drain()
         finally:
             for stream in self.streams.values():
-                if stream.group is not None:
-                    stream.group.close()
-                if stream.task is not None:
-                    stream.task.cancel()
+                stream.stop()
             await self.transport.aclose()
 
     async def handle(self, line: bytes) -> None:
-        try:
-            req = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            log.warning("ignored a request that is not JSON: %.200r", line)
-            return
-        if type(req) is not dict:
-            log.warning("ignored a request that is not an object: %.200r", line)
+        req = json_object(line)
+        if isinstance(req, str):
+            log.warning("ignored a request that is %s: %.200r", req, line)
             return
         rid, op = req.get("id"), req.get("op")
         if op == "credit":
@@ -221,10 +230,7 @@ class Server:
         if op == "cancel":
             stream = self.streams.pop(rid, None) if type(rid) is int else None
             if stream is not None:
-                if stream.group is not None:
-                    stream.group.close()
-                if stream.task is not None:
-                    stream.task.cancel()
+                stream.stop()
                 self.send({"id": rid, "end": True})
             return
         if type(rid) is not int:
@@ -266,7 +272,9 @@ class Server:
             return None
         raise MailboxError(f"bad request: unknown op {op!r}")
 
-    async def append(self, box: Box, agent: str, record: dict[str, Any], resent: bool) -> Record:
+    async def append(
+        self, box: Box, agent: str, record: dict[str, Any], resent: bool
+    ) -> MailRecord:
         t = self.transport
         if not resent:
             return await t.append(box, agent, record)

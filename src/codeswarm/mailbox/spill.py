@@ -3,8 +3,8 @@
 A line longer than the writer's ``max_line`` is never written (a huge ``write(2)`` is the one most
 likely to be cut short by a full disk or a kill on a network filesystem, and it would stall every
 reader that buffers lines). Instead the whole stamped record is written to
-``<file>.spill/<seq>.json`` (temp file + rename, so it appears complete or not at all) *before*
-the line that points to it::
+``<file>.spill/<seq>.json`` (:func:`~codeswarm.core.atomic.atomic_write`, so it appears complete
+or not at all) *before* the line that points to it::
 
     {"seq": 9, "id": "...", "ts": ..., "kind": "codex", "spill": "a.jsonl.spill/9.json",
      "spill_bytes": 812345, ...small scalar fields of the record...}
@@ -23,16 +23,17 @@ from typing import Any
 
 import orjson
 
-from codeswarm.mailbox.framing import SpillError
+from codeswarm.core.atomic import atomic_write
+from codeswarm.core.errors import SpillError
 from codeswarm.mailbox.layout import spill_dir
 from codeswarm.mailbox.perms import DIR_MODE, FILE_MODE, check_private
-from codeswarm.mailbox.records import HEADER_KEYS, Record, encode
+from codeswarm.mailbox.records import HEADER_KEYS, MailRecord, encode
 
 SMALL_FIELD_CHARS = 200
 SMALL_FIELDS_MAX = 32
 
 
-def write_spill(path: Path, record: Record, body: bytes, *, fsync: bool) -> str:
+def write_spill(path: Path, record: MailRecord, body: bytes, *, fsync: bool) -> str:
     """Write ``body`` (the record's JSON) beside ``path``; returns the pointer (relative to
     ``path``'s directory)."""
     d = spill_dir(path)
@@ -41,23 +42,11 @@ def write_spill(path: Path, record: Record, body: bytes, *, fsync: bool) -> str:
     except FileExistsError:
         check_private(d)
     name = f"{record['seq']}.json"
-    tmp = d / f".{name}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
-    try:
-        view = memoryview(body)
-        while view:
-            view = view[os.write(fd, view) :]
-        if fsync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, d / name)
-    if fsync:
-        fsync_dir(d)
+    atomic_write(d / name, body, mode=FILE_MODE, durable=fsync)
     return f"{d.name}/{name}"
 
 
-def pointer_line(record: Record, rel: str, size: int) -> bytes:
+def pointer_line(record: MailRecord, rel: str, size: int) -> bytes:
     """The line for a spilled record: its header, small scalar fields, and the pointer."""
     pointer: dict[str, Any] = {k: record[k] for k in HEADER_KEYS}
     for key, value in record.items():
@@ -82,7 +71,7 @@ class SpillLoader:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def __call__(self, pointer: Record) -> Record:
+    def __call__(self, pointer: MailRecord) -> MailRecord:
         rel = pointer.get("spill")
         parts = rel.split("/") if type(rel) is str else []
         if len(parts) != 2 or not parts[0].endswith(".spill") or parts[1] in ("", ".", ".."):
@@ -109,11 +98,3 @@ class SpillLoader:
         ):
             raise SpillError(f"spilled record seq {pointer['seq']}: {path} holds another record")
         return record
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -36,10 +36,12 @@ from typing import Any, Literal, Self
 import orjson
 
 from codeswarm.core.errors import InvalidRecordError, MailboxClosedError, MailboxError
+from codeswarm.core.resource import AsyncResource
+from codeswarm.mailbox import sshurl
 from codeswarm.mailbox.follow import POLL_INTERVAL, GroupCorruptSink, Mode
 from codeswarm.mailbox.layout import check_name
-from codeswarm.mailbox.records import Box, CorruptLine, Delivery, Position, Record, new_nonce
-from codeswarm.mailbox.serve import WINDOW_BYTES, pos_json
+from codeswarm.mailbox.records import Box, CorruptLine, Delivery, MailRecord, Position, new_nonce
+from codeswarm.mailbox.serve import WINDOW_BYTES, json_object, pos_json
 from codeswarm.mailbox.sshlink import KILL_GRACE, Link, remote_error
 from codeswarm.mailbox.sshurl import SshUrl, is_ssh_url, shell_path
 from codeswarm.mailbox.transport import LocalTransport, Transport
@@ -110,7 +112,7 @@ class _Call:
     future: asyncio.Future[Any]
 
 
-class SshTransport:
+class SshTransport(AsyncResource):
     """A :class:`~codeswarm.mailbox.Transport` to a run directory on another host.
 
     ``url`` is ``ssh://[user@]host[:port]/path``; with ``swarm`` the path is a workspace (state
@@ -205,32 +207,27 @@ class SshTransport:
         if not self.cursor_fsync:
             args.append("--no-cursor-fsync")
         tail = " ".join(shlex.quote(a) for a in args) + " --run-dir " + shell_path(self.run_dir)
-        if self.python:
-            return " ".join(shlex.quote(w) for w in shlex.split(self.python)) + " " + tail
         workspace = self.url.path if self.swarm else self.url.path + "/../.."
-        venv = shell_path(workspace) + "/.venv/bin/python"
-        script = f"if [ -x {venv} ]; then exec {venv} {tail}; else exec python3 {tail}; fi"
-        return "exec sh -c " + shlex.quote(script)
+        return sshurl.remote_python(self.python, shell_path(workspace), tail)
 
     def ssh_argv(self) -> list[str]:
         """The full ``ssh`` command line of one connection."""
-        u = self.url
-        argv = [*self.ssh_command, *self.ssh_options, "-T", "-o", "LogLevel=ERROR"]
-        if not self.interactive:
-            argv += ["-o", "BatchMode=yes"]
-        argv += ["-o", f"ConnectTimeout={max(1, math.ceil(self.connect_timeout))}"]
-        argv += ["-o", f"ServerAliveInterval={self.keepalive}", "-o", "ServerAliveCountMax=3"]
-        if u.port:
-            argv += ["-p", str(u.port)]
-        if u.user:
-            argv += ["-l", u.user]
+        settings = ["-o", f"ConnectTimeout={max(1, math.ceil(self.connect_timeout))}"]
+        settings += ["-o", f"ServerAliveInterval={self.keepalive}", "-o", "ServerAliveCountMax=3"]
         if self.identity_file is not None:
-            argv += ["-i", os.fspath(self.identity_file), "-o", "IdentitiesOnly=yes"]
+            settings += ["-i", os.fspath(self.identity_file), "-o", "IdentitiesOnly=yes"]
         if self.known_hosts is not None:
-            argv += ["-o", f'UserKnownHostsFile="{os.fspath(self.known_hosts)}"']
+            settings += ["-o", f'UserKnownHostsFile="{os.fspath(self.known_hosts)}"']
         if self.host_key_checking is not None:
-            argv += ["-o", f"StrictHostKeyChecking={self.host_key_checking}"]
-        return [*argv, "--", u.host, self.remote_command()]
+            settings += ["-o", f"StrictHostKeyChecking={self.host_key_checking}"]
+        return sshurl.ssh_argv(
+            self.url,
+            self.remote_command(),
+            ssh=self.ssh_command,
+            options=self.ssh_options,
+            batch=not self.interactive,
+            settings=settings,
+        )
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -264,12 +261,6 @@ class SshTransport:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     def _is_closed(self) -> bool:
         return self._state is _State.CLOSED
@@ -380,12 +371,9 @@ class SshTransport:
             stream.end() if end_streams else stream.fail(exc)
 
     def _dispatch(self, line: bytes) -> None:
-        try:
-            msg = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            log.warning("%s: ignored a line that is not JSON: %.200r", self._where, line)
-            return
-        if type(msg) is not dict:
+        msg = json_object(line)
+        if isinstance(msg, str):
+            log.warning("%s: ignored a line that is %s: %.200r", self._where, msg, line)
             return
         rid = msg.get("id")
         call = self._calls.pop(rid, None) if type(rid) is int else None
@@ -424,7 +412,7 @@ class SshTransport:
 
     # --- the Transport protocol --------------------------------------------------------------------
 
-    async def append(self, box: Box, agent: str, record: Mapping[str, Any]) -> Record:
+    async def append(self, box: Box, agent: str, record: Mapping[str, Any]) -> MailRecord:
         check_name(agent)
         rec = dict(record)
         if "id" not in rec:  # ours, so that a re-send after a reconnect is recognised
@@ -433,7 +421,7 @@ class SshTransport:
             orjson.dumps(rec)
         except orjson.JSONEncodeError as exc:
             raise InvalidRecordError(f"record {rec['id']!r} is not JSON: {exc}") from exc
-        result: Record = await self._call(
+        result: MailRecord = await self._call(
             {"op": "append", "box": box, "agent": agent, "record": rec}
         )
         return result

@@ -11,11 +11,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
 from codeswarm.core import errors
 from codeswarm.core.errors import MailboxError
-from codeswarm.mailbox.serve import LINE_LIMIT, PROTOCOL
+from codeswarm.mailbox.serve import LINE_LIMIT, PROTOCOL, json_object
 
 log = logging.getLogger("codeswarm.mailbox.ssh")
 
@@ -77,12 +75,9 @@ class Link:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(self._stderr_task), 2.0)
                 raise MailboxError(f"{self.where}: {self.exit_reason(rc)}")
-            try:
-                msg = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                log.debug("%s: ignored before hello: %.200r", self.where, line)
-                continue
-            if type(msg) is not dict:
+            msg = json_object(line)
+            if isinstance(msg, str):
+                log.debug("%s: ignored before hello (%s): %.200r", self.where, msg, line)
                 continue
             if "fatal" in msg:
                 raise remote_error(msg["fatal"], self.where)

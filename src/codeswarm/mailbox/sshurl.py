@@ -1,8 +1,10 @@
-"""``ssh://`` URLs of remote mailboxes: what :class:`~codeswarm.mailbox.SshTransport` connects to."""
+"""``ssh://`` URLs of remote workspaces, and the one way codeswarm builds an ``ssh`` command line
+to one (the mailbox's :class:`~codeswarm.mailbox.SshTransport` and the CLI's ``--remote``)."""
 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -78,3 +80,51 @@ def shell_path(path: str) -> str:
     if path.startswith("~/"):
         return '"$HOME"/' + shlex.quote(path[2:])
     return shlex.quote(path)
+
+
+def remote_python(
+    python: str | None, workspace: str, args: str, *, env: Mapping[str, str] | None = None
+) -> str:
+    """The command for the far host's login shell that runs ``<python> ARGS``.
+
+    ``python`` (a command line, the URL's ``?python=``) when given; else the workspace's
+    ``.venv/bin/python`` when it is executable there, else ``python3``. ``workspace`` and the
+    values of ``env`` (variables exported first) are shell words already (see
+    :func:`shell_path`); ``args`` is quoted already too. Anything beyond one plain command runs
+    under ``sh -c``, whatever the login shell is.
+    """
+    exports = "".join(f"export {k}={v}; " for k, v in (env or {}).items())
+    if python:
+        py = " ".join(shlex.quote(w) for w in shlex.split(python))
+        if not exports:
+            return f"{py} {args}"
+        script = f"{exports}exec {py} {args}"
+    else:
+        venv = f"{workspace}/.venv/bin/python"
+        script = f"{exports}if [ -x {venv} ]; then exec {venv} {args}; else exec python3 {args}; fi"
+    return "exec sh -c " + shlex.quote(script)
+
+
+def ssh_argv(
+    url: SshUrl,
+    command: str,
+    *,
+    ssh: Sequence[str] = ("ssh",),
+    options: Sequence[str] = (),
+    tty: bool = False,
+    batch: bool = True,
+    settings: Sequence[str] = (),
+) -> list[str]:
+    """``ssh OPTIONS -T|-t -o LogLevel=ERROR [-o BatchMode=yes] SETTINGS [-p PORT] [-l USER] --
+    HOST COMMAND``: the person's ``options`` come first, so that they win (ssh keeps the first
+    value of a setting); ``batch`` (no password or host-key prompts) unless they may answer one;
+    ``settings``: the caller's own ``-o``/``-i`` arguments."""
+    argv = [*ssh, *options, "-t" if tty else "-T", "-o", "LogLevel=ERROR"]
+    if batch:
+        argv += ["-o", "BatchMode=yes"]
+    argv += settings
+    if url.port:
+        argv += ["-p", str(url.port)]
+    if url.user:
+        argv += ["-l", url.user]
+    return [*argv, "--", url.host, command]

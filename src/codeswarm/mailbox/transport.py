@@ -1,10 +1,10 @@
 """How the worker and the router reach a mailbox: a tiny interface, the local-files implementation
 beside it (and :mod:`.memory` for tests).
 
-The interface is record-and-position shaped, never file shaped, so a transport that runs the
-follower on the far side of one ssh connection and streams ``(agent, record, position)`` back can
-implement it unchanged: appends go up the connection as records, deliveries come down with their
-positions, cursors are saved where the consumer says.
+The interface is record-and-position shaped, never file shaped, which is what lets
+:class:`~codeswarm.mailbox.SshTransport` (:mod:`.ssh`) run the follower on the far side of one ssh
+connection and implement it unchanged: appends go up the connection as records, deliveries come
+down with their positions, cursors are saved where the consumer says.
 """
 
 from __future__ import annotations
@@ -15,10 +15,16 @@ from typing import Any, Protocol, Self
 
 from codeswarm.core.errors import MailboxClosedError
 from codeswarm.mailbox.cursor import Cursor
-from codeswarm.mailbox.follow import POLL_INTERVAL, FollowerGroup, GroupCorruptSink, Mode
+from codeswarm.mailbox.follow import (
+    POLL_INTERVAL,
+    FollowerGroup,
+    GroupCorruptSink,
+    Mode,
+    PositionFor,
+)
 from codeswarm.mailbox.layout import Layout
 from codeswarm.mailbox.reader import Reader
-from codeswarm.mailbox.records import Box, Delivery, Position, Record
+from codeswarm.mailbox.records import Box, Delivery, MailRecord, Position
 from codeswarm.mailbox.writer import MAX_LINE, ROTATE_BYTES, Writer
 
 _SHARED_BOXES: tuple[Box, ...] = ("inbox",)
@@ -45,7 +51,7 @@ class Transport(Protocol):
     delivered in order; corrupt lines are reported to ``on_corrupt(agent, line)`` and skipped.
     """
 
-    async def append(self, box: Box, agent: str, record: Mapping[str, Any]) -> Record:
+    async def append(self, box: Box, agent: str, record: Mapping[str, Any]) -> MailRecord:
         """Append ``record`` (it needs a ``kind``) to ``agent``'s ``box``; returns it as written,
         with ``seq``, ``id`` and ``ts``."""
         ...
@@ -154,7 +160,7 @@ class LocalTransport:
             self._writers[(box, agent)] = w
         return w
 
-    async def append(self, box: Box, agent: str, record: Mapping[str, Any]) -> Record:
+    async def append(self, box: Box, agent: str, record: Mapping[str, Any]) -> MailRecord:
         return self.writer(box, agent).append_record(record)
 
     def follow(
@@ -234,12 +240,23 @@ class LocalTransport:
 
     def _starts(
         self, box: Box, positions: Mapping[str, Position] | None, consumer: str | None
-    ) -> Callable[[str], Position]:
-        def start(agent: str) -> Position:
-            if positions is not None and agent in positions:
-                return positions[agent]
-            if consumer is not None:
-                return self.cursor(consumer, box, agent).load()
-            return Position.start()
+    ) -> PositionFor:
+        return start_positions(positions, consumer, lambda c, a: self.cursor(c, box, a).load())
 
-        return start
+
+def start_positions(
+    positions: Mapping[str, Position] | None,
+    consumer: str | None,
+    saved: Callable[[str, str], Position],
+) -> PositionFor:
+    """Where :meth:`Transport.follow_all` starts each agent: ``positions[agent]``, else with a
+    ``consumer`` its saved cursor (``saved(consumer, agent)``), else the start."""
+
+    def start(agent: str) -> Position:
+        if positions is not None and agent in positions:
+            return positions[agent]
+        if consumer is not None:
+            return saved(consumer, agent)
+        return Position.start()
+
+    return start

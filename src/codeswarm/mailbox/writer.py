@@ -18,10 +18,9 @@ instead of waiting for it forever.
 from __future__ import annotations
 
 import os
-import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import orjson
 
@@ -32,10 +31,11 @@ from codeswarm.core.errors import (
     MailboxInputError,
     RecordTooLargeError,
 )
+from codeswarm.core.resource import Resource
 from codeswarm.mailbox.layout import live_segment, segment_path
 from codeswarm.mailbox.locking import WriteLock
 from codeswarm.mailbox.perms import FILE_MODE, check_private, check_stat
-from codeswarm.mailbox.records import Position, Record, encode, new_nonce, stamp
+from codeswarm.mailbox.records import MailRecord, Position, encode, new_nonce, stamp
 from codeswarm.mailbox.spill import pointer_line, write_spill
 
 MAX_LINE = 256 * 1024
@@ -51,7 +51,7 @@ MIN_LINE = 1024
 _TAIL_WINDOW = 64 * 1024
 
 
-class Writer:
+class Writer(Resource):
     """The writing end of one mailbox file. Sync (appends take microseconds); not thread-safe.
 
     ``fsync`` (default off): a process that dies, even by SIGKILL, loses nothing that ``write``
@@ -164,27 +164,16 @@ class Writer:
             self._lock.close()
             self._lock = None
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"<Writer {self.path} seq={self._seq}{' shared' if self.shared else ''}>"
 
     # --- appending -------------------------------------------------------------------------------
 
-    def append(self, kind: str, **fields: Any) -> Record:
+    def append(self, kind: str, **fields: Any) -> MailRecord:
         """Append ``{"seq", "id", "ts", "kind": kind, **fields}``; returns the record written."""
         return self.append_record({"kind": kind, **fields})
 
-    def append_record(self, record: Mapping[str, Any]) -> Record:
+    def append_record(self, record: Mapping[str, Any]) -> MailRecord:
         """Append the caller's record; ``seq`` is assigned, ``id`` and ``ts`` filled if missing.
 
         The line is written with one ``write(2)``, or spilled (see :mod:`.spill`) if longer than
@@ -222,7 +211,7 @@ class Writer:
         finally:
             self._lock.release()
 
-    def _append(self, record: Mapping[str, Any]) -> Record:
+    def _append(self, record: Mapping[str, Any]) -> MailRecord:
         seq = self._seq + 1
         rec = stamp(record, seq, self._nonce)
         line = encode(rec)
@@ -322,7 +311,7 @@ class Writer:
         self._seq = max(self._seq, seq or 0)
 
 
-def last_record(path: Path) -> Record | None:
+def last_record(path: Path) -> MailRecord | None:
     """The last complete, valid record of the mailbox file ``path`` (its live segment), or
     ``None`` (missing or empty). Reads only the file's tail."""
     try:
@@ -345,7 +334,7 @@ def _last_seq(fd: int, size: int) -> int | None:
     return None if rec is None else int(rec["seq"])
 
 
-def _last_record(fd: int, size: int) -> Record | None:
+def _last_record(fd: int, size: int) -> MailRecord | None:
     """The last complete, valid record among the first ``size`` bytes of ``fd``."""
     window = _TAIL_WINDOW
     while size > 0:

@@ -14,30 +14,30 @@ import os
 import threading
 from collections.abc import Mapping
 
-from codeswarm.coord import DEFAULT_LEASE_S, Coord
-from codeswarm.coord.models import split_agent
+from codeswarm.coordination import DEFAULT_LEASE_S, Coord
+from codeswarm.coordination.models import agent_ref, split_ref
 from codeswarm.core.errors import CoordInputError, FencedError, NotFoundError
 
 
 class Identity:
-    """Resolves (registering if needed) the agent id this server acts as; thread-safe."""
+    """Resolves (registering if needed) the agent ref this server acts as; thread-safe."""
 
     def __init__(self, coord: Coord, env: Mapping[str, str]) -> None:
         self.coord = coord
         raw = env.get("CODESWARM_AGENT_ID", "").strip() or f"agent-{os.getpid()}"
-        self.name, self.pinned = split_agent(raw)
+        self.name, self.pinned = split_ref(raw)
         self.role = env.get("CODESWARM_AGENT_ROLE", "")
         lease = env.get("CODESWARM_AGENT_LEASE_S", "")
         try:
             self.lease_s = float(lease) if lease else DEFAULT_LEASE_S
         except ValueError:
             raise CoordInputError(f"CODESWARM_AGENT_LEASE_S={lease!r} is not a number") from None
-        self._id: str | None = None if self.pinned is None else f"{self.name}#{self.pinned}"
+        self._id: str | None = None if self.pinned is None else agent_ref(self.name, self.pinned)
         self._lock = threading.Lock()
 
     @property
     def id(self) -> str:
-        """The agent id, registering ``name`` first when it has no live registration."""
+        """The agent ref, registering ``name`` first when it has no live registration."""
         with self._lock:
             if self._id is None:
                 self._id = self._adopt_or_register()
@@ -51,7 +51,7 @@ class Identity:
     def renew(self) -> str:
         """After a FencedError: a fresh registration, unless the generation was pinned."""
         if self.pinned is not None:
-            raise FencedError(f"agent {self.name}#{self.pinned} was fenced; its writes are refused")
+            raise FencedError(f"agent {self._id} was fenced; its writes are refused")
         with self._lock:
             self._id = self._register()
             return self._id

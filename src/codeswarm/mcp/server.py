@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -20,8 +19,15 @@ from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
-from codeswarm.coord import Coord, Lease, Message, Task
-from codeswarm.core.errors import CodeswarmError, ConflictError, FencedError, UsageError
+from codeswarm.coordination import Coord, Lease, Message, Task
+from codeswarm.coordination.models import agent_name
+from codeswarm.core.errors import (
+    CodeswarmError,
+    ConflictError,
+    FencedError,
+    UsageError,
+    run_guarded,
+)
 from codeswarm.mcp.identity import Identity
 
 T = TypeVar("T")
@@ -135,7 +141,7 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
 
         def run() -> dict[str, Any]:
             me = identity.id
-            name = me.partition("#")[0]
+            name = agent_name(me)
             leases = coord.leases()
             open_tasks = coord.tasks(status="open")
             return {
@@ -329,20 +335,11 @@ def serve(env: Mapping[str, str] | None = None) -> None:
 
 
 def run() -> int:
-    """:func:`serve` with one-line errors; returns the exit code (2 bad input, 1 failure)."""
-    debug = os.environ.get("CODESWARM_DEBUG") == "1"
-    try:
+    """:func:`serve` under the one exit-code policy (:func:`codeswarm.core.errors.run_guarded`):
+    ``python -m codeswarm.mcp`` and ``codeswarm mcp``."""
+
+    def serve_until_closed() -> int:
         serve()
-    except UsageError as exc:
-        if debug:
-            raise
-        print(f"codeswarm: error: {exc}", file=sys.stderr)
-        return 2
-    except CodeswarmError as exc:
-        if debug:
-            raise
-        print(f"codeswarm: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    return 0
+        return 0
+
+    return run_guarded(serve_until_closed)

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
         Playback,
         Script,
         Usage,
-        agent_rank,
         latest_user_text,
         load_script,
     )
@@ -40,7 +39,6 @@ _WHERE = {
     "Playback": "mockmodel.script",
     "Script": "mockmodel.script",
     "Usage": "mockmodel.script",
-    "agent_rank": "mockmodel.script",
     "latest_user_text": "mockmodel.script",
     "load_script": "mockmodel.script",
     "DEFAULT_AGENT": "mockmodel.server",
@@ -58,7 +56,6 @@ __all__ = [
     "Playback",
     "Script",
     "Usage",
-    "agent_rank",
     "codex_overrides",
     "latest_user_text",
     "load_script",

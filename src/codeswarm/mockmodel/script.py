@@ -16,6 +16,7 @@ from typing import Annotated, Any, Final
 import msgspec
 
 from codeswarm.core.errors import ScriptError
+from codeswarm.core.swarm import agent_rank
 
 WILDCARD: Final = "*"
 """The agents key that serves every agent without a list of its own."""
@@ -33,7 +34,6 @@ _TOP_LEVEL_KEYS: Final = frozenset({"agents", "note", "description"})
 _CALL_KEYS: Final = ("exec", "patch", "tool")
 _ACTION_KEYS: Final = ("text", "reasoning", *_CALL_KEYS, "fail", "http_status", "cut")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
-_RANK = re.compile(r"_(\d+)\Z")
 
 
 class Usage(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
@@ -114,12 +114,6 @@ class Entry(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaul
 EXHAUSTED_ENTRY: Final = Entry(text=EXHAUSTED_TEXT)
 
 
-def agent_rank(agent: str) -> str | None:
-    """The rank of an agent id ``<swarm>_<N>`` (the digits after the last underscore), else None."""
-    m = _RANK.search(agent)
-    return str(int(m.group(1))) if m else None
-
-
 class Script:
     """A validated script: for each agents key, its entries. Immutable once built.
 
@@ -172,7 +166,7 @@ class Script:
         Returns the agents key used (None when nothing matched) and its entries.
         """
         rank = agent_rank(agent)
-        for key in (agent, rank, WILDCARD):
+        for key in (agent, None if rank is None else str(rank), WILDCARD):
             if key is not None and key in self.agents:
                 return key, self.agents[key]
         return None, ()

@@ -13,7 +13,6 @@ import os
 import socket
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, Final, Self
 
 import orjson
@@ -25,6 +24,7 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from codeswarm.core.errors import ClosedError, UsageError
+from codeswarm.core.resource import AsyncResource
 from codeswarm.mockmodel.overrides import codex_overrides
 from codeswarm.mockmodel.script import Entry, Playback, Script, latest_user_text
 from codeswarm.mockmodel.sse import IdSource, Reply, build_reply, encode_event
@@ -57,7 +57,7 @@ class _State(enum.Enum):
     CLOSED = "closed"  # shut down (or failed to start); cannot start again
 
 
-class MockModel:
+class MockModel(AsyncResource):
     """A scripted Responses-API server on a local port, run as tasks of the current event loop.
 
     ::
@@ -103,16 +103,9 @@ class MockModel:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
+        """Start (see :meth:`start`); leaving the block closes it."""
         await self.start()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def start(self) -> None:
         """Bind the port and start answering. Raises UsageError if the address is unusable."""

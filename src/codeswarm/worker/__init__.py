@@ -1,4 +1,4 @@
-"""The per-agent worker process: Codex + mailbox (+ coordination, later)."""
+"""The per-agent worker process: Codex, its mailbox, and its place in the coordination store."""
 
 from codeswarm.worker.agent import Worker
 

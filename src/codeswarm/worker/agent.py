@@ -10,7 +10,8 @@ message arriving. Outbox records (kinds, in ``docs/events.md``): ``worker.starte
 Delivery: a message's inbox record is marked done only after Codex accepted its turn (and a
 ``turn.accepted`` record is in the outbox). The turn carries the record id as its
 ``clientUserMessageId``; after a crash in between, the resumed thread is checked for it, so a
-message is never lost and never run twice.
+message is never lost and never run twice. Coordination messages arrive the same way, through
+the agent's link to the swarm's store (:mod:`codeswarm.worker.coordlink`).
 """
 
 from __future__ import annotations
@@ -38,12 +39,13 @@ from codeswarm.codex.client import AppServer, Thread
 from codeswarm.codex.toolchain import CodexBinary, describe
 from codeswarm.codex.turn import TurnHandle
 from codeswarm.core.atomic import atomic_write_json, read_json
-from codeswarm.core.errors import CodexError, RpcError
+from codeswarm.core.errors import CodexError, CoordError, RpcError
 from codeswarm.core.swarm import RunDir, SwarmSpec, agent_rank
-from codeswarm.mailbox import Layout, Writer, check_private
+from codeswarm.mailbox import Layout, MailRecord, Writer, check_private
 from codeswarm.worker.approvals import ForwardedApprovals
+from codeswarm.worker.coordlink import CoordLink
 from codeswarm.worker.home import prepare_codex_home
-from codeswarm.worker.inbox import Inbox, Record
+from codeswarm.worker.inbox import Inbox
 from codeswarm.worker.wiring import agent_env, install_hooks, mcp_overrides, role_of
 
 log = logging.getLogger("codeswarm.worker")
@@ -53,16 +55,6 @@ STOP_GRACE = 10.0
 RESTART_BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 """Delays before restarting a dead Codex, one after another (the last repeats)."""
 CODEX_CLOSE_GRACE = 3.0
-COORD_LEASE_S = 120.0
-"""The agent's registration lapses this long after its last heartbeat (its leases with it)."""
-COORD_WAIT_S = 10.0
-COORD_POLL_S = 0.5
-"""With SQLite and no inotify: how often an idle agent looks for a message to wake it."""
-COORD_POLL_IDLE_S = 10.0
-"""With SQLite and inotify: a look now and then all the same (a missed event costs at most this)."""
-COORD_BEAT_S = 10.0
-"""How often the worker heartbeats its agent's registration (it lapses after COORD_LEASE_S)."""
-COORD_RETRY_S = 5.0
 
 
 class Input(enum.Enum):
@@ -76,7 +68,7 @@ class Input(enum.Enum):
 @dataclass
 class _Event:
     kind: Input
-    record: Record | None = None
+    record: MailRecord | None = None
     detail: str = ""
 
 
@@ -92,8 +84,7 @@ class Worker:
         self.codex: AppServer | None = None
         self.thread: Thread | None = None
         self.turn: TurnHandle | None = None
-        self.turn_record: Record | None = None
-        self.queued: collections.deque[Record] = collections.deque()
+        self.queued: collections.deque[MailRecord] = collections.deque()
         self.forwarded = ForwardedApprovals()
         self.outbox: Writer | None = None
         self.inbox: Inbox | None = None
@@ -105,12 +96,8 @@ class Worker:
         self._stop_requested = asyncio.Event()
         self._turn_task: asyncio.Task[Any] | None = None
         self._check_first_message = False
-        self.coord: Any = None  # codeswarm.coord.Coord when the swarm is wired
+        self.coord: CoordLink | None = None  # when the swarm is wired and its store reachable
         self.role = role_of(self.spec, agent_rank(agent))
-        self._coord_seen: set[int] = set()
-        self._coord_is_postgres = False
-        self._db_event: asyncio.Event | None = None
-        self._db_poll = COORD_POLL_S
 
     # -- outbox ---------------------------------------------------------------------------------
     def emit(self, kind: str, **fields: Any) -> None:
@@ -152,7 +139,7 @@ class Worker:
             self._spawn(self._follow_inbox(), "inbox")
             self._spawn(self._heartbeat(), "heartbeat")
             if self.coord is not None:
-                self._spawn(self._watch_coord(), "coord")
+                self._spawn(self._follow_coord(self.coord), "coord")
             await self._loop()
         finally:
             for task in list(self._tasks):
@@ -163,8 +150,14 @@ class Worker:
             if self.codex is not None:
                 await self.codex.aclose(CODEX_CLOSE_GRACE)
             if self.coord is not None:
-                await self._leave_coord()
-            self.emit("agent.stopped", reason="stopped")
+                await self.coord.aclose()
+            # `requested`: a stop on request (a signal, a shutdown record), not a failure; a
+            # supervisor that adopted this worker cannot see the exit code and reads this
+            self.emit(
+                "agent.stopped",
+                reason="stopped",
+                requested=self._stop_requested.is_set() or self._stopping,
+            )
             self.outbox.close()
             with contextlib.suppress(FileNotFoundError):
                 self.run_dir.worker_pid(self.agent).unlink()
@@ -308,6 +301,10 @@ class Worker:
         async for record in self.inbox.records():
             self.inputs.put_nowait(_Event(Input.RECORD, record))
 
+    async def _follow_coord(self, coord: CoordLink) -> None:
+        async for record in coord.messages():
+            self.inputs.put_nowait(_Event(Input.COORD_MESSAGE, record))
+
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self.spec.heartbeat_s)
@@ -340,7 +337,6 @@ class Worker:
             elif event.kind is Input.TURN_DONE:
                 if self.turn is not None and self.turn.turn_id == event.detail:
                     self.turn = None
-                    self.turn_record = None
                 await self._next_queued()
             elif event.kind is Input.CODEX_DIED:
                 await self._restart_codex(event.detail)
@@ -354,7 +350,7 @@ class Worker:
                 await self._stop("shutdown record")
                 return
 
-    async def _on_record(self, record: Record) -> None:
+    async def _on_record(self, record: MailRecord) -> None:
         assert self.inbox is not None
         kind = record.get("kind")
         if kind == "message":
@@ -388,7 +384,7 @@ class Worker:
         else:
             self._reject(record, f"unknown record kind {kind!r}")
 
-    def _reject(self, record: Record, reason: str) -> None:
+    def _reject(self, record: MailRecord, reason: str) -> None:
         assert self.inbox is not None
         self.emit("inbox.rejected", inbox_id=record.get("id"), reason=reason)
         self.inbox.done(record)
@@ -408,7 +404,7 @@ class Worker:
                     return True
         return False
 
-    async def _start_turn(self, record: Record) -> None:
+    async def _start_turn(self, record: MailRecord) -> None:
         assert self.codex is not None and self.thread is not None and self.inbox is not None
         rid = str(record.get("id"))
         if self._check_first_message:
@@ -417,8 +413,7 @@ class Worker:
                 self.emit("turn.accepted", inbox_id=rid, inbox_seq=record.get("seq"),
                           turn_id=None, recovered=True)  # fmt: skip
                 self.inbox.done(record)
-                if "coord_id" in record:
-                    await self._ack_coord(int(record["coord_id"]))
+                await self._ack_coord(record)
                 await self._next_queued()
                 return
         # written before the call: the window in which Codex may accept the turn unseen is
@@ -435,14 +430,13 @@ class Worker:
         except CodexError:
             self.queued.appendleft(record)  # Codex died: the record waits for the restart
             return
-        self.turn, self.turn_record = turn, record
+        self.turn = turn
         self.emit("turn.accepted", inbox_id=rid, inbox_seq=record.get("seq"), turn_id=turn.turn_id)
         self.inbox.done(record)
-        if "coord_id" in record:
-            await self._ack_coord(int(record["coord_id"]))
+        await self._ack_coord(record)
         self._turn_task = self._spawn(self._watch_turn(turn, self._generation), "turn")
 
-    async def _steer(self, record: Record) -> None:
+    async def _steer(self, record: MailRecord) -> None:
         assert self.codex is not None and self.thread is not None and self.turn is not None
         assert self.inbox is not None
         try:
@@ -465,7 +459,7 @@ class Worker:
         if self.turn is not None:
             self.emit("turn.aborted", turn_id=self.turn.turn_id, reason=detail)
             self.turn.close()
-            self.turn, self.turn_record = None, None
+            self.turn = None
         self.emit("error", message=f"codex exited: {detail}")
         if self.codex is not None:
             await self.codex.aclose(CODEX_CLOSE_GRACE)
@@ -485,104 +479,23 @@ class Worker:
 
     # -- coordination -----------------------------------------------------------------------------
     async def _join_coord(self) -> None:
-        """Open the swarm's store and register (or adopt, after a restart, a live registration)."""
-        from codeswarm.coord import Coord
-        from codeswarm.core.errors import CoordError
-
-        def join() -> Any:
-            coord = Coord.open(self.spec.coord_db, root=self.spec.cwd)
-            try:
-                coord.heartbeat(self.agent)
-            except CoordError:
-                coord.register(self.agent, role=self.role, label=f"swarm {self.spec.name}",
-                               pid=os.getpid(), lease_s=COORD_LEASE_S)  # fmt: skip
-            return coord
-
-        self._coord_is_postgres = (self.spec.coord_db or "").startswith(
-            ("postgresql://", "postgres://")
-        )
+        """Link the agent to the swarm's store; without it, the agent runs uncoordinated."""
         try:
-            self.coord = await asyncio.to_thread(join)
+            self.coord = await CoordLink.open(
+                self.spec.coord_db,
+                root=self.spec.cwd,
+                agent=self.agent,
+                role=self.role,
+                label=f"swarm {self.spec.name}",
+                report=self._coord_error,
+            )
         except CoordError as exc:
             self.emit("error", message=f"coordination unavailable: {exc}")
 
-    async def _leave_coord(self) -> None:
-        from codeswarm.core.errors import CoordError
+    def _coord_error(self, message: str) -> None:
+        self.emit("error", message=message)
 
-        def leave() -> None:
-            with contextlib.suppress(CoordError):
-                self.coord.deregister(self.agent)
-            self.coord.close()
-
-        await asyncio.to_thread(leave)
-
-    async def _ack_coord(self, message_id: int) -> None:
-        from codeswarm.core.errors import CoordError
-
-        try:
-            await asyncio.to_thread(self.coord.ack, self.agent, [message_id])
-        except CoordError as exc:
-            self.emit("error", message=f"could not acknowledge message {message_id}: {exc}")
-
-    async def _db_changed(self) -> None:
-        """Wait until the SQLite database (or its WAL) is written, or a poll interval passes."""
-        if self._db_event is None:
-            self._db_event = asyncio.Event()
-            db = (self.spec.coord_db or "").removeprefix("sqlite://").split("?", 1)[0]
-            path = Path(db)
-            try:
-                from codeswarm.mailbox.inotify import InotifyHub
-
-                hub = InotifyHub.for_loop()
-                event = self._db_event
-                for name in (path.name, path.name + "-wal"):
-                    hub.watch(path.parent, name, lambda _n: event.set())
-                self._db_poll = COORD_POLL_IDLE_S
-            except Exception:  # no inotify here: keep polling
-                self._db_poll = COORD_POLL_S
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._db_event.wait(), self._db_poll)
-        self._db_event.clear()
-
-    async def _watch_coord(self) -> None:
-        """Wake the agent for each new coordination message: a turn that carries it, acknowledged
-        only once the turn is accepted (a crash before that delivers it again)."""
-        from codeswarm.core.errors import CoordError
-
-        since = await asyncio.to_thread(self.coord.last_seq)
-        last_beat = time.monotonic()
-        while True:
-            try:
-                unread = await asyncio.to_thread(self.coord.inbox, self.agent, limit=50)
-                for m in unread:
-                    if m.id in self._coord_seen:
-                        continue
-                    self._coord_seen.add(m.id)
-                    text = f"Message #{m.id} from {m.sender or 'someone'} (codeswarm): {m.text}"
-                    record = {
-                        "id": f"coord-{m.id}",
-                        "kind": "message",
-                        "text": text,
-                        "coord_id": m.id,
-                    }
-                    self.inputs.put_nowait(_Event(Input.COORD_MESSAGE, record))
-                if self._coord_is_postgres:
-                    # LISTEN/NOTIFY: blocks in the server, costs nothing while idle
-                    events = await self.coord.wait_async(
-                        since=since, timeout=COORD_WAIT_S, kind="message.sent"
-                    )
-                    if events:
-                        since = events[-1].seq
-                else:
-                    # SQLite's wait checks data_version every few ms: fine for one caller, but
-                    # every idle agent of a fleet doing it adds up (measured: 0.6 % of a core
-                    # per agent). A commit writes the database's WAL: inotify on it wakes us
-                    # (no commit, no wake-up); a slow poll remains for filesystems without it.
-                    await self._db_changed()
-                beat = time.monotonic()
-                if beat - last_beat >= COORD_BEAT_S:
-                    last_beat = beat
-                    await asyncio.to_thread(self.coord.heartbeat, self.agent)
-            except CoordError as exc:
-                self.emit("error", message=f"coordination: {exc}")
-                await asyncio.sleep(COORD_RETRY_S)
+    async def _ack_coord(self, record: MailRecord) -> None:
+        """The turn carrying a coordination message was accepted: the message is read."""
+        if self.coord is not None and "coord_id" in record:
+            await self.coord.ack(int(record["coord_id"]))

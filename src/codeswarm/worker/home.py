@@ -9,8 +9,9 @@ pointed every agent at ``~/.codex``, writable).
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
+
+from codeswarm.core.atomic import atomic_write
 
 SEEDED = ("auth.json", "config.toml")
 
@@ -32,9 +33,6 @@ def prepare_codex_home(home: Path, seed: Path | None) -> list[str]:
         fresh = not dst.exists()
         newer = name == "auth.json" and dst.exists() and src.stat().st_mtime > dst.stat().st_mtime
         if fresh or newer:
-            tmp = dst.with_name(f".{name}.tmp")
-            shutil.copyfile(src, tmp)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, dst)
+            atomic_write(dst, src.read_bytes())
             copied.append(name)
     return copied

@@ -14,9 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from codeswarm.mailbox import Cursor, Follower, Position
-
-Record = dict[str, Any]
+from codeswarm.mailbox import Cursor, Follower, MailRecord, Position
 
 
 class Inbox:
@@ -28,7 +26,7 @@ class Inbox:
         self._acted_beyond: set[str] = set()
         self._follower: Follower | None = None
 
-    async def records(self) -> AsyncIterator[Record]:
+    async def records(self) -> AsyncIterator[MailRecord]:
         """Every record from the saved cursor on, skipping those already acted on."""
         position, extra = self._load()
         self._acted_beyond = set(extra.get("acted", []))
@@ -46,7 +44,7 @@ class Inbox:
         position = self._cursor.load()
         return position, dict(self._cursor.extra)
 
-    def done(self, record: Record) -> None:
+    def done(self, record: MailRecord) -> None:
         """``record`` was acted on: persist (atomically) how far the inbox is consumed."""
         rid = str(record.get("id"))
         for i, (eid, pos, acted) in enumerate(self._entries):

@@ -8,11 +8,12 @@ MCP server does not (it gets only what its ``env`` table says).
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from codeswarm.core import defaults
+from codeswarm.core.atomic import atomic_write
 from codeswarm.core.swarm import SwarmSpec
 from codeswarm.hooks import groups
 
@@ -35,7 +36,7 @@ def agent_env(spec: SwarmSpec, agent: str, role: str) -> dict[str, str]:
 
 def role_of(spec: SwarmSpec, rank: int | None) -> str:
     if not spec.roles:
-        return "implementer"
+        return defaults.ROLE
     return spec.roles[(rank or 0) % len(spec.roles)]
 
 
@@ -46,11 +47,7 @@ def hooks_json() -> dict[str, Any]:
 def install_hooks(home: Path) -> None:
     """Write the fleet's hooks into the agent's CODEX_HOME (atomically; replaces what was there:
     the agent's home is codeswarm's)."""
-    target = home / "hooks.json"
-    tmp = home / ".hooks.json.tmp"
-    tmp.write_text(json.dumps(hooks_json(), indent=2) + "\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, target)
+    atomic_write(home / "hooks.json", (json.dumps(hooks_json(), indent=2) + "\n").encode())
 
 
 def mcp_overrides(env: dict[str, str]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ for authentication. Installed with apt when missing and we are root. :func:`star
 is not running and returns what it started; :func:`stop` shuts down only that.
 
 Plain module (no pytest) so the benchmark can use it too:
-``python tests/slurm/slurm_cluster.py start|stop|status``.
+``python tests/control/slurm/slurm_cluster.py start|stop|status``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class Unavailable(Exception):
 
 def _slurm_conf(host: str) -> str:
     return f"""\
-# written by codeswarm tests/slurm/slurm_cluster.py: three nodes on one machine
+# written by codeswarm tests/control/slurm/slurm_cluster.py: three nodes on one machine
 ClusterName=local
 SlurmctldHost={host}
 SlurmUser=root

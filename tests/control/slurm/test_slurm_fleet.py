@@ -3,6 +3,7 @@ model in the batch step."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -11,7 +12,8 @@ from collections.abc import Callable
 
 import pytest
 
-from conftest import SlurmSwarm, wait_until
+import swarmkit
+from swarmkit import SlurmSwarm
 
 pytestmark = [pytest.mark.codex, pytest.mark.slow]
 
@@ -31,6 +33,7 @@ SLOW = {
     }
 }
 Factory = Callable[[str], SlurmSwarm]
+wait_until = functools.partial(swarmkit.wait_until, timeout=60.0)  # Slurm schedules in seconds
 
 
 def test_three_agents_on_three_nodes_answer_and_down_leaves_nothing(slurm_swarm: Factory) -> None:

@@ -1,31 +1,17 @@
-"""Fixtures of the ssh transport tests: a real sshd on 127.0.0.1 (throwaway keys, started once per
-session), and transports to it that are always closed."""
+"""Fixtures of the ssh transport tests: transports to the real sshd on 127.0.0.1 (``sshd`` in
+tests/backends.py: throwaway keys, started once per session) that are always closed."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
 import sshd_local
-
 from codeswarm.mailbox.ssh import SshTransport
-from swarmkit import need
-
-HERE = Path(__file__).resolve().parent
-
-
-@pytest.fixture(scope="session")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sshd_local.Sshd]:
-    try:
-        server = sshd_local.Sshd.start(tmp_path_factory.mktemp("sshd"))
-    except (sshd_local.Unavailable, OSError) as exc:
-        need(f"sshd unavailable: {exc}")
-        raise AssertionError("unreachable") from exc
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -126,6 +126,21 @@ async def test_a_resent_append_is_written_once(serve: Serve, tmp_path: Path) -> 
     assert [rec["id"] for rec, _ in got] == ["client-1", "client-2", "client-3"]
 
 
+async def test_a_resent_append_whose_spill_file_is_gone_is_a_mailbox_error(
+    serve: Serve, tmp_path: Path
+) -> None:
+    await serve.recv()
+    rec = {"kind": "prompt", "id": "client-1", "text": "x" * 300_000}  # spilled
+    await serve.call(id=1, op="append", box="inbox", agent="a_0", record=rec)
+    inbox = Layout(tmp_path / "run").inbox("a_0")
+    [side] = (inbox.parent / f"{inbox.name}.spill").iterdir()
+    side.unlink()
+    r = await serve.call(id=2, op="append", box="inbox", agent="a_0", record=rec, resent=True)
+    assert r["error"]["type"] == "SpillError" and "is missing" in r["error"]["message"]
+    code, err = await serve.finish()
+    assert code == 0 and "Traceback" not in err  # ours, said in one line: not a bug
+
+
 async def test_a_resent_append_to_an_outbox_waits_for_the_previous_writer(
     serve: Serve, tmp_path: Path
 ) -> None:

@@ -6,6 +6,7 @@ reconnects, flow control, and one-line errors. The conformance suite runs on it 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import subprocess
@@ -15,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sshd_local
 
+import sshd_local
 from codeswarm.core.errors import (
     InvalidRecordError,
     MailboxClosedError,
@@ -27,9 +28,9 @@ from codeswarm.core.errors import (
 )
 from codeswarm.mailbox import Delivery, Layout, Reader, Writer
 from codeswarm.mailbox.ssh import SshTransport
+from swarmkit import python_env, wait_until_async
 
 TIMEOUT = 120.0
-SRC = str(Path(__file__).resolve().parents[2] / "src")
 Make = Callable[..., SshTransport]
 
 # argv: outbox path, n, agent-count. Appends n records round-robin over the agents' outboxes,
@@ -51,14 +52,11 @@ def writer_process(run_dir: Path, n: int, agents: int = 1) -> subprocess.Popen[b
     outbox = Layout(run_dir).create().outbox_dir
     return subprocess.Popen(
         [sys.executable, "-c", WRITER, str(outbox), str(n), str(agents)],
-        env=dict(os.environ, PYTHONPATH=SRC),
+        env=python_env(),
     )
 
 
-async def wait_until(condition: Callable[[], bool], within: float = TIMEOUT) -> None:
-    async with asyncio.timeout(within):
-        while not condition():  # noqa: ASYNC110 (transport statistics have no event to wait on)
-            await asyncio.sleep(0.01)
+wait_until = functools.partial(wait_until_async, within=TIMEOUT)  # transport statistics
 
 
 def alive(pid: int) -> bool:

@@ -7,25 +7,18 @@ started within milliseconds and boots while the rest of codeswarm loads (see
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
 
-APPROVAL_POLICIES = ("untrusted", "on-request", "never")
-SANDBOXES = ("read-only", "workspace-write", "danger-full-access")
+from codeswarm.cli.args import Parser
+from codeswarm.core.defaults import APPROVAL_POLICIES, SANDBOXES
+
 APPROVE = ("ask", "workspace", "all", "decline")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        from codeswarm.core.errors import UsageError
-
-        raise UsageError(f"{message} (see 'codeswarm exec --help')")
-
-
-def parser() -> argparse.ArgumentParser:
-    p = _Parser(
+def parser() -> Parser:
+    p = Parser(
         prog="codeswarm exec",
         description="Run one Codex agent on a prompt; stream its answer, commands and file changes.",
         epilog="Exit codes: 0 the turn completed, 1 it failed, 2 bad input, 130 interrupted.",
@@ -65,14 +58,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    """Parse, validate, run. Errors a person can fix become one line; see cli.main for codes."""
-    from codeswarm.cli.errors import run_guarded
+    """Parse, validate, run; returns the exit code (one line for an error a person can fix)."""
+    from codeswarm.core.errors import run_guarded
 
     return run_guarded(lambda: _run(argv))
 
 
 def _run(argv: list[str]) -> int:
     from codeswarm.core.errors import UsageError
+    from codeswarm.core.tomlfmt import parse_overrides
 
     args = parser().parse_args(argv)
     prompt: str = args.prompt
@@ -86,12 +80,7 @@ def _run(argv: list[str]) -> int:
         raise UsageError("--script only works with --model-provider mock")
     if args.model_log is not None and args.script is None:
         raise UsageError("--model-log only works with the scripted model (--script)")
-    overrides: dict[str, str] = {}
-    for item in args.config:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"--config wants KEY=VALUE, got {item!r}")
-        overrides[key.strip()] = value
+    overrides = parse_overrides(args.config)
     workdir = (args.cwd or Path.cwd()).expanduser()
     if not workdir.is_dir():
         raise UsageError(f"--cwd {workdir}: not a directory")

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codeswarm.codex.launch import launch
-from codeswarm.codex.toolchain import CodexBinary, locate, user_codex_home
+from codeswarm.codex.toolchain import CodexBinary, locate
+from codeswarm.core.layers import user_codex_home
 from codeswarm.mockmodel.overrides import codex_overrides
 
 if TYPE_CHECKING:

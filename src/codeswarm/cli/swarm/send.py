@@ -1,14 +1,64 @@
-"""``codeswarm send``: append to inboxes; with ``--wait``, follow until those turns complete."""
+"""``codeswarm send``: append to inboxes; with ``--wait``, follow until those turns complete.
+
+A fast command (argparse, no Typer): people, scripts and other agents call it often, and Typer's
+import alone costs more than the whole send. What it needs beyond parsing loads only once the line
+is parsed.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from typing import Any
 
-from codeswarm.core import events as ev
-from codeswarm.core.errors import CodeswarmError
-from codeswarm.core.swarm import RunDir
+from codeswarm.cli.args import Parser
+
+TYPE_CHECKING = False  # not `typing` at run time: `send --help` and bad input stay cheap
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def parser() -> Parser:
+    p = Parser(
+        prog="codeswarm send",
+        description="Send a message to one agent, some, or all.",
+        epilog="Exit codes: 0 ok, 1 a turn did not complete (with --wait), 2 bad input.",
+    )
+    p.add_argument("swarm", help="the swarm")
+    p.add_argument("target", help="an agent id, a rank, a comma list, or 'all'")
+    p.add_argument("text", help="the message ('-' reads standard input)")
+    p.add_argument("--wait", action="store_true", help="wait for the turns and print their answers")
+    p.add_argument("--stream", action="store_true", help="with --wait: show the turns as they run")
+    p.add_argument("--mode", choices=("queue", "steer"), help="when a turn is running")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds --wait waits")
+    p.add_argument("--json", action="store_true", dest="json_out", help="JSON output")
+    p.add_argument(
+        "--remote", help="ssh://[user@]host[:port]/path/to/workspace of a swarm elsewhere"
+    )
+    return p
+
+
+def main(argv: list[str]) -> int:
+    """Run one ``codeswarm send`` command line; returns the exit code."""
+    from codeswarm.core.errors import run_guarded
+
+    return run_guarded(lambda: _run(argv))
+
+
+def _run(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    text: str = args.text
+    if text == "-":
+        text = sys.stdin.read()
+    return run_send(
+        args.swarm,
+        args.target,
+        text,
+        wait=args.wait or args.stream,
+        stream=args.stream,
+        mode=args.mode,
+        timeout=args.timeout,
+        json_out=args.json_out,
+        remote=args.remote,
+    )
 
 
 def run_send(
@@ -23,7 +73,11 @@ def run_send(
     json_out: bool,
     remote: str | None = None,
 ) -> int:
+    import asyncio
+
     from codeswarm.control.steering import resolve_targets, send
+    from codeswarm.core.errors import CodeswarmError
+    from codeswarm.core.swarm import RunDir
 
     if remote is not None:
         return asyncio.run(_remote_send(remote, swarm, target, text, wait=wait, stream=stream,
@@ -55,6 +109,7 @@ async def _remote_send(
     from codeswarm.cli.remote import mirror, open_remote, remote_spec
     from codeswarm.control.fleet.router import Router
     from codeswarm.control.steering import message_fields, resolve_targets
+    from codeswarm.core.errors import CodeswarmError
 
     fields = message_fields(text, mode)
     transport = open_remote(remote, swarm)
@@ -104,6 +159,10 @@ def _report(results: dict[str, dict[str, Any]], *, stream: bool, json_out: bool)
 async def _wait(
     router: Any, records: dict[str, dict[str, Any]], *, stream: bool, deadline_s: float
 ) -> dict[str, dict[str, Any]]:
+    import asyncio
+
+    from codeswarm.core import events as ev
+
     renderer = None
     if stream:
         from codeswarm.cli.swarm.render import FleetRenderer

@@ -12,7 +12,8 @@ def _with_leases(out: dict[str, Any], spec: Any) -> dict[str, Any]:
     """Add each agent's leases (what it holds in the coordination store) to the status."""
     if not spec.coord or not spec.coord_db:
         return out
-    from codeswarm.coord import Coord
+    from codeswarm.coordination import Coord
+    from codeswarm.coordination.models import agent_name
     from codeswarm.core.errors import CoordError
 
     try:
@@ -23,7 +24,7 @@ def _with_leases(out: dict[str, Any], spec: Any) -> dict[str, Any]:
         return out
     held: dict[str, list[dict[str, Any]]] = {}
     for lease in leases:
-        held.setdefault(lease.holder.split("#")[0], []).append(
+        held.setdefault(agent_name(lease.holder), []).append(
             {"path": lease.path, "mode": lease.mode, "note": lease.note, "token": lease.token}
         )
     for agent in out["agents"]:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from codeswarm.cli.exec.command import APPROVAL_POLICIES, SANDBOXES
+from codeswarm.core.defaults import APPROVAL_POLICIES, SANDBOXES
 from codeswarm.core.errors import CodeswarmError, UsageError, say
 from codeswarm.core.swarm import SlurmOptions
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 def _coord_db() -> str:
     """The coordination store every agent of the swarm shares (an absolute path or a URL)."""
-    from codeswarm.coord import resolve_url
+    from codeswarm.coordination import resolve_url
 
     url = resolve_url()
     return url if "://" in url else os.path.abspath(url)
@@ -56,9 +56,10 @@ def run_up(
     backend: str = "local",
     slurm: SlurmOptions | None = None,
 ) -> None:
-    from codeswarm.codex.toolchain import locate, user_codex_home
+    from codeswarm.codex.toolchain import locate
     from codeswarm.control.launch import backend_for
     from codeswarm.core.config import load_config
+    from codeswarm.core.layers import user_codex_home
     from codeswarm.core.swarm import RunDir, SwarmSpec, check_swarm_name
     from codeswarm.core.tomlfmt import parse_overrides
 

@@ -7,21 +7,21 @@ per agent in outbox order, so a replay numbers them the same way.
 
 from __future__ import annotations
 
-from typing import Any
-
 from codeswarm.control.events.translate import translate
 from codeswarm.core import events as ev
 from codeswarm.core.events import Event
 
-Record = dict[str, Any]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from codeswarm.mailbox import MailRecord
 
 
-def _ts(record: Record) -> int:
+def _ts(record: MailRecord) -> int:
     ts = record.get("ts")
     return ts if isinstance(ts, int) else 0
 
 
-def record_events(agent: str, record: Record) -> list[Event]:
+def record_events(agent: str, record: MailRecord) -> list[Event]:
     """The events one outbox record stands for (possibly none). Never raises."""
     if not isinstance(record, dict):
         return []

@@ -43,9 +43,13 @@ def _usage(breakdown: Any) -> dict[str, int]:
     }
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _changes(item: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
-    for change in item.get("changes") or ():
+    for change in _list(item.get("changes")):
         c = _d(change)
         kind = _d(c.get("kind"))
         entry: dict[str, Any] = {"path": _s(c.get("path")), "kind": _s(kind.get("type"))}
@@ -86,7 +90,7 @@ def _item_completed(item: dict[str, Any]) -> list[Event]:
     if kind == "agentMessage":
         return [{"type": ev.MESSAGE_COMPLETED, "item_id": iid, "text": _s(item.get("text")) or ""}]
     if kind == "reasoning":
-        parts = [p for p in (item.get("summary") or ()) if isinstance(p, str)]
+        parts = [p for p in _list(item.get("summary")) if isinstance(p, str)]
         if not parts:
             return []
         return [{"type": ev.REASONING, "item_id": iid, "text": "\n".join(parts)}]

@@ -9,9 +9,13 @@ one launched the fleet. The CLI calls :class:`Backend` methods and never branche
 
 from __future__ import annotations
 
+import argparse
+import logging
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from codeswarm.core.atomic import atomic_write
@@ -122,3 +126,17 @@ def not_ready_agents(router: Router) -> list[str]:
     from codeswarm.control.fleet.state import IDLE
 
     return [v.id for v in router.fleet.agents.values() if v.state != IDLE]
+
+
+def keeper_entry(argv: list[str] | None, module: str, log_name: str) -> Path:
+    """The command line of a process that keeps workers alive (``python -m MODULE --run-dir
+    DIR``): parse it, send log lines to stderr tagged ``log_name``; returns the run directory."""
+    p = argparse.ArgumentParser(prog=f"python -m {module}")
+    p.add_argument("--run-dir", type=Path, required=True)
+    args = p.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format=f"%(asctime)s {log_name} %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    return Path(args.run_dir).resolve()

@@ -15,7 +15,6 @@ Exit codes: 0 stopped, 1 the agent was given up (or a failure), 2 bad input.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
@@ -23,8 +22,9 @@ import signal
 import sys
 from pathlib import Path
 
+from codeswarm.control.launch.base import keeper_entry
 from codeswarm.control.launch.keepalive import DOWN_GRACE, Ending, KeepAlive
-from codeswarm.core.errors import CodeswarmError, UsageError
+from codeswarm.core.errors import UsageError, run_guarded
 from codeswarm.core.swarm import RunDir, agent_id
 
 log = logging.getLogger("codeswarm.slurm_task")
@@ -49,27 +49,19 @@ async def keep_task(run: RunDir, agent: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m codeswarm.control.launch.slurm_task")
-    p.add_argument("--run-dir", type=Path, required=True)
-    args = p.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s slurm_task %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
-    try:
-        rank = os.environ.get("SLURM_PROCID", "")
-        if not rank.isdigit():
-            raise UsageError("not in a Slurm task: SLURM_PROCID is not set")
-        run = RunDir(args.run_dir.resolve())
-        spec = run.load_spec()
-        if int(rank) >= spec.size:
-            raise UsageError(f"task rank {rank} but the swarm has {spec.size} agents")
-        agent = agent_id(spec.name, int(rank))
-        return asyncio.run(keep_task(run, agent))
-    except CodeswarmError as exc:
-        print(f"codeswarm slurm task: error: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, UsageError) else 1
+    run_dir = keeper_entry(argv, "codeswarm.control.launch.slurm_task", "slurm_task")
+    return run_guarded(lambda: _run(run_dir), "codeswarm slurm task")
+
+
+def _run(run_dir: Path) -> int:
+    rank = os.environ.get("SLURM_PROCID", "")
+    if not rank.isdigit():
+        raise UsageError("not in a Slurm task: SLURM_PROCID is not set")
+    run = RunDir(run_dir)
+    spec = run.load_spec()
+    if int(rank) >= spec.size:
+        raise UsageError(f"task rank {rank} but the swarm has {spec.size} agents")
+    return asyncio.run(keep_task(run, agent_id(spec.name, int(rank))))
 
 
 if __name__ == "__main__":

@@ -18,17 +18,17 @@ killed too; the scripted model stops last.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
 import signal
 import sys
-from pathlib import Path
 from typing import Any
 
+from codeswarm.control.launch.base import keeper_entry
 from codeswarm.control.launch.keepalive import DOWN_GRACE, Ending, KeepAlive
 from codeswarm.control.proc import PidLock, kill_group, pid_in, process_matches, wait_pid
+from codeswarm.core.errors import run_guarded
 from codeswarm.core.swarm import RunDir, SwarmSpec
 
 log = logging.getLogger("codeswarm.supervisor")
@@ -142,15 +142,10 @@ def kill_leftover_codex(run: RunDir) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m codeswarm.control.launch.supervisor")
-    p.add_argument("--run-dir", type=Path, required=True)
-    args = p.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s supervisor %(levelname)s %(message)s",
-        stream=sys.stderr,
+    run_dir = keeper_entry(argv, "codeswarm.control.launch.supervisor", "supervisor")
+    return run_guarded(
+        lambda: asyncio.run(Supervisor(RunDir(run_dir)).run_forever()), "codeswarm supervisor"
     )
-    return asyncio.run(Supervisor(RunDir(args.run_dir.resolve())).run_forever())
 
 
 if __name__ == "__main__":

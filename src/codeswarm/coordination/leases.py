@@ -1,0 +1,292 @@
+"""Leases on paths: exclusive or shared, file / directory / glob, TTL, re-entrant, fenced."""
+
+from __future__ import annotations
+
+from codeswarm.coordination import rows
+from codeswarm.coordination._base import CoordBase, _lease_data, ref_parts
+from codeswarm.coordination.feed import Watch, watch
+from codeswarm.coordination.models import EXCLUSIVE, SHARED, Lease, agent_ref
+from codeswarm.coordination.paths import FILE, PathSpec, from_canonical, normalize
+from codeswarm.core.errors import LeaseConflictError, NotFoundError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from codeswarm.coordination._base import AgentLike
+    from codeswarm.coordination.store import Params, Row, Tx
+
+_SCOPE_LEASES = (
+    f"SELECT {', '.join('l.' + c for c in rows.LEASE_COLS.split(', '))}, a.expires_at "
+    "FROM leases l LEFT JOIN agents a ON a.scope = l.scope AND a.name = l.holder "
+    "WHERE l.scope = ?"
+)
+"""Every lease of a scope, with its holder's expiry (column 12)."""
+_TOKEN = "SELECT value FROM counters WHERE name = 'lease_token'"
+
+
+class LeaseOps(CoordBase):
+    def lease(
+        self,
+        agent: AgentLike,
+        path: str,
+        *,
+        shared: bool = False,
+        ttl: float | None = None,
+        note: str = "",
+        cwd: str | None = None,
+        wait: float = 0.0,
+    ) -> Lease:
+        """Take (or renew) a lease on ``path`` for ``agent`` and return it.
+
+        ``path`` is a file, a directory (trailing ``/`` or an existing directory: everything
+        under it) or a glob, relative to ``cwd`` (default: the scope root). A shared lease
+        conflicts only with exclusive leases of other agents; an exclusive one with any. Taking
+        a path you already hold is re-entrant: it renews (same token), or changes the mode
+        (a new grant, a new token). ``ttl`` seconds (renewable) bound the lease; without one it
+        lasts until released or until its holder expires.
+
+        Raises LeaseConflictError (holder, note, age, expiry) when another agent holds an
+        overlapping lease, after waiting up to ``wait`` seconds for it to go away;
+        PathEscapeError for a path outside the root; FencedError for a stale agent.
+        """
+        spec = normalize(path, self.root, cwd)
+        ttl = self._seconds("ttl", ttl)
+        self._text("note", note, self.limits.title)
+        mode = SHARED if shared else EXCLUSIVE
+        if wait <= 0:
+            return self._grant(agent, spec, mode, ttl, note)
+
+        def attempt(w: Watch) -> Lease | None:
+            try:
+                return self._grant(agent, spec, mode, ttl, note)
+            except LeaseConflictError as exc:
+                if w.left <= 0:
+                    raise
+                for lapse in (exc.expires_in, exc.holder_expires_in):
+                    if lapse is not None:  # it may lapse before anyone writes
+                        w.wake_within(max(lapse, 0.0) + 0.01)
+                return None
+
+        lease = watch(self.store, wait, attempt)
+        assert lease is not None  # the last attempt raises
+        return lease
+
+    def _grant(
+        self, agent: AgentLike, spec: PathSpec, mode: str, ttl: float | None, note: str
+    ) -> Lease:
+        # Refuse without taking the write lock when a snapshot already shows a conflict: the
+        # lease was held at that moment, which is as true an answer as one given under the lock,
+        # and contended paths then cost readers, not writers.
+        name, _ = ref_parts(agent)
+        with self.store.read() as tx:
+            now = self.clock.now()
+            for row in self._live(tx, now, None):
+                shared = mode == SHARED and row[3] == SHARED
+                if row[4] != name and not shared and _overlaps(spec, row):
+                    raise self._conflict(spec, row, now)
+        with self.store.write() as tx:
+            now = self.clock.now()
+            (name, gen), (held, counter) = self._begin_as(
+                tx, now, agent, [(_SCOPE_LEASES, (self.scope,)), (_TOKEN, ())]
+            )
+            same: Row | None = None
+            for row in held:
+                if row[4] == name:
+                    if row[1] == spec.path and row[2] == spec.kind:
+                        same = row
+                    continue
+                if mode == SHARED and row[3] == SHARED:
+                    continue
+                if _overlaps(spec, row):
+                    raise self._conflict(spec, row, now)
+            expires = None if ttl is None else now + ttl
+            if same is not None and same[3] == mode:
+                tx.defer(
+                    "UPDATE leases SET renewed_at = ?, expires_at = ?, ttl = ?, note = ? "
+                    "WHERE id = ?",
+                    (now, expires, ttl, note, same[0]),
+                )
+                lease = rows.lease(same)
+                lease.renewed_at, lease.expires_at, lease.ttl, lease.note = now, expires, ttl, note
+                self._event(
+                    tx, now, "lease.renewed", spec.path, _lease_data(lease), agent=(name, gen)
+                )
+                return lease
+            if same is not None:  # a mode change is a new grant
+                tx.defer("DELETE FROM leases WHERE id = ?", (same[0],))
+                data = _lease_data(rows.lease(same))
+                data["reason"] = "mode change"
+                self._event(tx, now, "lease.released", spec.path, data, agent=(name, gen))
+            # the lease's id is its fencing token: one more than any granted before (writes
+            # are serialized, so reading the counter and writing it back is safe)
+            token = int(counter[0][0]) + 1
+            tx.defer("UPDATE counters SET value = ? WHERE name = 'lease_token'", (token,))
+            tx.defer(
+                "INSERT INTO leases (id, scope, path, kind, mode, holder, generation, note, ttl, "
+                "acquired_at, renewed_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (token, self.scope, spec.path, spec.kind, mode, name, gen, note, ttl, now, now,
+                 expires),
+            )  # fmt: skip
+            lease = Lease(
+                id=token,
+                path=spec.path,
+                kind=spec.kind,
+                mode=mode,
+                holder=agent_ref(name, gen),
+                note=note,
+                token=token,
+                ttl=ttl,
+                acquired_at=now,
+                renewed_at=now,
+                expires_at=expires,
+            )
+            data = _lease_data(lease)
+            data["ttl"] = ttl
+            self._event(tx, now, "lease.acquired", spec.path, data, agent=(name, gen))
+        return lease
+
+    def _conflict(self, spec: PathSpec, row: Row, now: float) -> LeaseConflictError:
+        held = rows.lease(row)
+        return LeaseConflictError(
+            spec.path,
+            held=held.path,
+            holder=held.holder,
+            mode=held.mode,
+            note=held.note,
+            age=now - held.acquired_at,
+            expires_in=None if held.expires_at is None else held.expires_at - now,
+            holder_expires_in=None if row[12] is None else float(row[12]) - now,
+        )
+
+    def renew(
+        self, agent: AgentLike, path: str | None = None, *, cwd: str | None = None
+    ) -> list[Lease]:
+        """Extend the TTL of ``agent``'s lease on ``path`` (default: all its leases with a TTL)
+        by their TTL from now. Raises NotFoundError when it holds no lease on ``path``."""
+        spec = None if path is None else normalize(path, self.root, cwd)
+        with self.store.write() as tx:
+            now = self.clock.now()
+            (name, gen), (held,) = self._begin_as(tx, now, agent, [self._held(agent, spec)])
+            if spec is not None and not held:
+                raise NotFoundError(f"{name} holds no lease on {spec.path}")
+            out = []
+            for row in held:
+                lease = rows.lease(row)
+                if lease.ttl is not None:
+                    lease.expires_at = now + lease.ttl
+                    lease.renewed_at = now
+                    tx.defer(
+                        "UPDATE leases SET renewed_at = ?, expires_at = ? WHERE id = ?",
+                        (now, lease.expires_at, lease.id),
+                    )
+                    self._event(
+                        tx, now, "lease.renewed", lease.path, _lease_data(lease), agent=(name, gen)
+                    )
+                out.append(lease)
+        return out
+
+    def release(self, agent: AgentLike, path: str, *, cwd: str | None = None) -> Lease:
+        """Release ``agent``'s lease on exactly ``path``; returns it. Raises NotFoundError when
+        it holds none there."""
+        spec = normalize(path, self.root, cwd)
+        with self.store.write() as tx:
+            now = self.clock.now()
+            (name, gen), (held,) = self._begin_as(tx, now, agent, [self._held(agent, spec)])
+            if not held:
+                raise NotFoundError(f"{name} holds no lease on {spec.path}")
+            row = held[0]
+            tx.defer("DELETE FROM leases WHERE id = ?", (row[0],))
+            lease = rows.lease(row)
+            self._event(
+                tx, now, "lease.released", lease.path, _lease_data(lease), agent=(name, gen)
+            )
+        return lease
+
+    def release_all(self, agent: AgentLike) -> list[Lease]:
+        """Release every lease ``agent`` holds; returns them."""
+        with self.store.write() as tx:
+            now = self.clock.now()
+            (name, gen), _ = self._begin_as(tx, now, agent)
+            out = [
+                rows.lease(r)
+                for r in tx.query(
+                    f"DELETE FROM leases WHERE scope = ? AND holder = ? RETURNING {rows.LEASE_COLS}",
+                    (self.scope, name),
+                )
+            ]
+            for lease in out:
+                self._event(
+                    tx, now, "lease.released", lease.path, _lease_data(lease), agent=(name, gen)
+                )
+        return out
+
+    def _held(self, agent: AgentLike, spec: PathSpec | None) -> tuple[str, Params]:
+        """The query for ``agent``'s leases (on exactly ``spec``, when given)."""
+        name, _ = ref_parts(agent)
+        if spec is None:
+            return (
+                f"SELECT {rows.LEASE_COLS} FROM leases WHERE scope = ? AND holder = ?",
+                (self.scope, name),
+            )
+        return (
+            f"SELECT {rows.LEASE_COLS} FROM leases "
+            "WHERE scope = ? AND holder = ? AND path = ? AND kind = ?",
+            (self.scope, name, spec.path, spec.kind),
+        )
+
+    def leases(
+        self, *, holder: AgentLike | None = None, path: str | None = None, cwd: str | None = None
+    ) -> list[Lease]:
+        """The live leases of this scope, oldest first; only ``holder``'s, or only those
+        overlapping ``path``, when given."""
+        spec = None if path is None else normalize(path, self.root, cwd)
+        name = None
+        if holder is not None:
+            name, _ = ref_parts(holder)
+        with self.store.read() as tx:
+            now = self.clock.now()
+            found = self._live(tx, now, name)
+        return [rows.lease(r) for r in found if spec is None or _overlaps(spec, r)]
+
+    def conflicts(
+        self,
+        path: str,
+        *,
+        agent: AgentLike | None = None,
+        shared: bool = False,
+        cwd: str | None = None,
+    ) -> list[Lease]:
+        """The leases of agents other than ``agent`` that a lease on ``path`` would conflict
+        with right now (empty: it would be granted). Read-only: for hooks asking "may I write
+        this file?"."""
+        spec = normalize(path, self.root, cwd)
+        me = None
+        if agent is not None:
+            me, _ = ref_parts(agent)
+        with self.store.read() as tx:
+            now = self.clock.now()
+            found = self._live(tx, now, None)
+        return [
+            rows.lease(r)
+            for r in found
+            if r[4] != me and not (shared and r[3] == SHARED) and _overlaps(spec, r)
+        ]
+
+    def _live(self, tx: Tx, now: float, holder: str | None) -> list[Row]:
+        sql = (
+            f"SELECT {', '.join('l.' + c for c in rows.LEASE_COLS.split(', '))}, a.expires_at "
+            "FROM leases l JOIN agents a ON a.scope = l.scope AND a.name = l.holder "
+            "AND a.generation = l.generation "
+            "WHERE l.scope = ? AND (l.expires_at IS NULL OR l.expires_at > ?) "
+            "AND a.status = 'active' AND a.expires_at > ?"
+        )
+        params: list[object] = [self.scope, now, now]
+        if holder is not None:
+            sql += " AND l.holder = ?"
+            params.append(holder)
+        return tx.query(sql + " ORDER BY l.id", params)
+
+
+def _overlaps(spec: PathSpec, row: Row) -> bool:
+    if spec.kind == FILE and row[2] == FILE:
+        return bool(spec.path == row[1])
+    return spec.overlaps(from_canonical(row[1], row[2]))

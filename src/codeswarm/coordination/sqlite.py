@@ -1,0 +1,274 @@
+"""The SQLite store: the embedded default, one file under ``.codeswarm/coord.db``.
+
+Write transactions are serialized by an exclusive ``flock`` on ``<db>.lock`` taken before
+``BEGIN IMMEDIATE``: waiting writers sleep in the kernel and wake the moment the lock is free,
+where SQLite's own busy handler would sleep in growing steps (1, 2, 5, ... 100 ms) and let the
+tail latency grow with contention. The busy timeout still guards against writers that do not
+take the file lock (the ``sqlite3`` shell, say).
+
+Modes (``sqlite:///path?journal=...``):
+
+- ``wal`` (default): readers never block the writer; ``synchronous=NORMAL`` (a commit survives
+  a crash of the process; the last commits may be lost on power loss).
+- ``delete``: the rollback journal, for network filesystems where WAL's shared memory does not
+  work; ``synchronous=FULL``; no lock file, SQLite's own (fcntl) locking and busy timeout only.
+"""
+
+from __future__ import annotations
+
+# The C module itself: the public ``sqlite3`` wrapper adds datetime adapters we do not use and
+# imports datetime and collections for them, ~2 ms of every short-lived process's start.
+# Connection, cursors and errors are the very same objects.
+import _sqlite3 as sqlite3
+import _thread
+import os
+import time
+
+from codeswarm.coordination import migrations
+from codeswarm.coordination.store import ChangeFeed, Store, Tx
+from codeswarm.core.errors import CoordInputError, StoreUnavailableError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import TracebackType
+
+    from codeswarm.coordination.store import Params, Row
+
+MEMORY = ":memory:"
+JOURNAL_MODES = ("wal", "delete")
+DEFAULT_BUSY_TIMEOUT = 30.0
+_POLL_MIN = 0.002
+_POLL_MAX = 0.025
+
+
+class SqliteStore(Store):
+    """A coordination database in one SQLite file (or ``:memory:``, for one process)."""
+
+    dialect = "sqlite"
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        journal: str = "wal",
+        synchronous: str | None = None,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> None:
+        if journal not in JOURNAL_MODES:
+            raise CoordInputError(f"unknown SQLite journal mode {journal!r} (use wal or delete)")
+        self.path = path
+        self.journal = journal
+        self.url = f"sqlite://{path}" + ("" if journal == "wal" else f"?journal={journal}")
+        self.busy_timeout = busy_timeout
+        self._mutex = _thread.RLock()  # a nested transaction fails in SQLite, not deadlocks
+        self._commits = 0
+        self._lock_fd: int | None = None
+        memory = path == MEMORY
+        if not memory:
+            _prepare_file(path)
+        self._conn: sqlite3.Connection | None = None
+        try:
+            self._conn = _connect(path, busy_timeout)
+        except sqlite3.Error as exc:
+            raise StoreUnavailableError(f"cannot open {path}: {exc}") from exc
+        conn = self._conn
+        try:
+            sync = synchronous or ("normal" if journal == "wal" else "full")
+            conn.execute(f"PRAGMA synchronous={_pragma_word(sync)}")
+            if not memory:
+                current = conn.execute("PRAGMA journal_mode").fetchone()[0]
+                if current != journal:
+                    conn.execute(f"PRAGMA journal_mode={journal}")
+                if journal == "wal":
+                    self._lock_fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+            self._ensure_schema()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- Store ------------------------------------------------------------------------------
+
+    def write(self) -> Tx:
+        return _SqliteTx(self, write=True)
+
+    def read(self) -> Tx:
+        return _SqliteTx(self, write=False)
+
+    def changes(self) -> ChangeFeed:
+        return _SqliteFeed(self)
+
+    def schema_version(self) -> int:
+        with self.read() as tx:
+            return int(tx.query("PRAGMA user_version")[0][0])
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        version = self.schema_version()
+        migrations.check(version, self.path)
+        if version == migrations.LATEST:
+            return
+        with self.write() as tx:
+            version = int(tx.query("PRAGMA user_version")[0][0])  # another process may have won
+            migrations.check(version, self.path)
+            if version < migrations.LATEST:
+                new = migrations.upgrade(tx, version, self.dialect)
+                tx.execute(f"PRAGMA user_version = {int(new)}")
+
+    def _fail(self, exc: sqlite3.Error) -> StoreUnavailableError:
+        msg = str(exc)
+        if "locked" in msg or "busy" in msg:
+            msg += f" (for more than {self.busy_timeout:g}s)"
+        return StoreUnavailableError(f"{self.path}: {msg}")
+
+
+class _SqliteTx(Tx):
+    __slots__ = ("_conn", "_locked", "_store", "_write")
+
+    def __init__(self, store: SqliteStore, *, write: bool) -> None:
+        self._store = store
+        self._write = write
+        self._locked = False
+
+    def __enter__(self) -> Tx:
+        store = self._store
+        if store._conn is None:
+            raise StoreUnavailableError(f"{store.path}: the store is closed")
+        self._conn = store._conn
+        store._mutex.acquire()
+        try:
+            if self._write:
+                if store._lock_fd is not None:
+                    import fcntl
+
+                    fcntl.flock(store._lock_fd, fcntl.LOCK_EX)
+                    self._locked = True
+                self._conn.execute("BEGIN IMMEDIATE")
+            else:
+                self._conn.execute("BEGIN")
+        except BaseException as exc:
+            self._release()
+            if isinstance(exc, sqlite3.Error):
+                raise store._fail(exc) from exc
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                try:
+                    self._conn.execute("COMMIT")
+                except sqlite3.Error as err:
+                    self._conn.execute("ROLLBACK")
+                    raise self._store._fail(err) from err
+                if self._write:
+                    self._store._commits += 1
+            else:
+                self._conn.execute("ROLLBACK")
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._locked and self._store._lock_fd is not None:
+            import fcntl
+
+            fcntl.flock(self._store._lock_fd, fcntl.LOCK_UN)
+            self._locked = False
+        self._store._mutex.release()
+
+    def query(self, sql: str, params: Params = ()) -> list[Row]:
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise self._store._fail(exc) from exc
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        try:
+            return self._conn.execute(sql, params).rowcount
+        except sqlite3.Error as exc:
+            raise self._store._fail(exc) from exc
+
+    def batch(self, statements: Sequence[tuple[str, Params]]) -> list[list[Row]]:
+        return [self.query(sql, params) for sql, params in statements]
+
+    def defer(self, sql: str, params: Params = ()) -> None:
+        self.execute(sql, params)
+
+
+class _SqliteFeed(ChangeFeed):
+    """``PRAGMA data_version`` on a connection of its own (it changes when any OTHER connection
+    commits), polled with a short sleep; commits made through this process's store are seen
+    through a counter at once (and are the only ones an in-memory database has)."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        self._conn: sqlite3.Connection | None = None
+        if store.path != MEMORY:
+            try:
+                self._conn = _connect(store.path, store.busy_timeout)
+            except sqlite3.Error as exc:
+                raise store._fail(exc) from exc
+
+    def mark(self) -> object:
+        return self._now()
+
+    def _now(self) -> tuple[int, int]:
+        version = 0
+        if self._conn is not None:
+            version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        return self._store._commits, version
+
+    def wait(self, mark: object, timeout: float) -> bool:
+        deadline = time.monotonic() + max(0.0, timeout)
+        delay = _POLL_MIN
+        while True:
+            if self._now() != mark:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(delay, left))
+            delay = min(delay * 1.5, _POLL_MAX)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _connect(path: str, busy_timeout: float) -> sqlite3.Connection:
+    return sqlite3.connect(
+        path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+    )
+
+
+def _prepare_file(path: str) -> None:
+    """Create the database's directory (0700) and file (0600) if they are missing."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        if not os.path.isdir(directory):
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+        if not os.path.exists(path):
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except OSError as exc:
+        raise StoreUnavailableError(f"cannot create {path}: {exc.strerror or exc}") from exc
+
+
+def _pragma_word(word: str) -> str:
+    if word.lower() not in ("off", "normal", "full", "extra"):
+        raise CoordInputError(f"unknown SQLite synchronous setting {word!r}")
+    return word.upper()

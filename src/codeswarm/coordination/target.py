@@ -1,0 +1,105 @@
+"""Which database and which scope: from arguments, ``CODESWARM_*`` variables and config.
+
+- Database: ``url`` argument, else ``$CODESWARM_DB``, else ``[coord] db`` in the config, else
+  ``<state dir>/coord.db``. Forms: ``postgresql://…`` (or ``postgres://…``), ``sqlite:///abs/path``
+  (with ``?journal=delete`` for network filesystems), or a plain file path.
+- Scope root: ``root`` argument, else ``$CODESWARM_SCOPE``, else the project root of the working
+  directory (see :mod:`codeswarm.core.paths`).
+
+The environment is read first and the config files only when needed: parsing config costs more
+than a whole store operation, and hooks set ``CODESWARM_DB`` and ``CODESWARM_SCOPE``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from codeswarm.core.errors import CoordInputError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from codeswarm.coordination.store import Store
+
+DB_FILE = "coord.db"
+PG_SCHEMES = ("postgresql://", "postgres://")
+
+
+def resolve_url(url: str | None = None, env: Mapping[str, str] | None = None) -> str:
+    """The database URL to use (see the module docstring)."""
+    if url:
+        return url
+    env = os.environ if env is None else env
+    if env.get("CODESWARM_DB"):
+        return env["CODESWARM_DB"]
+    configured = _configured_db()
+    if configured:
+        return configured
+    from codeswarm.core.paths import state_dir
+
+    return os.path.join(str(state_dir()), DB_FILE)
+
+
+def resolve_root(root: str | None = None, env: Mapping[str, str] | None = None) -> str:
+    """The scope root directory to use (see the module docstring)."""
+    if root:
+        return os.path.abspath(root)
+    env = os.environ if env is None else env
+    if env.get("CODESWARM_SCOPE"):
+        return os.path.abspath(env["CODESWARM_SCOPE"])
+    from codeswarm.core.paths import project_root
+
+    return str(project_root())
+
+
+def open_store(url: str) -> Store:
+    """Open (creating and migrating as needed) the store at ``url``.
+
+    Raises StoreUnavailableError when it cannot be reached, SchemaError when its schema is
+    newer than this code, CoordInputError for a malformed URL.
+    """
+    if url.startswith(PG_SCHEMES):
+        from codeswarm.coordination.postgres import PostgresStore
+
+        return PostgresStore(url)
+    from codeswarm.coordination.sqlite import SqliteStore
+
+    path, params = url, {}
+    if url.startswith("sqlite:"):
+        rest = url[len("sqlite:") :]
+        rest = rest[2:] if rest.startswith("//") else rest
+        path, _, query = rest.partition("?")
+        for item in query.split("&") if query else ():
+            key, _, value = item.partition("=")
+            if key not in ("journal", "synchronous"):
+                raise CoordInputError(f"{url}: unknown parameter {key!r} (journal, synchronous)")
+            params[key] = value
+    elif "://" in url:
+        raise CoordInputError(f"unsupported database URL {url!r} (postgresql:// or sqlite://)")
+    if not path:
+        raise CoordInputError(f"{url}: no database path")
+    return SqliteStore(
+        path, journal=params.get("journal", "wal"), synchronous=params.get("synchronous")
+    )
+
+
+def _configured_db() -> str | None:
+    """``[coord] db`` from the config files; they are parsed only when one mentions coord."""
+    from codeswarm.core.paths import project_root, user_config_path
+
+    mentioned = False
+    for path in (str(user_config_path()), os.path.join(str(project_root()), "codeswarm.toml")):
+        try:
+            with open(path, "rb") as f:
+                mentioned = mentioned or b"coord" in f.read()
+        except OSError:
+            continue
+    if not mentioned:
+        return None
+    from codeswarm.core.layers import raw_setting
+
+    db = raw_setting("coord", "db")
+    if db is not None and not isinstance(db, str):
+        raise CoordInputError(f"[coord] db must be a string, not {db!r}")
+    return db or None

@@ -1,0 +1,298 @@
+"""The worker's link to the swarm's coordination store: the agent's registration, kept alive by
+heartbeats, and the coordination messages that wake the agent.
+
+The turn loop (:mod:`codeswarm.worker.agent`) makes every decision; the link opens the store,
+registers, watches for messages and acknowledges one when told to. Delivery is at least once and,
+in effect, exactly once: a message is acknowledged only after Codex accepted the turn that carries
+it (and that turn carries the message's record id, which a restarted worker checks for), so a
+worker that dies in between sees the message again after its restart.
+
+How an idle agent learns of a message costs nothing while nothing happens:
+
+- SQLite in a file: every commit writes the database or its WAL; inotify on those two files wakes
+  the link (no commit, no wake-up), and a slow look now and then covers a missed event. SQLite's
+  own wait checks ``data_version`` every few milliseconds: fine for one caller, but every idle
+  agent of a fleet doing it adds up (measured: 0.6 % of a core per agent). Without inotify
+  (another OS, no instances left) the link looks every :attr:`Cadence.poll_s`.
+- Any other store (PostgreSQL): the store's own wait on its audit log, LISTEN/NOTIFY, which blocks
+  in the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from codeswarm.coordination import DEFAULT_LEASE_S, Coord, Message
+from codeswarm.coordination.sqlite import MEMORY, SqliteStore
+from codeswarm.core.errors import CoordError, FencedError, NotFoundError, StoreUnavailableError
+from codeswarm.mailbox import MailRecord
+from codeswarm.mailbox.inotify import InotifyHub, Watch
+
+INBOX_BATCH = 50
+"""How many unacknowledged messages one look at the store fetches."""
+WAKE_KIND = "message.sent"
+"""The audit event a waiting link wakes for (PostgreSQL)."""
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """How often the link acts on its own (tests pass shorter intervals)."""
+
+    beat_s: float = 10.0
+    """How often the registration is heartbeated (it lapses ``lease_s`` after the last one)."""
+    wait_s: float = 10.0
+    """PostgreSQL: the longest one wait for a message blocks (heartbeats happen between waits)."""
+    poll_s: float = 0.5
+    """SQLite without inotify: how often an idle agent looks for a message to wake it."""
+    idle_poll_s: float = 10.0
+    """SQLite with inotify: a look now and then all the same (a missed event costs at most this)."""
+    retry_s: float = 5.0
+    """After the store failed: how long until the link tries again."""
+
+
+DEFAULT_CADENCE = Cadence()
+
+
+class _State(enum.Enum):
+    OPEN = "open"  # registered: messages() and ack() may be used
+    CLOSED = "closed"  # aclose() ran: deregistered (or tried to), store closed; use raises
+
+
+def wake_record(message: Message) -> MailRecord:
+    """The inbox-style record that carries a coordination message into a turn: ``coord_id`` is
+    the message to acknowledge once the turn is accepted."""
+    sender = message.sender or "someone"
+    return {
+        "id": f"coord-{message.id}",
+        "kind": "message",
+        "text": f"Message #{message.id} from {sender} (codeswarm): {message.text}",
+        "coord_id": message.id,
+    }
+
+
+class CoordLink:
+    """One agent's registration in the coordination store, and the messages that wake it.
+
+    Get one with :meth:`open`; iterate :meth:`messages`; :meth:`ack` each message once its turn
+    was accepted; :meth:`aclose` at the end. Failures of the store while the link runs are
+    reported through ``report`` (one line each, for the outbox) and never end it: the link tries
+    again after :attr:`Cadence.retry_s`.
+    """
+
+    def __init__(
+        self,
+        coord: Coord,
+        agent: str,
+        *,
+        report: Callable[[str], None],
+        cadence: Cadence = DEFAULT_CADENCE,
+    ) -> None:
+        self.coord = coord
+        self.agent = agent
+        self.cadence = cadence
+        self._report = report
+        self._state = _State.OPEN
+        self._seen: set[int] = set()  # messages already yielded by this link
+        self._last_beat = time.monotonic()
+
+    @classmethod
+    async def open(
+        cls,
+        url: str | None,
+        *,
+        root: str,
+        agent: str,
+        role: str,
+        label: str,
+        report: Callable[[str], None],
+        lease_s: float = DEFAULT_LEASE_S,
+        cadence: Cadence = DEFAULT_CADENCE,
+    ) -> CoordLink:
+        """Open the store at ``url`` (with :meth:`Coord.open`, which resolves and reads every
+        form of database URL) for the scope ``root``, and join it: adopt the agent's live
+        registration (a worker restarted within its lease keeps its generation, leases and
+        claims), else register the agent anew, lapsing ``lease_s`` after its last heartbeat.
+
+        Raises CoordError when the store cannot be opened or the agent cannot be registered;
+        the store is closed again then.
+        """
+
+        def join() -> Coord:
+            coord = Coord.open(url, root=root)
+            try:
+                try:
+                    coord.heartbeat(agent)
+                except (NotFoundError, FencedError):  # never registered, lapsed or ended
+                    coord.register(agent, role=role, label=label, pid=os.getpid(), lease_s=lease_s)
+            except BaseException:
+                coord.close()
+                raise
+            return coord
+
+        return cls(await asyncio.to_thread(join), agent, report=report, cadence=cadence)
+
+    async def messages(self) -> AsyncIterator[MailRecord]:
+        """Yield a :func:`wake_record` for each of the agent's unacknowledged messages, oldest
+        first, each once per link (a message yielded and never acknowledged comes again only
+        from a new link: after a worker restart). Heartbeats the registration every
+        :attr:`Cadence.beat_s` meanwhile. Runs until cancelled, or ends once the link is closed.
+
+        Raises StoreUnavailableError if the link is already closed.
+        """
+        self._check_open()
+        wake = self._wake()
+        try:
+            while self._state is _State.OPEN:
+                try:
+                    await wake.mark()
+                    fresh = await self._look()
+                except CoordError as exc:
+                    await self._failed(exc)
+                    continue
+                for message in fresh:
+                    yield wake_record(message)
+                try:
+                    await wake.wait()
+                    await self._beat_when_due()
+                except CoordError as exc:
+                    await self._failed(exc)
+        finally:
+            wake.close()
+
+    async def ack(self, message_id: int) -> None:
+        """Acknowledge message ``message_id``: call it only once Codex accepted the turn that
+        carries it. A failure is reported, not raised (the message comes again after a worker
+        restart, and the restarted worker finds its turn was accepted).
+
+        Raises StoreUnavailableError if the link is closed.
+        """
+        self._check_open()
+        try:
+            await asyncio.to_thread(self.coord.ack, self.agent, [message_id])
+        except CoordError as exc:
+            self._report(f"could not acknowledge message {message_id}: {exc}")
+
+    async def aclose(self) -> None:
+        """Deregister the agent (its leases are released, its tasks reopened; unread messages
+        wait for its next registration) and close the store. A failure to deregister is ignored:
+        the registration lapses by itself. Safe to call twice."""
+        if self._state is _State.CLOSED:
+            return
+        self._state = _State.CLOSED
+
+        def leave() -> None:
+            try:
+                with contextlib.suppress(CoordError):
+                    self.coord.deregister(self.agent)
+            finally:
+                self.coord.close()
+
+        await asyncio.to_thread(leave)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._state is _State.CLOSED:
+            raise StoreUnavailableError(f"the coordination link of {self.agent} is closed")
+
+    def _wake(self) -> _Wake:
+        store = self.coord.store
+        if isinstance(store, SqliteStore) and store.path != MEMORY:
+            return _FileWake(Path(store.path), self.cadence)
+        return _FeedWake(self.coord, self.cadence)
+
+    async def _look(self) -> list[Message]:
+        """The agent's unacknowledged messages this link has not yielded yet (now marked so)."""
+        unread = await asyncio.to_thread(self.coord.inbox, self.agent, limit=INBOX_BATCH)
+        fresh = [m for m in unread if m.id not in self._seen]
+        self._seen.update(m.id for m in fresh)
+        return fresh
+
+    async def _beat_when_due(self) -> None:
+        now = time.monotonic()
+        if now - self._last_beat >= self.cadence.beat_s:
+            self._last_beat = now
+            await asyncio.to_thread(self.coord.heartbeat, self.agent)
+
+    async def _failed(self, exc: CoordError) -> None:
+        if self._state is _State.CLOSED:
+            return  # closed under a running messages(): it ends, nothing failed
+        self._report(f"coordination: {exc}")
+        await asyncio.sleep(self.cadence.retry_s)
+
+
+class _Wake(Protocol):
+    """What wakes an idle link. :meth:`mark` before looking at the store, :meth:`wait` after:
+    a message sent after the mark is never missed. May wake spuriously."""
+
+    async def mark(self) -> None: ...
+
+    async def wait(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _FileWake:
+    """SQLite in a file: inotify on the database and its WAL (see the module docstring)."""
+
+    def __init__(self, path: Path, cadence: Cadence) -> None:
+        self._changed = asyncio.Event()
+        self._watches: list[Watch] = []
+        try:
+            hub = InotifyHub.for_loop()
+            for name in (path.name, path.name + "-wal"):
+                self._watches.append(hub.watch(path.parent, name, self._on_change))
+            self._timeout = cadence.idle_poll_s
+        except OSError:  # no inotify here: poll
+            self.close()
+            self._timeout = cadence.poll_s
+
+    def _on_change(self, _name: str | None) -> None:
+        self._changed.set()
+
+    async def mark(self) -> None:
+        self._changed.clear()
+
+    async def wait(self) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that arrives
+        # as the event fires, and the worker's shutdown would then wait on this loop forever
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._timeout):
+                await self._changed.wait()
+
+    def close(self) -> None:
+        watches, self._watches = self._watches, []
+        for watch in watches:
+            watch.hub.unwatch(watch)
+
+
+class _FeedWake:
+    """Any other store (PostgreSQL): :meth:`Coord.wait_async` for the next message sent."""
+
+    def __init__(self, coord: Coord, cadence: Cadence) -> None:
+        self._coord = coord
+        self._timeout = cadence.wait_s
+        self._since: int | None = None
+
+    async def mark(self) -> None:
+        if self._since is None:
+            self._since = await asyncio.to_thread(self._coord.last_seq)
+
+    async def wait(self) -> None:
+        assert self._since is not None, "mark() first"
+        events = await self._coord.wait_async(
+            since=self._since, timeout=self._timeout, kind=WAKE_KIND
+        )
+        if events:
+            self._since = events[-1].seq
+
+    def close(self) -> None:
+        pass
