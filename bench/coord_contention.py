@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [
     str(Path(__file__).resolve().parent),
     str(ROOT / "tests"),
-    str(ROOT / "tests" / "coord"),
+    str(ROOT / "tests" / "coordination"),
 ]
 import audit_checker  # noqa: E402
 from contention_worker import run_swarm  # noqa: E402
