@@ -46,7 +46,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         project = os.path.join(tmp, "proj")
         os.makedirs(os.path.join(project, ".git"))
-        db = os.path.join(project, ".codeswarm", "coord.db")
+        base_env["XDG_STATE_HOME"] = os.path.join(tmp, "xdg-state")
+        # the store codeswarm finds by itself for this project (check_discovered)
+        db = subprocess.run(
+            [PYTHON, "-c", "from codeswarm.core.paths import state_dir as s; print(s() / 'coord.db')"],
+            env=base_env, cwd=project, capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        os.makedirs(os.path.dirname(db), mode=0o700, exist_ok=True)
         hook_env = {**base_env, "CODESWARM_DB": db, "CODESWARM_SCOPE": project,
                     "CODESWARM_AGENT_ID": "bench"}  # fmt: skip
         subprocess.run([CODESWARM, "coord", "register", "bench"], env=hook_env, cwd=project,

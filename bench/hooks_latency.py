@@ -2,10 +2,12 @@
 
 - baseline: `python -c pass` with the same (virtualenv) interpreter;
 - PreToolUse on a tool the hooks ignore (a read);
-- PreToolUse on an apply_patch (parse, agent heartbeat, lease check) with a populated
-  coordinator: 100 agents holding 1,000 leases (the issue's setting);
-- PreToolUse on a shell command (write detection, the check, a snapshot of a 500-file tree);
-- PostToolUse after it (a second snapshot and the comparison).
+- PreToolUse on an apply_patch (parse, agent heartbeat, lease check by real path and file
+  identity, the content snapshot of every file peers lease) with a populated coordinator: 100
+  agents holding 1,000 leases (the issue's setting), in a 500-file tree;
+- the same on a peer's file: denied (with its `lease.denied` audit row);
+- PreToolUse on a shell command (write detection, the check, the content snapshot);
+- PostToolUse after it (the leased files compared again; no tree walk).
 
     .venv/bin/python bench/hooks_latency.py [--rounds 40]
 """
@@ -55,7 +57,8 @@ def main() -> None:
     # bytecode caches as in any installation (a development shell may set this)
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     env = {**os.environ, "CODESWARM_DB": db, "CODESWARM_SCOPE": str(repo), "CODESWARM_AGENT_ID": "me",
-           "CODESWARM_LEASES_AUTO": "0"}  # fmt: skip
+           "CODESWARM_LEASES_AUTO": "0", "CODESWARM_RUN_DIR": str(root / "run")}  # fmt: skip
+    (root / "run").mkdir(mode=0o700)  # the hooks' scratch directory goes in the run directory
     from codeswarm.hooks import ENTRY
 
     hook = [sys.executable, ENTRY, "codex"]

@@ -64,6 +64,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if backend.startswith("sqlite"):  # a named database's directory must exist
+        (tmp_path / "state").mkdir(mode=0o700, exist_ok=True)
     if backend == "sqlite":
         return f"sqlite://{tmp_path}/state/coord.db"
     if backend == "sqlite-journal":

@@ -165,7 +165,13 @@ class Swarm:
         self, *args: str, check: bool = True, timeout: float | None = None, input: str = ""
     ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [sys.executable, "-m", "codeswarm", *args],
+            [
+                sys.executable,
+                "-P",
+                "-m",
+                "codeswarm",
+                *args,
+            ],  # -P: a test may plant modules in the repo
             capture_output=True,
             text=True,
             timeout=timeout or self.cli_timeout,
@@ -229,7 +235,7 @@ class Swarm:
         block runs; then sent ``stop`` (SIGKILL: a crash, its cursor as last saved)."""
         with out.open("ab") as sink:  # the child keeps its own descriptor
             proc = subprocess.Popen(
-                [sys.executable, "-m", "codeswarm", "attach", self.name, "--json", *args],
+                [sys.executable, "-P", "-m", "codeswarm", "attach", self.name, "--json", *args],
                 stdout=sink, stderr=subprocess.DEVNULL, env=env or self.env, cwd=self.workdir,
             )  # fmt: skip
         try:
@@ -300,14 +306,18 @@ S = TypeVar("S", bound=Swarm)
 
 
 @contextlib.contextmanager
-def open_swarms(kind: type[S], tmp_path: Path, codex_path: Path) -> Iterator[Callable[[str], S]]:
-    """``make(name)``: a swarm of ``kind`` in the state directory ``tmp_path/state``, working in
-    ``tmp_path/<name>-repo``, running the Codex CLI at ``codex_path``. On exit every swarm made
-    is reaped, and the test fails if anything of one survived."""
+def open_swarms(
+    kind: type[S], tmp_path: Path, codex_path: Path, state: Path | None = None
+) -> Iterator[Callable[[str], S]]:
+    """``make(name)``: a swarm of ``kind`` in the state directory ``state`` (default
+    ``tmp_path/state``), working in ``tmp_path/<name>-repo``, running the Codex CLI at
+    ``codex_path``. On exit every swarm made is reaped, and the test fails if anything of one
+    survived."""
     made: list[S] = []
+    state = state or tmp_path / "state"
     env = {
         **os.environ,
-        "CODESWARM_STATE_DIR": str(tmp_path / "state"),
+        "CODESWARM_STATE_DIR": str(state),
         "CODESWARM_CODEX_BIN": str(codex_path),
         "CODEX_HOME": str(tmp_path / "user-codex-home"),
     }
@@ -315,7 +325,7 @@ def open_swarms(kind: type[S], tmp_path: Path, codex_path: Path) -> Iterator[Cal
     def make(name: str) -> S:
         workdir = tmp_path / f"{name}-repo"
         workdir.mkdir()
-        s = kind(name, tmp_path / "state", env, workdir)
+        s = kind(name, state, env, workdir)
         made.append(s)
         return s
 

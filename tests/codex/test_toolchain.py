@@ -24,6 +24,7 @@ def fake_codex(path: Path, version: str) -> Path:
 @pytest.fixture
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CODESWARM_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the managed install's home
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     return tmp_path
 
@@ -91,7 +92,51 @@ def test_install_failure_leaves_nothing(state: Path) -> None:
         install()
     prefix = toolchain.managed_prefix()
     assert not prefix.exists()
-    assert [p for p in prefix.parent.iterdir()] == []  # no half-installed staging directory
+    # no half-installed staging directory; only the installers' lock
+    assert [p.name for p in prefix.parent.iterdir()] == [f".codex-{CODEX_VERSION}.lock"]
+
+
+FAKE_NPM = """#!/bin/sh
+# npm install --prefix DIR ...: a wrapper that prints the version, slowly enough to overlap
+echo run >> "$NPM_RUNS"
+while [ "$1" != "--prefix" ]; do shift; done
+mkdir -p "$2/node_modules/.bin"
+sleep 0.3
+printf '#!/bin/sh\\necho "codex-cli %s"\\n' "$CODEX_FAKE_VERSION" > "$2/node_modules/.bin/codex"
+chmod +x "$2/node_modules/.bin/codex"
+"""
+
+
+def test_the_managed_install_is_per_person_and_installs_take_turns(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    from swarmkit import python_env
+
+    assert toolchain.managed_prefix() == state / "cache" / "codeswarm" / "tools" / (
+        f"codex-{CODEX_VERSION}"
+    )
+    npm = state / "bin" / "npm"
+    npm.parent.mkdir(parents=True)
+    npm.write_text(FAKE_NPM)
+    npm.chmod(0o755)
+    runs = state / "npm-runs"
+    env = python_env(
+        PATH=f"{state / 'bin'}:/usr/bin:/bin",
+        XDG_CACHE_HOME=str(state / "cache"),
+        NPM_RUNS=str(runs),
+        CODEX_FAKE_VERSION=CODEX_VERSION,
+    )
+    code = "from codeswarm.codex.toolchain import install; print(install().version)"
+    installers = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outs = [p.communicate(timeout=60)[0].strip() for p in installers]
+    assert outs == [CODEX_VERSION] * 3
+    assert runs.read_text().splitlines() == ["run"]  # npm ran once; the others found its result
 
 
 def test_native_binary_is_resolved_behind_the_npm_wrapper(codex_binary) -> None:  # type: ignore[no-untyped-def]

@@ -87,11 +87,15 @@ def test_codex_messages_are_translated_with_the_records_time() -> None:
 KINDS = [
     "codex", "worker.started", "agent.ready", "turn.accepted", "turn.steered", "agent.restarted",
     "turn.aborted", "error", "inbox.rejected", "agent.stopped", "worker.exited", "heartbeat",
+    "turn.recovered", "worker.stopping",
 ]  # fmt: skip
 ANY_JSON = json_values()
 records = st.fixed_dictionaries(
     {"kind": st.sampled_from(KINDS) | ANY_JSON},
-    optional={k: ANY_JSON for k in ("ts", "msg", "code", "reason", "message", "inbox_id")},
+    optional={
+        k: ANY_JSON
+        for k in ("ts", "msg", "code", "reason", "message", "inbox_id", "text", "status", "error")
+    },
 )
 
 
@@ -99,3 +103,21 @@ records = st.fixed_dictionaries(
 def test_never_raises_and_every_event_is_known(record: dict[str, Any]) -> None:
     for e in record_events("s_1", record):
         assert e["type"] in EVENT_TYPES and e["agent"] == "s_1" and isinstance(e["ts"], int)
+
+
+def test_a_turn_resolved_after_a_crash_ends_for_every_reader() -> None:
+    """``turn.aborted`` and ``turn.recovered`` (a restarted worker's verdict on the turn its
+    predecessor left open) end the turn as Codex's own ``turn/completed`` would."""
+    (e,) = record_events("s_1", {"kind": "turn.aborted", "turn_id": "T", "reason": "worker "
+                                 "restarted mid-turn: worker killed by SIGKILL"})  # fmt: skip
+    assert (e["type"], e["turn_id"], e["status"]) == ("turn.completed", "T", "failed")
+    assert e["error"] == "turn aborted: worker restarted mid-turn: worker killed by SIGKILL"
+    said, end = record_events(
+        "s_1", {"kind": "turn.recovered", "turn_id": "T", "status": "completed", "text": "done"}
+    )
+    assert (said["type"], said["text"], said["turn_id"]) == ("message.completed", "done", "T")
+    assert (end["type"], end["status"], end["recovered"]) == ("turn.completed", "completed", True)
+    (end,) = record_events("s_1", {"kind": "turn.recovered", "turn_id": "T", "status": "failed",
+                                   "error": "boom", "text": ""})  # fmt: skip
+    assert (end["status"], end["error"]) == ("failed", "boom")
+    assert record_events("s_1", {"kind": "worker.stopping", "reason": "SIGTERM"}) == []

@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from codeswarm.coordination import Coord, open_store
+from codeswarm.coordination import Coord, Limits, open_store
+from codeswarm.coordination.bounds import Range
 from codeswarm.core.errors import ClaimLostError, LeaseConflictError, NotFoundError
 
 HERE = Path(__file__).resolve().parent
@@ -33,7 +34,9 @@ def main(argv: list[str]) -> int:
     rate = float(pace[0]) if pace else 0.0
     rng = random.Random(int(seed))
     task_ids = [int(t) for t in task_arg.split(",") if t]
-    coord = Coord(open_store(url), root=root)
+    # leases of 50 ms (under the 1 s minimum), to race expiry against every other operation
+    short_ttls = Limits(ttl=Range(0.01, 60.0, integer=False))
+    coord = Coord(open_store(url), root=root, limits=short_ttls)
     me = coord.register(name, lease_s=600).id
     print("ready", flush=True)
     sys.stdin.readline()

@@ -34,8 +34,9 @@ def test_a_commit_by_another_connection_wakes_the_wait(
     def look(_: Watch) -> list[str] | None:
         nonlocal calls
         calls += 1
-        looked.set()
-        return [a.name for a in coord.agents()] or None
+        seen = [a.name for a in coord.agents()]
+        looked.set()  # after the look: the write lands after it, and only the feed can tell
+        return seen or None
 
     def write() -> None:
         assert looked.wait(30.0)

@@ -125,6 +125,9 @@ def test_listing_and_conflicts(coord: Coord) -> None:
     assert [x.holder for x in coord.conflicts("src/m.py", agent=b)] == ["a#1"]
     assert coord.conflicts("src/m.py", agent=a) == []
     assert coord.conflicts("docs/readme.md", agent=a, shared=True) == []
+    assert coord.lease_paths() == [("src/", "dir", "a#1"), ("docs/readme.md", "file", "b#1")]
+    coord.deregister(a)  # a holder that is gone holds nothing
+    assert coord.lease_paths() == [("docs/readme.md", "file", "b#1")]
 
 
 def test_paths_are_normalized_against_the_root(coord: Coord, root: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from codeswarm.coordination import open_store, resolve_root, resolve_url
 from codeswarm.core.errors import CoordInputError
+from codeswarm.core.paths import state_dir
 
 
 def test_url_order_argument_env_config_default(
@@ -21,7 +22,9 @@ def test_url_order_argument_env_config_default(
     monkeypatch.delenv("CODESWARM_DB", raising=False)
     monkeypatch.delenv("CODESWARM_STATE_DIR", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    assert resolve_url() == str(project / ".codeswarm" / "coord.db")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    assert resolve_url() == str(state_dir(project) / "coord.db")
+    assert (state_dir(project) / "project").read_text() == f"{project}\n"  # created, recorded
     (project / "codeswarm.toml").write_text('[coord]\ndb = "sqlite:///from/config.db"\n')
     assert resolve_url() == "sqlite:///from/config.db"
     monkeypatch.setenv("CODESWARM_DB", "postgresql://x@h/db")
@@ -45,8 +48,10 @@ def test_root_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_root(str(project)) == str(project)
 
 
-def test_sqlite_file_is_private(tmp_path: Path) -> None:
-    path = tmp_path / "state" / "coord.db"
+def test_sqlite_file_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CODESWARM_DB", raising=False)
+    monkeypatch.setenv("CODESWARM_STATE_DIR", str(tmp_path / "state"))
+    path = Path(resolve_url())  # the default: its directory is codeswarm's own, created 0700
     with open_store(str(path)) as store:
         assert store.dialect == "sqlite"
     assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700

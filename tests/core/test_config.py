@@ -53,6 +53,7 @@ def test_errors_name_the_source(project: Path) -> None:
 def test_project_root_and_state_dir(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (project / ".git").mkdir()
     assert project_root(project / "sub" / "deeper") == project
-    assert state_dir(project / "sub") == project / ".codeswarm"
+    assert state_dir(project / "sub") == state_dir(project)
+    assert not state_dir(project).is_relative_to(project)  # tests/core/test_paths.py
     monkeypatch.setenv("CODESWARM_STATE_DIR", str(project / "elsewhere"))
     assert state_dir(project) == project / "elsewhere"

@@ -46,6 +46,8 @@ EXPECTED = {
     "SpillError": 1,
     "SlurmError": 1,
     # 2: bad input a person can fix
+    "HookStateError": 2,
+    "StorePathError": 2,
     "UsageError": 2,
     "ConfigError": 2,
     "ScriptError": 2,

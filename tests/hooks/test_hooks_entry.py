@@ -8,57 +8,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-import pytest
+from hookkit import PATCH_X, coord, denied, hook
 
-from codeswarm.coordination import DEFAULT_LEASE_S, Coord
-
-PATCH_X = "*** Begin Patch\n*** Update File: src/x.py\n@@\n-a\n+b\n*** End Patch\n"
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    (root / "src").mkdir(parents=True)
-    (root / "src" / "x.py").write_text("a\n")
-    (root / "src" / "y.py").write_text("a\n")
-    return root
-
-
-def hook(
-    repo: Path, client: str, event: str, payload: dict[str, Any], **env: str
-) -> tuple[dict[str, Any] | None, subprocess.CompletedProcess[str]]:
-    full_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CODESWARM_")},
-        "CODESWARM_DB": str(repo.parent / "coord.db"),
-        "CODESWARM_SCOPE": str(repo),
-        **env,
-    }
-    base = {
-        "session_id": "b0000001-1111-2222-3333-444455556666",
-        "cwd": str(repo),
-        "hook_event_name": event,
-    }
-    proc = subprocess.run(
-        [sys.executable, "-m", "codeswarm.hooks", client, event],
-        input=json.dumps({**base, **payload}), capture_output=True, text=True, env=full_env, timeout=30,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    return (json.loads(proc.stdout) if proc.stdout.strip() else None), proc
-
-
-def coord(repo: Path) -> Coord:
-    return Coord.open(str(repo.parent / "coord.db"), root=str(repo))
-
-
-def denied(out: dict[str, Any] | None) -> str | None:
-    if not out:
-        return None
-    spec = out.get("hookSpecificOutput") or {}
-    return (
-        spec.get("permissionDecisionReason") if spec.get("permissionDecision") == "deny" else None
-    )
+from codeswarm.coordination import DEFAULT_LEASE_S
 
 
 def test_patch_on_a_peer_lease_is_denied_naming_the_holder(repo: Path) -> None:
@@ -115,7 +68,8 @@ def test_shell_write_caught_before_and_after(repo: Path) -> None:
                   {"tool_name": "Bash", "tool_use_id": "1", "tool_input": {"command": "echo hi > src/x.py"}},
                   CODESWARM_AGENT_ID="B")  # fmt: skip
     assert "src/x.py" in (denied(out) or "")
-    # not detectable before (python writes it): PostToolUse notices, tells the model, audits
+    # not detectable before (python writes it): PostToolUse notices, puts the holder's content
+    # back, tells the model, audits
     sneaky = {"tool_name": "Bash", "tool_use_id": "2", "tool_input": {"command": "python3 fix.py"}}
     out, _ = hook(repo, "codex", "pre-tool-use", sneaky, CODESWARM_AGENT_ID="B")
     assert out is None
@@ -124,9 +78,14 @@ def test_shell_write_caught_before_and_after(repo: Path) -> None:
         repo, "codex", "post-tool-use", {**sneaky, "tool_response": "ok"}, CODESWARM_AGENT_ID="B"
     )
     assert out is not None and out["decision"] == "block" and "src/x.py" in out["reason"]
+    assert "undone" in out["reason"]
+    assert (repo / "src" / "x.py").read_text() == "a\n"
     with coord(repo) as c:
         (ev,) = c.events(kind="lease.violated")
         assert ev.subject == "src/x.py" and ev.agent == "B#1" and ev.data["holder"] == "A#1"
+        assert ev.data["restored"] is True
+        (ev,) = c.events(kind="lease.restored")
+        assert ev.subject == "src/x.py" and ev.agent == "B#1"
 
 
 def test_claude_write_tools(repo: Path) -> None:
@@ -224,3 +183,18 @@ def test_garbage_in_never_blocks(repo: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "codeswarm.hooks", "codex", "bogus"],
                           input="{}", capture_output=True, text=True, env=env, timeout=30)  # fmt: skip
     assert proc.returncode == 2 and "usage" in proc.stderr
+
+
+def test_a_path_the_store_cannot_check_is_denied_not_let_through(repo: Path) -> None:
+    """Fail closed: a path the store refuses (longer than it accepts) cannot be checked
+    against a peer's directory lease, so the write is denied."""
+    with coord(repo) as c:
+        a = c.register("A")
+        c.lease(a, "src/", note="all of src")
+    long = "src/" + "/".join(["d" * 200] * 90) + "/x.py"  # 18 KB, components within NAME_MAX
+    patch = PATCH_X.replace("src/x.py", long)
+    out, _ = hook(repo, "codex", "pre-tool-use",
+                  {"tool_name": "apply_patch", "tool_use_id": "1", "tool_input": {"command": patch}},
+                  CODESWARM_AGENT_ID="B", CODESWARM_LEASES_AUTO="0")  # fmt: skip
+    reason = denied(out)
+    assert reason and "leases cannot be checked" in reason

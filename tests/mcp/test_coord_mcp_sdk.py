@@ -59,7 +59,7 @@ async def test_tools_over_stdio(db_url: str, root: Path) -> None:
             "alice#1",
         )
         error, text = await call(b, "lease", path="src/")
-        assert error and text.startswith("Error executing tool lease: conflict: src/")
+        assert error and text.startswith("conflict: src/")  # the kind first, as documented
         assert "alice#1" in text and "refactor" in text
 
         _, task = await call(a, "task_add", title="fix parser", files=["src/app.py"], priority=3)

@@ -1,4 +1,5 @@
-"""argparse for the fast commands (``exec``, ``send``), which are parsed without Typer."""
+"""argparse for the fast commands (``exec``, ``send``), which are parsed without Typer, and the
+one check of a duration flag (:func:`seconds`) every command uses."""
 
 from __future__ import annotations
 
@@ -17,3 +18,14 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+WEEK = 7 * 86400.0
+
+
+def seconds(flag: str, value: float, lo: float, hi: float) -> float:
+    """``value`` when ``lo <= value <= hi`` (so never NaN or infinite), else :class:`UsageError`:
+    a duration flag of any command, checked before the command does anything."""
+    if not lo <= value <= hi:
+        raise UsageError(f"{flag} must be between {lo:g} and {hi:g} seconds, not {value:g}")
+    return value

@@ -16,7 +16,7 @@ def install(
         False, "--quiet", "-q", help="Print nothing when already installed."
     ),
 ) -> None:
-    """Install the pinned @openai/codex with npm under the state directory (never globally)."""
+    """Install the pinned @openai/codex with npm under ~/.cache/codeswarm (never globally)."""
     from codeswarm.codex.toolchain import CODEX_PACKAGE, describe, install, managed_prefix
     from codeswarm.core.config import CODEX_VERSION
 

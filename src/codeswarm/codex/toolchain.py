@@ -6,7 +6,8 @@ hold is then Codex itself (signals reach it, nothing is orphaned when we kill it
 Node's start-up on every launch. The wrapper's environment (``CODEX_MANAGED_*``) is reproduced.
 
 Lookup order: the configured binary (``codex.bin`` in config, or ``CODESWARM_CODEX_BIN``), the managed
-prefix under the state directory, then ``codex`` on ``PATH``.
+prefix (per person, ``$XDG_CACHE_HOME/codeswarm/tools/codex-<version>``: installed once, used by
+every project, and out of the agents' sandbox), then ``codex`` on ``PATH``.
 """
 
 from __future__ import annotations
@@ -179,9 +180,26 @@ def install(version: str = CODEX_VERSION, *, force: bool = False) -> CodexBinary
     """Install ``@openai/codex@version`` with npm into the managed prefix (never globally).
 
     The install goes to a temporary directory beside the prefix, which is renamed into place only
-    when complete, so an interrupted install never leaves a half-populated prefix behind.
+    when complete, so an interrupted install never leaves a half-populated prefix behind. Installs
+    of one version take turns (a lock file beside the prefix): a second one waits, then finds the
+    first's result (``force`` reinstalls anyway).
     """
     prefix = managed_prefix(version)
+    try:
+        prefix.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        lock = os.open(prefix.parent / f".codex-{version}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise ToolchainError(f"cannot install into {prefix.parent}: {exc.strerror or exc}") from exc
+    import fcntl
+
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _install_locked(prefix, version, force=force)
+    finally:
+        os.close(lock)  # releases the lock
+
+
+def _install_locked(prefix: Path, version: str, *, force: bool) -> CodexBinary:
     wrapper = prefix / "node_modules" / ".bin" / "codex"
     if wrapper.exists() and not force:
         found = describe(wrapper, "managed")
@@ -194,7 +212,6 @@ def install(version: str = CODEX_VERSION, *, force: bool = False) -> CodexBinary
         )
     import tempfile
 
-    prefix.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".codex-{version}.", dir=prefix.parent))
     try:
         proc = subprocess.run(

@@ -4,6 +4,7 @@ three steps every write transaction starts with (sweep, act, audit)."""
 from __future__ import annotations
 
 from codeswarm.coordination import _json, rows
+from codeswarm.coordination.bounds import TTL, Range
 from codeswarm.coordination.clock import SYSTEM_CLOCK, Clock
 from codeswarm.coordination.models import (
     ACTIVE,
@@ -40,9 +41,11 @@ _ACT = (
 
 
 class Limits:
-    """Size limits (bytes of UTF-8, or counts). Input over a limit raises TooLargeError."""
+    """Size limits (bytes of UTF-8, or counts; input over one raises TooLargeError) and the
+    range of a lease's TTL (:data:`~codeswarm.coordination.bounds.TTL`; a test with a real clock
+    may allow shorter ones). The other bounds are fixed: :mod:`codeswarm.coordination.bounds`."""
 
-    __slots__ = ("files", "key", "kv_value", "message", "text", "title")
+    __slots__ = ("files", "key", "kv_value", "message", "text", "title", "ttl")
 
     def __init__(
         self,
@@ -53,6 +56,7 @@ class Limits:
         title: int = 512,
         key: int = 512,
         files: int = 1000,
+        ttl: Range = TTL,
     ) -> None:
         self.kv_value = kv_value
         self.message = message
@@ -63,6 +67,7 @@ class Limits:
         """kv keys, idempotency keys, task types."""
         self.files = files
         """Entries in a task's file lists."""
+        self.ttl = ttl
 
 
 class CoordBase:
@@ -89,8 +94,12 @@ class CoordBase:
     # -- checks ---------------------------------------------------------------------------
 
     def _text(self, what: str, value: str, limit: int) -> str:
-        if len(value) > limit or len(value.encode()) > limit:
-            raise TooLargeError(f"{what} is {len(value.encode())} bytes; the limit is {limit}")
+        try:
+            size = len(value.encode())
+        except UnicodeEncodeError:  # a lone surrogate: from bytes that were not UTF-8
+            raise CoordInputError(f"{what} is not valid UTF-8 text") from None
+        if size > limit:
+            raise TooLargeError(f"{what} is {size} bytes; the limit is {limit}")
         return value
 
     def _line(self, what: str, value: str, limit: int) -> str:
@@ -99,17 +108,6 @@ class CoordBase:
         if "\n" in value or "\r" in value or "\0" in value:
             raise CoordInputError(f"{what} must be one line")
         return self._text(what, value, limit)
-
-    @staticmethod
-    def _seconds(what: str, value: float | None, *, optional: bool = True) -> float | None:
-        if value is None:
-            if optional:
-                return None
-            raise CoordInputError(f"{what} is required")
-        value = float(value)
-        if not 0 < value < float("inf"):  # also refuses NaN
-            raise CoordInputError(f"{what} must be a positive number of seconds, not {value:g}")
-        return value
 
     # -- the first steps of every write ------------------------------------------------------
 

@@ -6,6 +6,7 @@ import os
 
 from codeswarm.coordination import rows
 from codeswarm.coordination._base import SUPERSEDED, CoordBase
+from codeswarm.coordination.bounds import LEASE_S, PID
 from codeswarm.coordination.models import ACTIVE, DEREGISTERED, Agent, check_name
 
 TYPE_CHECKING = False
@@ -36,8 +37,9 @@ class AgentOps(CoordBase):
         check_name(name)
         self._text("role", role, self.limits.title)
         self._text("label", label, self.limits.title)
-        lease = self._seconds("lease_s", lease_s, optional=False)
-        assert lease is not None
+        lease = LEASE_S.check("lease_s", lease_s)
+        if pid is not None:
+            PID.check("pid", pid)
         host = host if host is not None else os.uname().nodename
         with self.store.write() as tx:
             now = self.clock.now()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from codeswarm.coordination._base import CoordBase, ref_parts
+from codeswarm.coordination.bounds import EVENTS_LIMIT, SEQ, WAIT
 from codeswarm.coordination.feed import Watch, watch
 from codeswarm.coordination.models import AuditEvent, agent_ref
 from codeswarm.core.errors import CoordInputError
@@ -10,8 +11,6 @@ from codeswarm.core.errors import CoordInputError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from codeswarm.coordination._base import AgentLike
-
-MAX_EVENTS = 10_000
 
 
 class AuditOps(CoordBase):
@@ -29,13 +28,15 @@ class AuditOps(CoordBase):
         ``agent`` filters by name (any generation) or by ``name#generation``; ``kind`` by an
         exact kind (``lease.acquired``) or a family ending in a dot (``lease.``).
         """
-        if not 1 <= limit <= MAX_EVENTS:
-            raise CoordInputError(f"limit must be between 1 and {MAX_EVENTS}")
+        limit = EVENTS_LIMIT.check_int("limit", limit)
+        since = SEQ.check_int("since", since)
+        if kind is not None:
+            self._line("kind", kind, self.limits.key)
         sql = (
             "SELECT seq, ts, agent, generation, kind, subject, data FROM events "
             "WHERE scope = ? AND seq > ?"
         )
-        params: list[object] = [self.scope, int(since)]
+        params: list[object] = [self.scope, since]
         if agent is not None:
             name, gen = ref_parts(agent)
             sql += " AND agent = ?"
@@ -54,7 +55,7 @@ class AuditOps(CoordBase):
             sql += " AND subject = ?"
             params.append(subject)
         with self.store.read() as tx:
-            found = tx.query(sql + " ORDER BY seq LIMIT ?", [*params, int(limit)])
+            found = tx.query(sql + " ORDER BY seq LIMIT ?", [*params, limit])
         if not found:
             return []
         from codeswarm.coordination._json import loads
@@ -105,6 +106,7 @@ class AuditOps(CoordBase):
         Efficient: PostgreSQL wakes it by LISTEN/NOTIFY, SQLite by ``data_version`` checked
         every few milliseconds; it never polls the tables in a loop.
         """
+        timeout = WAIT.check("wait", timeout)
 
         def look(_: Watch) -> list[AuditEvent] | None:
             found = self.events(since=since, agent=agent, kind=kind, subject=subject, limit=limit)

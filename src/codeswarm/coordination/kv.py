@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from codeswarm.coordination import rows
 from codeswarm.coordination._base import CoordBase
+from codeswarm.coordination.bounds import VERSION
 from codeswarm.coordination.models import KvEntry, agent_ref
 from codeswarm.core.errors import CoordInputError, NotFoundError, VersionMismatchError
 
@@ -35,6 +36,8 @@ class KvOps(CoordBase):
         Raises TooLargeError for a value over the limit.
         """
         self._key(key)
+        if expect_version is not None:
+            VERSION.check("expect_version", expect_version)
         if not isinstance(value, str):
             raise CoordInputError(f"a kv value is a string, not {type(value).__name__}")
         self._text(f"the value of {key!r}", value, self.limits.kv_value)
@@ -73,6 +76,8 @@ class KvOps(CoordBase):
         """Delete ``key`` (only at ``expect_version`` when given). Raises NotFoundError when
         there is no such key, VersionMismatchError when the version differs."""
         self._key(key)
+        if expect_version is not None:
+            VERSION.check("expect_version", expect_version)
         with self.store.write() as tx:
             now = self.clock.now()
             actor, _ = self._begin(tx, now, by)

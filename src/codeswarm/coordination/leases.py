@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from codeswarm.coordination import rows
 from codeswarm.coordination._base import CoordBase, _lease_data, ref_parts
+from codeswarm.coordination.bounds import WAIT, check_path
 from codeswarm.coordination.feed import Watch, watch
 from codeswarm.coordination.models import EXCLUSIVE, SHARED, Lease, agent_ref
 from codeswarm.coordination.paths import FILE, PathSpec, from_canonical, normalize
@@ -49,7 +50,9 @@ class LeaseOps(CoordBase):
         PathEscapeError for a path outside the root; FencedError for a stale agent.
         """
         spec = normalize(path, self.root, cwd)
-        ttl = self._seconds("ttl", ttl)
+        check_path(spec.path)
+        ttl = None if ttl is None else self.limits.ttl.check("ttl", ttl)
+        wait = WAIT.check("wait", wait)
         self._text("note", note, self.limits.title)
         mode = SHARED if shared else EXCLUSIVE
         if wait <= 0:
@@ -163,6 +166,8 @@ class LeaseOps(CoordBase):
         """Extend the TTL of ``agent``'s lease on ``path`` (default: all its leases with a TTL)
         by their TTL from now. Raises NotFoundError when it holds no lease on ``path``."""
         spec = None if path is None else normalize(path, self.root, cwd)
+        if spec is not None:
+            check_path(spec.path)  # no lease has a longer (or non-UTF-8) path
         with self.store.write() as tx:
             now = self.clock.now()
             (name, gen), (held,) = self._begin_as(tx, now, agent, [self._held(agent, spec)])
@@ -188,6 +193,7 @@ class LeaseOps(CoordBase):
         """Release ``agent``'s lease on exactly ``path``; returns it. Raises NotFoundError when
         it holds none there."""
         spec = normalize(path, self.root, cwd)
+        check_path(spec.path)  # no lease has a longer (or non-UTF-8) path
         with self.store.write() as tx:
             now = self.clock.now()
             (name, gen), (held,) = self._begin_as(tx, now, agent, [self._held(agent, spec)])
@@ -246,6 +252,14 @@ class LeaseOps(CoordBase):
             now = self.clock.now()
             found = self._live(tx, now, name)
         return [rows.lease(r) for r in found if spec is None or _overlaps(spec, r)]
+
+    def lease_paths(self) -> list[tuple[str, str, str]]:
+        """``(path, kind, holder ref)`` of every live lease of this scope, oldest first: what
+        :meth:`leases` lists, without building the records (hooks read it on every tool call)."""
+        with self.store.read() as tx:
+            now = self.clock.now()
+            found = self._live(tx, now, None)
+        return [(r[1], r[2], agent_ref(r[4], int(r[5]))) for r in found]
 
     def conflicts(
         self,

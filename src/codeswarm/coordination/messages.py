@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from codeswarm.coordination import rows
 from codeswarm.coordination._base import CoordBase
+from codeswarm.coordination.bounds import INBOX_LIMIT, WAIT, check_count
 from codeswarm.coordination.feed import watch
 from codeswarm.coordination.models import BROADCAST, Message, agent_name, agent_ref, record_id
 from codeswarm.core.errors import CoordInputError, NotFoundError
@@ -32,6 +33,8 @@ class MessageOps(CoordBase):
         """
         if to != BROADCAST:
             to = agent_name(to)
+        if reply_to is not None:
+            reply_to = record_id("message", reply_to)
         self._text("message", text, self.limits.message)
         if not text:
             raise CoordInputError("message must not be empty")
@@ -81,7 +84,8 @@ class MessageOps(CoordBase):
         """``agent``'s unacknowledged messages, oldest first. They come back on every call until
         acknowledged with :meth:`ack` (a receiver that crashes before acking sees them again).
         With ``wait``, block up to that many seconds for one to arrive."""
-        if wait <= 0:
+        limit = INBOX_LIMIT.check_int("limit", limit)
+        if WAIT.check("wait", wait) == 0:
             return self._inbox(agent, limit)
         return watch(self.store, wait, lambda _: self._inbox(agent, limit) or None) or []
 
@@ -93,7 +97,7 @@ class MessageOps(CoordBase):
                 "JOIN messages m ON m.id = d.message "
                 "WHERE d.scope = ? AND d.recipient = ? AND d.acked_at IS NULL "
                 "ORDER BY d.message LIMIT ?",
-                (self.scope, me.name, max(1, int(limit))),
+                (self.scope, me.name, limit),
             )
         return [rows.message(r) for r in found]
 
@@ -101,6 +105,7 @@ class MessageOps(CoordBase):
         """Acknowledge messages delivered to ``agent``; returns how many were newly acked
         (acking twice is harmless). Raises NotFoundError for an id not delivered to it."""
         wanted = sorted({record_id("message", i) for i in ids})
+        check_count("message ids", len(wanted))
         if not wanted:
             raise CoordInputError("no message ids to acknowledge")
         with self.store.write() as tx:

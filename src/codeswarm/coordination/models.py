@@ -12,6 +12,7 @@ current generation. :func:`split_ref` and :func:`agent_name` are the one way to 
 
 from __future__ import annotations
 
+from codeswarm.coordination.bounds import MAX_ID
 from codeswarm.core.errors import CoordInputError
 
 TYPE_CHECKING = False
@@ -71,7 +72,7 @@ def split_ref(ref: str) -> tuple[str, int | None]:
     check_name(name)
     if not sep:
         return name, None
-    if not gen.isdigit() or int(gen) < 1:
+    if not _is_id(gen):
         raise CoordInputError(f"invalid agent ref {ref!r}: expected NAME or NAME#GENERATION")
     return name, int(gen)
 
@@ -88,9 +89,16 @@ def record_id(kind: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise CoordInputError(f"invalid {kind} id {value!r}")
     text = str(value).lstrip("#")
-    if not text.isdigit() or int(text) < 1:
-        raise CoordInputError(f"invalid {kind} id {value!r}")
+    if not _is_id(text):
+        shown = repr(value) if len(str(value)) <= 40 else f"of {len(str(value))} characters"
+        raise CoordInputError(f"invalid {kind} id {shown} (1 to {MAX_ID})")
     return int(text)
+
+
+def _is_id(text: str) -> bool:
+    """Whether ``text`` is an id in ``1 … MAX_ID``, in ASCII digits (``str.isdigit`` also
+    takes ``²`` and other scripts' digits, which ``int`` refuses or reads differently)."""
+    return 0 < len(text) <= 19 and text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ID
 
 
 class CoordRecord:

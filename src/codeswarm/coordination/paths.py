@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 
+from codeswarm.coordination.bounds import check_path_input
 from codeswarm.core.errors import CoordInputError, PathEscapeError
 
 TYPE_CHECKING = False
@@ -82,10 +83,14 @@ def normalize(path: str, root: str, cwd: str | None = None) -> PathSpec:
 
     A trailing ``/`` or an existing directory makes a directory spec; ``*``, ``?`` or ``[`` make a
     glob. Raises :class:`PathEscapeError` when the path ends up outside the root (absolute
-    elsewhere, ``..`` or a symlink) and :class:`CoordInputError` when it is empty or malformed.
+    elsewhere, ``..`` or a symlink), :class:`TooLargeError` when it is too long to be worth
+    resolving (:func:`~codeswarm.coordination.bounds.check_path_input`; what is stored has a
+    tighter bound, checked where it is stored) and :class:`CoordInputError` when it is empty or
+    malformed.
     """
     if not path or not path.strip():
         raise CoordInputError("empty path")
+    check_path_input(path)
     if "\0" in path or "\n" in path or "\r" in path:
         raise CoordInputError(f"path {path!r} contains a NUL or line break")
     base = root if cwd is None else os.path.abspath(cwd)

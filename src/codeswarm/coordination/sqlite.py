@@ -26,7 +26,7 @@ import time
 
 from codeswarm.coordination import migrations
 from codeswarm.coordination.store import ChangeFeed, Store, Tx
-from codeswarm.core.errors import CoordInputError, StoreUnavailableError
+from codeswarm.core.errors import CoordInputError, StorePathError, StoreUnavailableError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from codeswarm.coordination.store import Params, Row
 
 MEMORY = ":memory:"
+HEADER = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite database file (an empty file is a new database)."""
 JOURNAL_MODES = ("wal", "delete")
 DEFAULT_BUSY_TIMEOUT = 30.0
 _POLL_MIN = 0.002
@@ -77,12 +79,18 @@ class SqliteStore(Store):
             sync = synchronous or ("normal" if journal == "wal" else "full")
             conn.execute(f"PRAGMA synchronous={_pragma_word(sync)}")
             if not memory:
-                current = conn.execute("PRAGMA journal_mode").fetchone()[0]
-                if current != journal:
-                    conn.execute(f"PRAGMA journal_mode={journal}")
+                _refuse_foreign(conn, path)  # before the journal mode is changed
+                _set_journal(conn, journal, busy_timeout)
                 if journal == "wal":
-                    self._lock_fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+                    try:  # (read-only inside an agent's sandbox: docs/security/state.md)
+                        self._lock_fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+                    except OSError as exc:
+                        msg = f"cannot open {path}.lock: {exc.strerror or exc}"
+                        raise StoreUnavailableError(msg) from exc
             self._ensure_schema()
+        except sqlite3.Error as exc:  # a damaged file whose header looked right, a full disk
+            self.close()
+            raise StoreUnavailableError(f"cannot open {path}: {exc}") from exc
         except BaseException:
             self.close()
             raise
@@ -257,15 +265,83 @@ def _connect(path: str, busy_timeout: float) -> sqlite3.Connection:
 
 
 def _prepare_file(path: str) -> None:
-    """Create the database's directory (0700) and file (0600) if they are missing."""
+    """Create the database file (0600) if it is missing; refuse, touching nothing, a path whose
+    directory does not exist (codeswarm creates its own state directory, see
+    :func:`~codeswarm.coordination.target.resolve_url`, never one a person named) and a file
+    that is not a SQLite database."""
+    import stat
+
     directory = os.path.dirname(os.path.abspath(path))
     try:
+        st = os.stat(path)
+    except FileNotFoundError:
         if not os.path.isdir(directory):
-            os.makedirs(directory, mode=0o700, exist_ok=True)
-        if not os.path.exists(path):
+            why = "is not a directory" if os.path.exists(directory) else "does not exist"
+            raise StorePathError(
+                f"cannot create {path}: the directory {directory} {why} (create it first: "
+                "codeswarm creates the database file, not its directory)"
+            ) from None
+        try:
             os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        except OSError as exc:
+            raise StoreUnavailableError(f"cannot create {path}: {exc.strerror or exc}") from exc
+        return
+    except NotADirectoryError:
+        raise StorePathError(f"cannot create {path}: {directory} is not a directory") from None
     except OSError as exc:
-        raise StoreUnavailableError(f"cannot create {path}: {exc.strerror or exc}") from exc
+        raise StoreUnavailableError(f"cannot open {path}: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(st.st_mode):
+        what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise StorePathError(f"cannot open {path}: it is {what}, not a SQLite database file")
+    if st.st_size == 0:
+        return  # a new database
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(HEADER))
+    except OSError as exc:
+        raise StoreUnavailableError(f"cannot open {path}: {exc.strerror or exc}") from exc
+    if head != HEADER:
+        raise StorePathError(f"cannot open {path}: it is not a SQLite database (left unchanged)")
+
+
+def _set_journal(conn: sqlite3.Connection, journal: str, busy_timeout: float) -> None:
+    """Put the database in ``journal`` mode. Switching needs the database to itself and SQLite
+    answers "locked" at once, without its busy handler, while another connection is opening it
+    too (several processes starting on a new database): retried, like the busy handler would,
+    until ``busy_timeout``."""
+    deadline = time.monotonic() + busy_timeout
+    delay = _POLL_MIN
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != journal:
+                conn.execute(f"PRAGMA journal_mode={journal}")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, _POLL_MAX)
+
+
+_SCHEMA_SEEN = (
+    "SELECT (SELECT user_version FROM pragma_user_version()), "
+    "(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name != 'sqlite_sequence'), "
+    "(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'counters')"
+)
+
+
+def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
+    """Refuse, before anything is written, a database that holds another program's tables (at
+    schema version 0) or lacks ours (at a version): codeswarm would change a file not its own.
+    Our migrations set the version in the transaction that creates the tables, and this reads
+    both in one statement (one snapshot), so a database another process is creating reads as
+    empty or as whole."""
+    row = conn.execute(_SCHEMA_SEEN).fetchone()
+    version, tables, ours = int(row[0]), int(row[1]), int(row[2])
+    if (version == 0 and tables) or (version > 0 and not ours):
+        raise StorePathError(
+            f"cannot use {path}: it is a SQLite database of another program (left unchanged)"
+        )
 
 
 def _pragma_word(word: str) -> str:

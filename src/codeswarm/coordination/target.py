@@ -1,10 +1,13 @@
 """Which database and which scope: from arguments, ``CODESWARM_*`` variables and config.
 
 - Database: ``url`` argument, else ``$CODESWARM_DB``, else ``[coord] db`` in the config, else
-  ``<state dir>/coord.db``. Forms: ``postgresql://…`` (or ``postgres://…``), ``sqlite:///abs/path``
-  (with ``?journal=delete`` for network filesystems), or a plain file path.
-- Scope root: ``root`` argument, else ``$CODESWARM_SCOPE``, else the project root of the working
-  directory (see :mod:`codeswarm.core.paths`).
+  ``<state dir>/coord.db`` (:mod:`codeswarm.core.paths`: outside the project). Forms:
+  ``postgresql://…`` (or ``postgres://…``), ``sqlite:///abs/path`` (with ``?journal=delete`` for
+  network filesystems), or a plain file path. Only the default's directory is created: a SQLite
+  path given any other way must be in an existing directory (else :class:`StorePathError`, and
+  nothing is created).
+- Scope root: ``root`` argument, else ``$CODESWARM_SCOPE`` (either must be an existing
+  directory), else the project root of the working directory (see :mod:`codeswarm.core.paths`).
 
 The environment is read first and the config files only when needed: parsing config costs more
 than a whole store operation, and hooks set ``CODESWARM_DB`` and ``CODESWARM_SCOPE``.
@@ -19,6 +22,7 @@ from codeswarm.core.errors import CoordInputError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
     from codeswarm.coordination.store import Store
 
@@ -26,31 +30,43 @@ DB_FILE = "coord.db"
 PG_SCHEMES = ("postgresql://", "postgres://")
 
 
-def resolve_url(url: str | None = None, env: Mapping[str, str] | None = None) -> str:
-    """The database URL to use (see the module docstring)."""
+def resolve_url(
+    url: str | None = None, env: Mapping[str, str] | None = None, start: Path | None = None
+) -> str:
+    """The database URL to use (see the module docstring) for the project holding ``start``
+    (default: the working directory). The default's state directory is created if missing."""
     if url:
         return url
     env = os.environ if env is None else env
     if env.get("CODESWARM_DB"):
         return env["CODESWARM_DB"]
-    configured = _configured_db()
+    configured = _configured_db(start)
     if configured:
         return configured
-    from codeswarm.core.paths import state_dir
+    from codeswarm.core.paths import ensure_state_dir
 
-    return os.path.join(str(state_dir()), DB_FILE)
+    return os.path.join(str(ensure_state_dir(start)), DB_FILE)
 
 
 def resolve_root(root: str | None = None, env: Mapping[str, str] | None = None) -> str:
     """The scope root directory to use (see the module docstring)."""
     if root:
-        return os.path.abspath(root)
+        return _directory("the scope root", root)
     env = os.environ if env is None else env
     if env.get("CODESWARM_SCOPE"):
-        return os.path.abspath(env["CODESWARM_SCOPE"])
+        return _directory("CODESWARM_SCOPE", env["CODESWARM_SCOPE"])
     from codeswarm.core.paths import project_root
 
     return str(project_root())
+
+
+def _directory(what: str, path: str) -> str:
+    """``path`` made absolute; raises CoordInputError unless it is an existing directory."""
+    full = os.path.abspath(path)
+    if not os.path.isdir(full):
+        why = "is not a directory" if os.path.exists(full) else "does not exist"
+        raise CoordInputError(f"{what} {full} {why}")
+    return full
 
 
 def open_store(url: str) -> Store:
@@ -84,12 +100,13 @@ def open_store(url: str) -> Store:
     )
 
 
-def _configured_db() -> str | None:
+def _configured_db(start: Path | None = None) -> str | None:
     """``[coord] db`` from the config files; they are parsed only when one mentions coord."""
     from codeswarm.core.paths import project_root, user_config_path
 
     mentioned = False
-    for path in (str(user_config_path()), os.path.join(str(project_root()), "codeswarm.toml")):
+    project_file = os.path.join(str(project_root(start)), "codeswarm.toml")
+    for path in (str(user_config_path()), project_file):
         try:
             with open(path, "rb") as f:
                 mentioned = mentioned or b"coord" in f.read()
@@ -99,7 +116,7 @@ def _configured_db() -> str | None:
         return None
     from codeswarm.core.layers import raw_setting
 
-    db = raw_setting("coord", "db")
+    db = raw_setting("coord", "db", start)
     if db is not None and not isinstance(db, str):
         raise CoordInputError(f"[coord] db must be a string, not {db!r}")
     return db or None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from codeswarm.coordination import rows
 from codeswarm.coordination._base import CoordBase, ref_parts
+from codeswarm.coordination.bounds import PRIORITY, VERSION, check_count, check_path
 from codeswarm.coordination.models import BLOCK as BLOCK_ON_FAILURE
 from codeswarm.coordination.models import (
     BLOCKED,
@@ -82,7 +83,8 @@ class TaskOps(CoordBase):
             raise CoordInputError(f"if_dep_fails must be 'cancel' or 'block', not {if_dep_fails!r}")
         paths = self._paths("files", files, cwd)
         deps = sorted({_task_id(d) for d in depends_on})
-        priority = _int("priority", priority)
+        check_count("depends_on", len(deps))
+        priority = PRIORITY.check_int("priority", priority)
         with self.store.write() as tx:
             now = self.clock.now()
             actor, _ = self._begin(tx, now, by)
@@ -137,6 +139,7 @@ class TaskOps(CoordBase):
         """
         task_id = _task_id(task_id)
         new = sorted({_task_id(d) for d in depends_on})
+        check_count("depends_on", len(new))
         with self.store.write() as tx:
             now = self.clock.now()
             actor, _ = self._begin(tx, now, by)
@@ -187,6 +190,8 @@ class TaskOps(CoordBase):
         only if the task is still at that version. Raises ClaimLostError when it is not open,
         VersionMismatchError when its version moved on."""
         task_id = _task_id(task_id)
+        if version is not None:
+            VERSION.check("version", version)
         with self.store.read() as tx:  # a lost claim needs no write lock (see LeaseOps._grant)
             now = self.clock.now()
             seen = self._found(tx.query(*self._select(task_id)), task_id)
@@ -212,6 +217,8 @@ class TaskOps(CoordBase):
         Best: highest priority; then not touching files other agents hold; then the most files
         under the claimer's own leases; then the oldest.
         """
+        if type is not None:
+            self._line("type", type, self.limits.key)
         with self.store.read() as tx:  # nothing to claim needs no write lock
             now = self.clock.now()
             sql = (
@@ -326,6 +333,7 @@ class TaskOps(CoordBase):
         self._text("result", result, self.limits.text)
         changed = self._paths("files_changed", files_changed, cwd)
         tests = [self._line("tests_run entry", t, self.limits.title) for t in tests_run]
+        check_count("tests_run", len(tests), self.limits.files)
         return self._end(agent, task_id, DONE, result, changed, tests)
 
     def fail(self, agent: AgentLike, task_id: int, *, reason: str = "") -> Task:
@@ -428,7 +436,7 @@ class TaskOps(CoordBase):
         sql = f"SELECT {rows.TASK_COLS} FROM tasks WHERE scope = ?"
         params: list[object] = [self.scope]
         if status is not None:
-            wanted = [status] if isinstance(status, str) else list(status)
+            wanted = [status] if isinstance(status, str) else list(dict.fromkeys(status))
             for s in wanted:
                 if s not in TASK_STATUSES:
                     raise CoordInputError(
@@ -441,6 +449,7 @@ class TaskOps(CoordBase):
             sql += " AND assignee = ?"
             params.append(name)
         if type is not None:
+            self._line("type", type, self.limits.key)
             sql += " AND type = ?"
             params.append(type)
         with self.store.read() as tx:
@@ -451,13 +460,14 @@ class TaskOps(CoordBase):
     def _paths(self, what: str, paths: Iterable[str], cwd: str | None) -> list[str]:
         if isinstance(paths, str):
             raise CoordInputError(f"{what} must be a list of paths, not one string")
+        paths = list(paths)
+        if len(paths) > self.limits.files:  # before resolving any of them
+            raise CoordInputError(f"{what}: {len(paths)} paths; the limit is {self.limits.files}")
         out = []
         for p in paths:
-            canonical = normalize(p, self.root, cwd).path
+            canonical = check_path(normalize(p, self.root, cwd).path)
             if canonical not in out:
                 out.append(canonical)
-        if len(out) > self.limits.files:
-            raise CoordInputError(f"{what}: {len(out)} paths; the limit is {self.limits.files}")
         return out
 
     def _select(self, task_id: int) -> tuple[str, Params]:
@@ -558,14 +568,6 @@ class TaskOps(CoordBase):
 
 def _task_id(value: object) -> int:
     return record_id("task", value)
-
-
-def _int(what: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise CoordInputError(f"{what} must be an integer, not {value!r}")
-    if not -(2**31) <= value < 2**31:
-        raise CoordInputError(f"{what} is out of range")
-    return value
 
 
 def _path(edges: dict[int, list[int]], start: int, goal: int) -> list[int] | None:

@@ -5,7 +5,8 @@
     CodeswarmError
     ├── UsageError              bad input a person can fix (flag, config, path); one line, no traceback
     │   ├── ConfigError         a config file or CODESWARM_* variable is invalid
-    │   └── ScriptError         a scripted-model script is unreadable or invalid
+    │   ├── ScriptError         a scripted-model script is unreadable or invalid
+    │   └── HookStateError      the hooks' scratch directory is not private (owner, symlink, mode)
     ├── ToolchainError          the Codex CLI (or npm) is missing, broken or the wrong version
     ├── CodexError              anything about a running `codex app-server`
     │   ├── ClosedError         closed by us: the client was used after aclose()
@@ -59,6 +60,11 @@ class ConfigError(UsageError):
 
 class ScriptError(UsageError):
     """A scripted-model script cannot be read or does not follow the format."""
+
+
+class HookStateError(UsageError):
+    """The hooks' scratch directory is unusable: owned by someone else, a symlink, open to others
+    (another user could plant what the hooks read), or it cannot be created."""
 
 
 class ToolchainError(CodeswarmError):
@@ -124,6 +130,9 @@ class MethodNotSupportedError(CodexError):
 #   CodeswarmError
 #   └── CoordError                   the coordination store failed (exit 1)
 #       ├── StoreUnavailableError    the database cannot be opened or reached
+#       │   └── StorePathError       a SQLite path that names no usable database: its directory
+#       │                            is missing, or the file is not a (codeswarm) SQLite database
+#       │                            (also a UsageError: exit 2)
 #       ├── SchemaError              the database schema is newer than this codeswarm understands
 #       ├── ConflictError            someone else got there first (exit 3)
 #       │   ├── LeaseConflictError   a path is held by another agent (holder, note, age, expiry)
@@ -143,6 +152,12 @@ class CoordError(CodeswarmError):
 
 class StoreUnavailableError(CoordError):
     """The coordination database cannot be opened, reached, or used."""
+
+
+class StorePathError(StoreUnavailableError, UsageError):
+    """A SQLite database path that cannot be used as given: its directory does not exist (only
+    codeswarm's own state directory is created), or the file there is not a SQLite database, or
+    is another program's. Nothing was created or written."""
 
 
 class SchemaError(CoordError):

@@ -84,6 +84,9 @@ class SwarmSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     :data:`codeswarm.core.defaults.ROLE`."""
     leases_auto: bool = True
     """A first edit of a free file takes a lease for the agent."""
+    resume_interrupted: bool = True
+    """A turn cut short by a crash (of the worker or of Codex) is reported ``turn.aborted`` after
+    the restart and then continued by a follow-up turn; False: reported only."""
     slurm: SlurmOptions | None = None
     """The Slurm job's options when ``backend`` is "slurm"."""
 
@@ -105,8 +108,9 @@ def agent_rank(agent: str) -> int | None:
     return int(tail) if sep and head and tail.isdigit() else None
 
 
-def runs_root() -> Path:
-    return state_dir() / "runs"
+def runs_root(start: Path | None = None) -> Path:
+    """Where the swarms of the project holding ``start`` (default: the working directory) live."""
+    return state_dir(start) / "runs"
 
 
 class RunDir:
@@ -116,8 +120,9 @@ class RunDir:
         self.root = root
 
     @classmethod
-    def of(cls, swarm: str) -> RunDir:
-        return cls(runs_root() / check_swarm_name(swarm))
+    def of(cls, swarm: str, start: Path | None = None) -> RunDir:
+        """Swarm ``swarm`` of the project holding ``start`` (default: the working directory)."""
+        return cls(runs_root(start) / check_swarm_name(swarm))
 
     @property
     def name(self) -> str:
@@ -170,7 +175,9 @@ class RunDir:
         try:
             raw = self.spec_path.read_bytes()
         except FileNotFoundError:
-            raise UsageError(f"no swarm {self.name!r} (no {self.spec_path})") from None
+            raise UsageError(
+                f"no swarm {self.name!r} (no {self.spec_path})" + _elsewhere(self)
+            ) from None
         try:
             return msgspec.json.decode(raw, type=SwarmSpec)
         except msgspec.DecodeError as exc:
@@ -179,3 +186,14 @@ class RunDir:
     def agents(self, spec: SwarmSpec | None = None) -> list[str]:
         spec = spec or self.load_spec()
         return [agent_id(spec.name, r) for r in range(spec.size)]
+
+
+def _elsewhere(run: RunDir) -> str:
+    """Where else a swarm of that name lives (another project's state), as a hint."""
+    from codeswarm.core.paths import known_projects
+
+    for state, project in known_projects().items():
+        runs = state / "runs"
+        if runs != run.root.parent and (runs / run.name / "swarm.json").exists():
+            return f"; a swarm {run.name!r} belongs to {project}: run the command from there"
+    return ""

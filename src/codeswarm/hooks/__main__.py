@@ -21,7 +21,7 @@ EVENTS = {
     "session-start": "session_start",
     "pre-tool-use": "pre_tool_use",
     "post-tool-use": "post_tool_use",
-    "stop": "heartbeat",
+    "stop": "stop",
     "user-prompt-submit": "heartbeat",
     "session-end": "session_end",
 }
@@ -35,7 +35,14 @@ def _emit(obj: dict[str, Any] | None) -> None:
 
 
 def _unreachable(event: str, fail_closed: bool, why: str) -> dict[str, Any] | None:
-    message = f"codeswarm: coordinator unreachable ({why}); leases are not being checked"
+    return _failed(
+        event,
+        fail_closed,
+        f"codeswarm: coordinator unreachable ({why}); leases are not being checked",
+    )
+
+
+def _failed(event: str, fail_closed: bool, message: str) -> dict[str, Any] | None:
     if fail_closed and event == "pre-tool-use":
         return {
             "hookSpecificOutput": {
@@ -45,7 +52,11 @@ def _unreachable(event: str, fail_closed: bool, why: str) -> dict[str, Any] | No
             }
         }
     print(message, file=sys.stderr)
-    return {"systemMessage": message} if event in ("pre-tool-use", "session-start") else None
+    return (
+        {"systemMessage": message}
+        if event in ("pre-tool-use", "post-tool-use", "session-start")
+        else None
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,14 +87,16 @@ def main(argv: list[str] | None = None) -> int:
         from codeswarm.hooks.handlers import Hooks, scope_root
 
         root = scope_root(ctx)
-        with Coord.open(root=root) as coord:
-            out = getattr(Hooks(ctx, coord, root), EVENTS[event])()
+        hooks = Hooks(ctx, lambda: Coord.open(root=root), root)
+        try:
+            out = getattr(hooks, EVENTS[event])()
+        finally:
+            hooks.close()
     except StoreUnavailableError as exc:
         out = _unreachable(event, ctx.fail_closed, str(exc))
     except CodeswarmError as exc:
-        # our own trouble must not stop the agent's work: say so, let the call go ahead
-        print(f"codeswarm hook {event}: {exc}", file=sys.stderr)
-        out = _unreachable(event, ctx.fail_closed, str(exc)) if ctx.fail_closed else None
+        # our own trouble must not stop the agent's work (unless asked): say so, let it go ahead
+        out = _failed(event, ctx.fail_closed, f"codeswarm hook {event}: {exc}")
     _emit(out)
     return 0
 

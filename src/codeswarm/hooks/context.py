@@ -8,6 +8,7 @@
 | ``CODESWARM_LEASES_AUTO`` | ``1``: a first edit of a free file leases it (default in fleets), ``0``: never |
 | ``CODESWARM_HOOKS_FAIL`` | ``open`` (default): an unreachable coordinator allows the call, with a warning; ``closed``: denies it |
 | ``CODESWARM_DB``, ``CODESWARM_SCOPE`` | which coordination store and which scope root (see codeswarm.coordination) |
+| ``CODESWARM_RUN_DIR`` | set by a fleet worker: the hooks' scratch directory is ``<run dir>/hooks`` (else a private per-user one, see codeswarm.hooks.scratch) |
 """
 
 from __future__ import annotations

@@ -1,17 +1,23 @@
 """What each hook event does, for Codex and Claude Code alike.
 
 - SessionStart: register (or adopt the fleet's registration) and prime the model with the swarm.
-- PreToolUse: a write to a path a peer leases is denied, naming the holder; with auto leases the
-  first edit of a free file takes a lease for this agent.
-- PostToolUse: files the command changed behind our back that a peer leases are reported to the
-  model and in the audit log.
-- Stop / UserPromptSubmit: heartbeat only (Stop fires per turn: never deregister there).
+- PreToolUse: a write to a file a peer leases is denied, naming the holder: by the file's real
+  path (symlinks followed) and its identity (a hard link to it, wherever it is); with auto leases
+  the first edit of a free file takes a lease for this agent. Then the content of every file peers
+  lease is kept (:mod:`codeswarm.hooks.leased`), and a holder's call is marked as at work
+  (:mod:`codeswarm.hooks.busy`).
+- PostToolUse: a file a peer leases whose content changed during the call is put back as it was,
+  unless its holder was at work on it meanwhile; the model is told and the audit log records it
+  (``lease.violated``, ``lease.restored``), with this agent as the actor.
+- Stop: heartbeat, and this turn's tool calls are over. UserPromptSubmit: heartbeat only (Stop
+  fires per turn: never deregister there).
 - SessionEnd: deregister (personal sessions; a fleet worker owns its agent's registration).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import time
 from typing import Any
 
@@ -19,6 +25,10 @@ from codeswarm.coordination.agents import DEFAULT_LEASE_S
 from codeswarm.coordination.models import agent_name
 from codeswarm.hooks import SHELL_TOOLS, WRITE_TOOLS
 from codeswarm.hooks.context import PERSONAL_LEASE_S, HookContext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 Output = dict[str, Any] | None
 
@@ -41,10 +51,25 @@ def _holder_line(lease: Any, now: float) -> str:
 
 
 class Hooks:
-    def __init__(self, ctx: HookContext, coord: Any, root: str) -> None:
+    """One hook call. ``open_coord`` opens the coordination store, on first use (a PostToolUse
+    that finds nothing changed never opens it); :meth:`close` closes it."""
+
+    def __init__(self, ctx: HookContext, open_coord: Callable[[], Any], root: str) -> None:
         self.ctx = ctx
-        self.coord = coord
         self.root = root
+        self._open_coord = open_coord
+        self._coord: Any = None
+
+    @property
+    def coord(self) -> Any:
+        if self._coord is None:
+            self._coord = self._open_coord()
+        return self._coord
+
+    def close(self) -> None:
+        if self._coord is not None:
+            self._coord.close()
+            self._coord = None
 
     # -- identity -------------------------------------------------------------------------------
     def me(self) -> str:
@@ -132,56 +157,137 @@ class Hooks:
             if isinstance(command, list):
                 command = " ".join(str(c) for c in command)
             shell = written_paths(command)
-            self._snapshot_before()
+            if isinstance(command, str) and "***" in command:
+                # Codex runs `apply_patch <<'EOF' … EOF` given to the shell as a patch of its
+                # own, and calls no PostToolUse after it: read it as a patch (docs/security/patch.md)
+                from codeswarm.codex.patch import affected_paths
+
+                shell += affected_paths(command)
         else:
             return None
-        if not edits and not shell:
-            return None
-        me = self.me()
-        reasons = self._conflicts(me, [*edits, *shell])
-        if reasons:
-            return self._deny(reasons)
+        me = self.ctx.name
+        leases = self.coord.lease_paths()  # (path, kind, holder): no records built, per call
+        mine = me + "#"
+        peers = [le for le in leases if not le[2].startswith(mine)]
+        found = self._conflicts(me, [*edits, *shell], peers)
+        if found:
+            return self._deny(me, tool, found)
+        if edits or shell:
+            self.me()  # a heartbeat (a deny's audit row is one too)
+        took = False
         if edits and self.ctx.auto_lease:
-            reasons = self._auto_lease(me, edits)
-            if reasons:
-                return self._deny(reasons)
+            found, took = self._auto_lease(me, edits)
+            if found:
+                return self._deny(me, tool, found)
+        holds = took or len(peers) < len(leases)
+        # what the call may write, for a peer's PostToolUse (None: anything, a shell command)
+        may_write = None if tool in SHELL_TOOLS else self._own_paths(edits)
+        self._before(me, peers, holds, may_write)
         return None
 
-    def _in_scope(self, path: str) -> bool:
-        full = os.path.normpath(os.path.join(self.ctx.cwd, path))
-        return full == self.root or full.startswith(self.root.rstrip("/") + "/")
+    # -- before: the check on paths (real path and file identity) ---------------------------------
+    def _inside(self, real: str) -> bool:
+        return real == self.root or real.startswith(self.root.rstrip("/") + "/")
 
-    def _conflicts(self, me: str, paths: list[str]) -> list[str]:
+    def _conflicts(
+        self, me: str, paths: list[str], peers: list[tuple[str, str, str]]
+    ) -> list[tuple[str, str]]:
+        """``(leased path, why)`` for each of ``paths`` whose writing would touch a file a peer
+        leases: by its real path (symlinks followed, wherever the link is) and by its identity
+        (a hard link to a leased file, wherever it is)."""
+        from codeswarm.coordination.paths import from_canonical, normalize
         from codeswarm.core.errors import CoordInputError
 
+        if not peers:
+            return []
         now = time.time()
-        reasons = []
+        found: list[tuple[str, str]] = []
+        inodes: dict[tuple[int, int], str] | None = None
         for path in paths:
-            if not self._in_scope(path):
-                continue
+            full = os.path.join(self.ctx.cwd, path)
+            real = os.path.realpath(full)
+            if self._inside(real):
+                try:
+                    spec = normalize(real, self.root)
+                except CoordInputError as exc:
+                    # fail closed: a path the store cannot check is not a path we let through
+                    found.append((path, f"{path}: {exc}; leases cannot be checked for it"))
+                    continue
+                if any(_overlaps(spec, le, from_canonical) for le in peers):
+                    shown = "" if real == os.path.normpath(full) else f"{path} -> "
+                    held = self.coord.conflicts(real, agent=me)  # the records, to name them
+                    found += [(le.path, shown + _holder_line(le, now)) for le in held]
+                    if held:
+                        continue
             try:
-                held = self.coord.conflicts(path, agent=me, cwd=self.ctx.cwd)
-            except CoordInputError:
-                continue  # outside the scope, or not a path we can judge: not ours to guard
-            reasons += [_holder_line(le, now) for le in held]
-        return reasons
+                st = os.stat(full)
+            except OSError:
+                continue
+            if st.st_nlink > 1 and stat.S_ISREG(st.st_mode):
+                if inodes is None:
+                    inodes = self._peer_inodes(peers)
+                rel = inodes.get((st.st_dev, st.st_ino))
+                if rel is not None:
+                    found += [
+                        (rel, f"{path} is a hard link to {rel}: {_holder_line(le, now)}")
+                        for le in self.coord.conflicts(rel, agent=me)
+                    ]
+        return found
 
-    def _auto_lease(self, me: str, paths: list[str]) -> list[str]:
+    def _peer_inodes(self, peers: list[tuple[str, str, str]]) -> dict[tuple[int, int], str]:
+        from codeswarm.hooks.leased import Spec, covered, inode_index
+
+        return inode_index(self.root, covered(self.root, [Spec(*le) for le in peers]))
+
+    def _own_paths(self, paths: list[str]) -> list[str] | None:
+        """``paths`` relative to the root by their real path; ``None`` (any path) when one is
+        outside the root or a hard link: it may stand for any file."""
+        out = []
+        for path in paths:
+            full = os.path.join(self.ctx.cwd, path)
+            real = os.path.realpath(full)
+            if not self._inside(real):
+                return None
+            try:
+                if os.stat(full).st_nlink > 1:
+                    return None
+            except OSError:
+                pass
+            out.append(os.path.relpath(real, self.root))
+        return out
+
+    def _auto_lease(self, me: str, paths: list[str]) -> tuple[list[tuple[str, str]], bool]:
+        """Lease the files a first edit creates or changes (by their real path). Returns why
+        that was refused (``(leased path, why)``), and whether a lease was taken."""
         from codeswarm.core.errors import CoordInputError, LeaseConflictError
 
-        reasons = []
+        reasons: list[tuple[str, str]] = []
+        took = False
         for path in paths:
-            if not self._in_scope(path):
+            real = os.path.realpath(os.path.join(self.ctx.cwd, path))
+            if not self._inside(real):
                 continue
             try:
-                self.coord.lease(me, path, note="auto: first edit", cwd=self.ctx.cwd)
+                self.coord.lease(me, real, note="auto: first edit")
+                took = True
             except LeaseConflictError as exc:
-                reasons.append(str(exc))
+                reasons.append((exc.held, str(exc)))
             except CoordInputError:
                 continue
-        return reasons
+        return reasons, took
 
-    def _deny(self, reasons: list[str]) -> Output:
+    def _deny(self, me: str, tool: str, found: list[tuple[str, str]]) -> Output:
+        """Refuse the call, naming the holders; the audit log records the attempt (this agent
+        is the actor, the first leased path the subject)."""
+        from codeswarm.core.errors import CoordError
+
+        reasons = [why for _, why in found]
+        data = {"tool": tool, "tool_use_id": self.ctx.payload.get("tool_use_id"),
+                "paths": list(dict.fromkeys(p for p, _ in found)), "reasons": reasons}  # fmt: skip
+        try:  # the write is this agent's heartbeat too
+            self.coord.report(me, "lease.denied", found[0][0], data)
+        except CoordError:  # not registered (any more): register, then record it
+            self.coord.report(self.me(), "lease.denied", found[0][0], data)
         reason = (
             "codeswarm: "
             + "; ".join(reasons)
@@ -196,60 +302,132 @@ class Hooks:
             }
         }
 
-    def _snapshot_before(self) -> None:
-        from codeswarm.hooks import snapshot
+    # -- before and after: the content of leased files ------------------------------------------
+    def _key(self) -> str:
+        from codeswarm.hooks.leased import call_key
 
-        picture = snapshot.take(self.root)
-        if picture is not None:
-            snapshot.save(
-                self.ctx.session_id,
-                str(self.ctx.payload.get("tool_use_id") or ""),
-                self.root,
-                picture,
-            )
+        return call_key(self.ctx.session_id, str(self.ctx.payload.get("tool_use_id") or ""))
+
+    def _before(self, me: str, peers: list[Any], holds: bool, may_write: list[str] | None) -> None:
+        """Keep the content of every file a peer leases (for this call's PostToolUse), and, when
+        this agent holds files, say that it is at work (so a peer never undoes its writes)."""
+        if not peers and not holds:
+            return
+        from codeswarm.hooks import scratch
+
+        where = scratch.ensure(self.ctx.env)
+        now = time.time()
+        key = self._key()
+        if holds:
+            from codeswarm.hooks import busy
+
+            busy.start(where, me, key, may_write, now)
+        if peers:
+            from codeswarm.hooks.leased import Snapshot, Spec, save
+
+            specs = [Spec(*le) for le in peers]
+            call = str(self.ctx.payload.get("tool_use_id") or "")
+            tool = str(self.ctx.payload.get("tool_name") or "")
+            snap = Snapshot.take(now, self.root, specs, os.path.join(where, "blobs"), tool, call)
+            save(where, key, snap)
 
     def post_tool_use(self) -> Output:
-        tool = str(self.ctx.payload.get("tool_name") or "")
-        if tool not in SHELL_TOOLS:
-            return None
-        from codeswarm.hooks import snapshot
+        from codeswarm.hooks import GUARDED_TOOLS, busy, scratch
+        from codeswarm.hooks.leased import collect, load
 
-        saved = snapshot.load(self.ctx.session_id, str(self.ctx.payload.get("tool_use_id") or ""))
-        if saved is None:
+        tool = str(self.ctx.payload.get("tool_name") or "")
+        if tool not in GUARDED_TOOLS:
             return None
-        root, before = saved
-        after = snapshot.take(root)
-        if after is None:
-            return None
-        touched = snapshot.changed(before, after)
-        if not touched:
-            return None
-        me = self.me()
+        where = scratch.ensure(self.ctx.env)
         now = time.time()
-        found = []
-        for rel in touched:
-            for lease in self.coord.conflicts(os.path.join(root, rel), agent=me):
-                found.append((rel, lease))
-        if not found:
+        key = self._key()
+        busy.end(where, self.ctx.name, key, now)
+        collect(where, now)
+        snap = load(where, key)
+        if snap is None:
             return None
-        for rel, lease in found:
-            self.coord.report(
-                me, "lease.violated", rel,
-                {"holder": lease.holder, "path": lease.path, "tool": tool,
-                 "tool_use_id": self.ctx.payload.get("tool_use_id")},
-            )  # fmt: skip
-        lines = "; ".join(f"{rel} ({_holder_line(lease, now)})" for rel, lease in found)
-        return {
-            "decision": "block",
-            "reason": (
-                f"codeswarm: that command changed files a peer holds: {lines}. Undo those "
-                "changes (or coordinate with the holder) before going on."
-            ),
+        changes = snap.changes()
+        if not changes:
+            return None
+        return self._undo(where, snap, changes, now)
+
+    def _undo(self, where: str, snap: Any, changes: list[Any], now: float) -> Output:
+        """Put back each changed file a peer still leases, unless its holder was at work on it
+        meanwhile; tell the model and the audit log either way."""
+        from codeswarm.hooks import busy
+        from codeswarm.hooks.leased import restore, signature
+
+        me = self.me()
+        mine = me + "#"
+        held = {
+            (le.path, le.kind): le for le in self.coord.leases() if not le.holder.startswith(mine)
         }
+        blobs = os.path.join(where, "blobs")
+        undone, kept = [], []
+        for rel, before, mode, spec in changes:
+            lease = held.get((spec.path, spec.kind))
+            if lease is None:
+                continue  # released meanwhile (or now ours): nobody's to guard
+            holder = agent_name(lease.holder)
+            after, _ = signature(os.path.join(snap.root, rel), blobs)  # keep what we displace
+            if busy.overlapped(where, holder, rel, snap.t0, now):
+                why: str | None = f"its holder {lease.holder} was working at the same time"
+            else:
+                why = restore(snap.root, rel, before, mode, blobs)
+            data = {"holder": lease.holder, "path": lease.path, "tool": snap.tool,
+                    "tool_use_id": snap.call, "before": before, "after": after,
+                    "restored": why is None}  # fmt: skip
+            if why is not None:
+                data["why"] = why
+            self.coord.report(me, "lease.violated", rel, data)
+            if why is None:
+                self.coord.report(me, "lease.restored", rel, data)
+                undone.append(f"{rel} ({_holder_line(lease, now)})")
+            else:
+                kept.append(f"{rel} ({_holder_line(lease, now)}; not undone: {why})")
+        if not undone and not kept:
+            return None
+        parts = []
+        if undone:
+            parts.append(
+                "codeswarm: that command changed files a peer holds: "
+                + "; ".join(undone)
+                + ". They were put back as their holder had them: your change to them is undone."
+            )
+        if kept:
+            parts.append(
+                "codeswarm: files a peer holds changed during that command: " + "; ".join(kept)
+            )
+        parts.append(
+            "Do not write files a peer holds; ask the holder (codeswarm MCP tool `send`) or work "
+            "on another file."
+        )
+        return {"decision": "block", "reason": " ".join(parts)}
 
     def heartbeat(self) -> Output:
         self.me()
         return None
+
+    def stop(self) -> Output:
+        """The turn is over, and so is every tool call of it: a call that had no PostToolUse
+        (Codex runs a shell ``apply_patch`` heredoc without one) is checked now."""
+        from codeswarm.hooks import busy, scratch
+        from codeswarm.hooks.leased import leftovers, load
+
+        self.me()
+        where = scratch.ensure(self.ctx.env)
+        now = time.time()
+        busy.end_all(where, self.ctx.name, now)
+        told = []
+        for key in leftovers(where, self.ctx.session_id):
+            snap = load(where, key)
+            changes = snap.changes() if snap is not None else []
+            out = self._undo(where, snap, changes, now) if changes else None
+            if out is not None:
+                told.append(str(out["reason"]))
+        if not told or self.ctx.payload.get("stop_hook_active"):
+            return None  # (a turn that is already a continuation is not continued again)
+        return {"decision": "block", "reason": " ".join(told)}
 
     def session_end(self) -> Output:
         if not self.ctx.fleet:
@@ -260,6 +438,13 @@ class Hooks:
             with contextlib.suppress(CoordError):  # already gone (expired, superseded)
                 self.coord.deregister(self.ctx.name)
         return None
+
+
+def _overlaps(spec: Any, lease: tuple[str, str, str], from_canonical: Any) -> bool:
+    """Whether ``spec`` overlaps a lease ``(path, kind, holder)``."""
+    if spec.kind == "file" and lease[1] == "file":  # the common case, without building specs
+        return bool(spec.path == lease[0])
+    return bool(spec.overlaps(from_canonical(lease[0], lease[1])))
 
 
 def scope_root(ctx: HookContext) -> str:

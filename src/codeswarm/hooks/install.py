@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from codeswarm.core.atomic import KEEP_MODE, atomic_write
+from codeswarm.core.entry import module_args
 from codeswarm.core.errors import UsageError
 from codeswarm.core.layers import user_codex_home
 
@@ -77,7 +78,7 @@ def _without_hooks(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _mcp_entry() -> dict[str, Any]:
-    return {"command": sys.executable, "args": ["-m", "codeswarm.mcp"], "env": {}}
+    return {"command": sys.executable, "args": module_args("codeswarm.mcp"), "env": {}}
 
 
 def _with_mcp(doc: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +102,8 @@ def _without_mcp(doc: dict[str, Any]) -> dict[str, Any]:
 def _toml_block() -> str:
     return (
         f"{TOML_BEGIN}\n[mcp_servers.{SERVER}]\ncommand = {json.dumps(sys.executable)}\n"
-        'args = ["-m", "codeswarm.mcp"]\nenv_vars = ["CODESWARM_AGENT_ID", "CODESWARM_DB", '
+        f"args = {json.dumps(module_args('codeswarm.mcp'))}\n"
+        'env_vars = ["CODESWARM_AGENT_ID", "CODESWARM_DB", '
         '"CODESWARM_SCOPE", "CODESWARM_ROLE"]\nstartup_timeout_sec = 30\n'
         'default_tools_approval_mode = "approve"\n'
         f"{TOML_END}\n"
@@ -127,7 +129,7 @@ def _toml_with(text: str) -> str:
 
 
 def _swarm_command(client: str) -> str:
-    cs = f"{sys.executable} -m codeswarm coord"
+    cs = f"{sys.executable} -P -m codeswarm coord"
     if client == "claude":
         return (
             "---\ndescription: codeswarm status: agents, leases, my tasks, unread messages\n---\n"

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from codeswarm.mailbox.reader import Reader
     from codeswarm.mailbox.records import Box, CorruptLine, Delivery, MailRecord, Position
     from codeswarm.mailbox.ssh import SshTransport, SshUrl, open_transport
+    from codeswarm.mailbox.tail import records_backward
     from codeswarm.mailbox.transport import LocalTransport, RecordStream, Transport
     from codeswarm.mailbox.writer import Writer
 
@@ -66,6 +67,7 @@ _WHERE = {
     "SshTransport": "mailbox.ssh",
     "SshUrl": "mailbox.ssh",
     "open_transport": "mailbox.ssh",
+    "records_backward": "mailbox.tail",
     "LocalTransport": "mailbox.transport",
     "RecordStream": "mailbox.transport",
     "Transport": "mailbox.transport",
@@ -105,6 +107,7 @@ __all__ = [
     "check_private",
     "ensure_private_dir",
     "open_transport",
+    "records_backward",
 ]
 
 

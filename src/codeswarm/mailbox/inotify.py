@@ -29,6 +29,7 @@ from typing import ClassVar
 log = logging.getLogger("codeswarm.mailbox")
 
 IN_MODIFY = 0x00000002
+IN_ATTRIB = 0x00000004
 IN_MOVED_FROM = 0x00000040
 IN_MOVED_TO = 0x00000080
 IN_CREATE = 0x00000100
@@ -43,6 +44,7 @@ IN_CLOEXEC = os.O_CLOEXEC
 
 WATCH_MASK = (
     IN_MODIFY
+    | IN_ATTRIB  # a chmod: readers re-check the mode at once (mailbox.perms)
     | IN_CREATE
     | IN_MOVED_FROM
     | IN_MOVED_TO

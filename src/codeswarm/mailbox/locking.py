@@ -19,7 +19,7 @@ from pathlib import Path
 
 from codeswarm.core.errors import MailboxError, WriterBusyError
 from codeswarm.mailbox.layout import lock_path
-from codeswarm.mailbox.perms import FILE_MODE, check_stat
+from codeswarm.mailbox.perms import FILE_MODE, check_stat, refuse_symlink
 
 log = logging.getLogger("codeswarm.mailbox")
 
@@ -33,12 +33,19 @@ class WriteLock:
 
     def __init__(self, data_path: Path) -> None:
         self.path = lock_path(data_path)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        self._fd = -1
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
-            check_stat(self.path, os.fstat(self._fd))
+            fd = os.open(self.path, flags, FILE_MODE)
+        except OSError as exc:
+            refuse_symlink(self.path, exc)
+            raise MailboxError(f"cannot open the lock file {self.path}: {exc.strerror}") from exc
+        try:
+            check_stat(self.path, os.fstat(fd))
         except BaseException:
-            os.close(self._fd)
+            os.close(fd)
             raise
+        self._fd = fd
         self.supported = True
 
     def hold_exclusive(self) -> None:

@@ -8,7 +8,9 @@ twice, wherever the reader was when the rotation happened.
 
 What makes a reader stop with :class:`StreamBrokenError` instead of guessing: a rotated segment it
 still needs was deleted, the file shrank (truncated), or the live file was replaced by something
-that is not a rotation.
+that is not a rotation. And with :class:`MailboxPermissionError`: the file (checked at every open
+and every read of the live segment) or its directory (at every open) is writable by others or
+owned by another user, or the file is a symbolic link, not a regular file, or has a hard link.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ import logging
 import os
 from pathlib import Path
 
-from codeswarm.core.errors import MailboxClosedError, StreamBrokenError
+from codeswarm.core.errors import MailboxClosedError, MailboxError, StreamBrokenError
 from codeswarm.core.resource import Resource
 from codeswarm.mailbox.framing import CorruptSink, corrupt_line, frame
 from codeswarm.mailbox.layout import live_segment, segment_path
-from codeswarm.mailbox.perms import check_private, check_stat
+from codeswarm.mailbox.perms import check_private, check_stat, refuse_symlink
 from codeswarm.mailbox.records import CorruptLine, MailRecord, Position
 from codeswarm.mailbox.spill import SpillLoader
 from codeswarm.mailbox.writer import MAX_RECORD
@@ -96,10 +98,13 @@ class Reader(Resource):
                 return out
             if not self._sealed:
                 try:
-                    st = os.stat(self.path)
+                    st = os.lstat(self.path)
                 except FileNotFoundError:
                     st = None
                 if st is not None and st.st_ino == self._ino:
+                    # checked on every read, not only at open: a file that became writable by
+                    # others (or another user's) since is refused before anything more is read
+                    check_stat(self.path, st)
                     if st.st_size < self._read_off:
                         raise StreamBrokenError(
                             f"{self.path} shrank to {st.st_size} bytes under a reader at"
@@ -260,7 +265,13 @@ class Reader(Resource):
 
 
 def _open_ro(path: Path) -> int:
+    """A read-only descriptor on ``path``, or -1 if it does not exist. A symbolic link is refused
+    (:class:`MailboxPermissionError`), never followed; ``O_NONBLOCK`` so that a FIFO planted there
+    cannot hang the reader before :func:`check_stat` refuses it."""
     try:
-        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return -1
+    except OSError as exc:
+        refuse_symlink(path, exc)
+        raise MailboxError(f"cannot open {path} for reading: {exc.strerror}") from exc

@@ -35,6 +35,7 @@ from typing import Any, Literal, Self
 
 import orjson
 
+from codeswarm.core.entry import module_args
 from codeswarm.core.errors import InvalidRecordError, MailboxClosedError, MailboxError
 from codeswarm.core.resource import AsyncResource
 from codeswarm.mailbox import sshurl
@@ -199,7 +200,7 @@ class SshTransport(AsyncResource):
 
     def remote_command(self) -> str:
         """The command line ssh runs on the far host (for its login shell)."""
-        args = ["-m", "codeswarm.mailbox.serve", "--mode", self.mode]
+        args = module_args("codeswarm.mailbox.serve", "--mode", self.mode)
         args += ["--poll-interval", repr(self.poll_interval)]
         args += ["--rotate-bytes", "none" if self.rotate_bytes is None else str(self.rotate_bytes)]
         if not self.create:

@@ -34,7 +34,7 @@ from codeswarm.core.errors import (
 from codeswarm.core.resource import Resource
 from codeswarm.mailbox.layout import live_segment, segment_path
 from codeswarm.mailbox.locking import WriteLock
-from codeswarm.mailbox.perms import FILE_MODE, check_private, check_stat
+from codeswarm.mailbox.perms import FILE_MODE, check_private, check_stat, refuse_symlink
 from codeswarm.mailbox.records import MailRecord, Position, encode, new_nonce, stamp
 from codeswarm.mailbox.spill import pointer_line, write_spill
 
@@ -107,7 +107,8 @@ class Writer(Resource):
         ``lock=False``: this writer is the only one (see the module doc); ``lock=True``: several
         processes may append. ``rotate_bytes=None`` turns automatic rotation off.
 
-        Raises :class:`MailboxPermissionError` if the directory or file is not private,
+        Raises :class:`MailboxPermissionError` if the directory or file is not private, or the
+        file is a symbolic link, not a regular file, or has a second name (a hard link);
         :class:`WriterBusyError` if another writer owns the file.
         """
         w = cls(
@@ -270,17 +271,24 @@ class Writer(Resource):
     # --- recovery --------------------------------------------------------------------------------
 
     def _reopen(self) -> None:
-        """(Re)open the live file: create it 0600 if missing, check it is private."""
+        """(Re)open the live file: create it 0600 if missing; refuse a symbolic link at its name
+        (never followed) and anything that is not a private regular file of ours."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
-            self._fd = os.open(self.path, flags, FILE_MODE)
+            fd = os.open(self.path, flags, FILE_MODE)
         except OSError as exc:
+            refuse_symlink(self.path, exc)
             raise MailboxError(f"cannot open {self.path} for appending: {exc.strerror}") from exc
-        st = os.fstat(self._fd)
-        check_stat(self.path, st)
+        st = os.fstat(fd)
+        try:
+            check_stat(self.path, st)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
         self._ino = st.st_ino
         self._size = st.st_size
         self._segment = live_segment(self.path)
@@ -297,6 +305,7 @@ class Writer(Resource):
                 self._reopen()  # another sender rotated (or the live file is new)
                 self._size = -1  # force the scan below
             st = os.fstat(self._fd)
+            check_stat(self.path, st)  # still ours and private (a chmod since the last append)
             if st.st_size == self._size:
                 return  # nobody else wrote since our last append
             self._size = st.st_size

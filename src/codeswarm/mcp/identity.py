@@ -15,8 +15,9 @@ import threading
 from collections.abc import Mapping
 
 from codeswarm.coordination import DEFAULT_LEASE_S, Coord
+from codeswarm.coordination.bounds import LEASE_S
 from codeswarm.coordination.models import agent_ref, split_ref
-from codeswarm.core.errors import CoordInputError, FencedError, NotFoundError
+from codeswarm.core.errors import FencedError, NotFoundError
 
 
 class Identity:
@@ -28,10 +29,7 @@ class Identity:
         self.name, self.pinned = split_ref(raw)
         self.role = env.get("CODESWARM_AGENT_ROLE", "")
         lease = env.get("CODESWARM_AGENT_LEASE_S", "")
-        try:
-            self.lease_s = float(lease) if lease else DEFAULT_LEASE_S
-        except ValueError:
-            raise CoordInputError(f"CODESWARM_AGENT_LEASE_S={lease!r} is not a number") from None
+        self.lease_s = LEASE_S.parse("CODESWARM_AGENT_LEASE_S", lease) if lease else DEFAULT_LEASE_S
         self._id: str | None = None if self.pinned is None else agent_ref(self.name, self.pinned)
         self._lock = threading.Lock()
 

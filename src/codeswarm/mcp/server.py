@@ -2,8 +2,10 @@
 
 Every agent's Codex mounts it (stdio, ``required = true``, tools pre-approved: they only touch
 the coordination store). Tools return small structured results; a refusal (a held lease, a lost
-claim, bad input) is a tool error (``isError``) whose text starts with what kind it is
-(``conflict:``, ``bad input:``, ``fenced:``, ``error:``) and says the rest in one line.
+claim, bad input, arguments that do not fit the tool's schema) is a tool error (``isError``)
+whose text starts with what kind it is (``conflict:``, ``bad input:``, ``fenced:``, ``error:``)
+and says the rest in one line: the model reads it and can correct itself. What is not a call of
+one of our tools is a JSON-RPC error (:mod:`codeswarm.mcp.wire`; an unknown tool: -32602).
 Read-only tools are annotated ``readOnlyHint``.
 """
 
@@ -15,11 +17,15 @@ import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, TypeVar
 
+from mcp import types
 from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
+from mcp.shared.exceptions import McpError
 from mcp.types import ToolAnnotations
+from pydantic import ValidationError
 
 from codeswarm.coordination import Coord, Lease, Message, Task
+from codeswarm.coordination.bounds import MCP_WAIT
 from codeswarm.coordination.models import agent_name
 from codeswarm.core.errors import (
     CodeswarmError,
@@ -29,6 +35,7 @@ from codeswarm.core.errors import (
     run_guarded,
 )
 from codeswarm.mcp.identity import Identity
+from codeswarm.mcp.wire import stdio_transport
 
 T = TypeVar("T")
 
@@ -41,7 +48,61 @@ INSTRUCTIONS = (
 )
 READ_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
 WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False)
-MAX_WAIT = 60.0
+
+
+class CoordServer(FastMCP[Any]):
+    """FastMCP with our boundary: stdio framed by :func:`~codeswarm.mcp.wire.stdio_transport`
+    (JSON-RPC error codes for what is not a message), an unknown tool answered with -32602
+    (MCP: a protocol error), and every tool error's text starting with its kind (FastMCP would
+    put "Error executing tool NAME: " first, and a multi-line pydantic report for arguments
+    that do not fit the schema)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        handlers = self._mcp_server.request_handlers
+        answer = handlers[types.CallToolRequest]
+
+        async def call_tool_request(req: types.CallToolRequest) -> types.ServerResult:
+            if req.params.name not in {tool.name for tool in await self.list_tools()}:
+                raise McpError(
+                    types.ErrorData(
+                        code=types.INVALID_PARAMS, message=f"Unknown tool: {req.params.name[:100]}"
+                    )
+                )
+            return await answer(req)
+
+        handlers[types.CallToolRequest] = call_tool_request
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
+        try:
+            return await super().call_tool(name, arguments)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ToolError):  # ours, already "kind: reason"
+                raise cause from None
+            if isinstance(cause, ValidationError):  # the arguments; the tool did not run
+                raise ToolError(f"bad input: {_arguments(cause)}") from None
+            raise ToolError(f"error: {_one_line(str(cause or exc))}") from None
+
+    async def run_stdio_async(self) -> None:
+        async with stdio_transport() as (read_stream, write_stream):
+            await self._mcp_server.run(
+                read_stream, write_stream, self._mcp_server.create_initialization_options()
+            )
+
+
+def _arguments(exc: ValidationError) -> str:
+    """A pydantic report on a tool's arguments, in one line: ``ttl: Input should be ...``."""
+    parts = []
+    for err in exc.errors(include_url=False)[:5]:
+        where = ".".join(str(x) for x in err["loc"]) or "arguments"
+        parts.append(f"{where}: {err['msg']}")
+    more = exc.error_count() - len(parts)
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:1000]
 
 
 def _lease(lease: Lease) -> dict[str, Any]:
@@ -117,7 +178,7 @@ def _tool_error(exc: CodeswarmError) -> ToolError:
     return ToolError(f"{kind}: {exc}")
 
 
-def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) -> FastMCP[Any]:
+def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) -> CoordServer:
     """The FastMCP server with every tool registered."""
     tools = CoordTools(coord, identity)
 
@@ -132,7 +193,7 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    mcp: FastMCP[Any] = FastMCP(SERVER_NAME, instructions=INSTRUCTIONS, lifespan=lifespan)
+    mcp = CoordServer(SERVER_NAME, instructions=INSTRUCTIONS, lifespan=lifespan)
     cwd = os.getcwd()
 
     @mcp.tool(annotations=READ_ONLY, structured_output=True)
@@ -166,15 +227,16 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
     ) -> dict[str, Any]:
         """Lease a file, a directory (trailing /) or a glob before changing it. Exclusive unless
         shared. Fails with "conflict:" naming the holder when another agent holds it; `wait`
-        seconds (max 60) to wait for it. Taking it again renews it."""
-        w = min(max(wait, 0.0), MAX_WAIT)
+        seconds (max 60) to wait for it; `ttl` seconds (1 to 604800) it lasts unless renewed.
+        Taking it again renews it."""
         return _lease(
             await tools.call(
                 lambda: coord.lease(
-                    identity.id, path, shared=shared, ttl=ttl, note=note, cwd=cwd, wait=w
+                    identity.id, path, shared=shared, ttl=ttl, note=note, cwd=cwd,
+                    wait=MCP_WAIT.check("wait", wait),
                 )
             )
-        )
+        )  # fmt: skip
 
     @mcp.tool(annotations=WRITES, structured_output=True)
     async def release(path: str = "", all: bool = False) -> dict[str, Any]:
@@ -282,9 +344,10 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
     @mcp.tool(annotations=READ_ONLY, structured_output=True)
     async def inbox(wait: float = 0, limit: int = 20) -> dict[str, Any]:
         """Your unacknowledged messages, oldest first; they come back until you `ack` them.
-        `wait` seconds (max 60) to wait for one."""
-        w = min(max(wait, 0.0), MAX_WAIT)
-        found = await tools.call(lambda: coord.inbox(identity.id, limit=limit, wait=w))
+        `wait` seconds (max 60) to wait for one; at most `limit` (1 to 1000)."""
+        found = await tools.call(
+            lambda: coord.inbox(identity.id, limit=limit, wait=MCP_WAIT.check("wait", wait))
+        )
         return {"messages": [_message(m) for m in found]}
 
     @mcp.tool(annotations=WRITES, structured_output=True)

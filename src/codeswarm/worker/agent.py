@@ -4,14 +4,22 @@ One loop owns all decisions, fed by a queue of inputs from small tasks (the inbo
 Codex relay, the running turn, signals), so there is no race between, say, a turn ending and a
 message arriving. Outbox records (kinds, in ``docs/events.md``): ``worker.started``,
 ``agent.ready``, ``codex`` (every raw Codex message, lossless), ``turn.accepted``,
-``turn.aborted``, ``agent.restarted``, ``heartbeat``, ``inbox.rejected``, ``error``,
-``agent.stopped``.
+``turn.aborted``, ``turn.recovered``, ``agent.restarted``, ``heartbeat``, ``inbox.rejected``,
+``error``, ``agent.stopped``.
 
 Delivery: a message's inbox record is marked done only after Codex accepted its turn (and a
 ``turn.accepted`` record is in the outbox). The turn carries the record id as its
 ``clientUserMessageId``; after a crash in between, the resumed thread is checked for it, so a
-message is never lost and never run twice. Coordination messages arrive the same way, through
-the agent's link to the swarm's store (:mod:`codeswarm.worker.coordlink`).
+message is never lost and never run twice. Messages run one turn at a time in the order they
+came; one that is refused (``inbox.rejected``) makes way for the next at once. Coordination
+messages arrive the same way, through the agent's link to the swarm's store
+(:mod:`codeswarm.worker.coordlink`).
+
+Crashes: a turn cut short by the death of the worker or of Codex is resolved after the restart
+(reported ``turn.aborted``, or ``turn.recovered`` when Codex had finished it) and, unless the
+swarm says otherwise, continued by a follow-up turn (:mod:`codeswarm.worker.recovery`). A dead
+MCP server is brought back without losing the thread (:mod:`codeswarm.worker.mcpwatch`). An
+inbox that stops being private is no longer read, and that is reported.
 """
 
 from __future__ import annotations
@@ -39,14 +47,31 @@ from codeswarm.codex.client import AppServer, Thread
 from codeswarm.codex.toolchain import CodexBinary, describe
 from codeswarm.codex.turn import TurnHandle
 from codeswarm.core.atomic import atomic_write_json, read_json
-from codeswarm.core.errors import CodexError, CoordError, RpcError
+from codeswarm.core.errors import (
+    CodexError,
+    CoordError,
+    MailboxError,
+    RpcError,
+    StorePathError,
+    StoreUnavailableError,
+)
 from codeswarm.core.swarm import RunDir, SwarmSpec, agent_rank
-from codeswarm.mailbox import Layout, MailRecord, Writer, check_private
+from codeswarm.mailbox import Layout, MailRecord, Writer, check_private, records_backward
+from codeswarm.worker import recovery
 from codeswarm.worker.approvals import ForwardedApprovals
 from codeswarm.worker.coordlink import CoordLink
 from codeswarm.worker.home import prepare_codex_home
 from codeswarm.worker.inbox import Inbox
-from codeswarm.worker.wiring import agent_env, install_hooks, mcp_overrides, role_of
+from codeswarm.worker.mcpwatch import McpKeeper
+from codeswarm.worker.wiring import (
+    MCP_SERVER,
+    agent_env,
+    install_hooks,
+    mcp_overrides,
+    role_of,
+    shell_overrides,
+    without_shell_policy,
+)
 
 log = logging.getLogger("codeswarm.worker")
 
@@ -55,6 +80,11 @@ STOP_GRACE = 10.0
 RESTART_BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 """Delays before restarting a dead Codex, one after another (the last repeats)."""
 CODEX_CLOSE_GRACE = 3.0
+COORD_JOIN_TIMEOUT = 20.0
+"""How long a worker keeps trying to join a busy or unreachable store before it runs
+uncoordinated."""
+COORD_JOIN_BACKOFF = 0.2
+COORD_JOIN_BACKOFF_MAX = 2.0
 
 
 class Input(enum.Enum):
@@ -62,6 +92,7 @@ class Input(enum.Enum):
     TURN_DONE = "turn_done"  # the running turn completed
     CODEX_DIED = "codex_died"  # the app-server went away
     COORD_MESSAGE = "coord_message"  # a coordination message for this agent (wakes it)
+    MCP_LOST = "mcp_lost"  # the agent's MCP server died (or failed to start)
     STOP = "stop"  # SIGTERM / SIGINT / a shutdown record
 
 
@@ -70,6 +101,7 @@ class _Event:
     kind: Input
     record: MailRecord | None = None
     detail: str = ""
+    generation: int = 0  # MCP_LOST: of which Codex
 
 
 class Worker:
@@ -95,7 +127,11 @@ class Worker:
         self._stopping = False
         self._stop_requested = asyncio.Event()
         self._turn_task: asyncio.Task[Any] | None = None
-        self._check_first_message = False
+        self._turn_record: str | None = None  # the id of what the running turn carries
+        self._recovered: set[str] = set()  # record ids Codex took before a crash (not rerun)
+        self._new_thread = False  # the old thread could not be resumed: nothing to continue
+        self._recycle: str | None = None  # why Codex must be restarted at the next idle moment
+        self.mcp = McpKeeper(MCP_SERVER, self._mcp_lost)
         self.coord: CoordLink | None = None  # when the swarm is wired and its store reachable
         self.role = role_of(self.spec, agent_rank(agent))
 
@@ -136,6 +172,9 @@ class Worker:
                 await self._join_coord()
             await self._start_codex(reason="worker restarted" if restarted else None)
             self.inbox = Inbox(self.layout.inbox(self.agent), self.run_dir.inbox_cursor(self.agent))
+            if restarted:
+                await self._resolve_unfinished()
+                await self._next_queued()  # a continuation runs before what the inbox holds
             self._spawn(self._follow_inbox(), "inbox")
             self._spawn(self._heartbeat(), "heartbeat")
             if self.coord is not None:
@@ -193,6 +232,10 @@ class Worker:
             config.update(codex_overrides(base))
         if self.spec.coord:
             config.update(mcp_overrides(agent_env(self.spec, self.agent, self.role)))
+        # nothing of codeswarm's in the agent's shell
+        config.update(
+            shell_overrides(self.run_dir.codex_home(self.agent), self.spec.config_overrides)
+        )
         return config
 
     def _codex_env(self) -> dict[str, str]:
@@ -218,6 +261,7 @@ class Worker:
             install_hooks(home)
         attempt = 0
         while True:
+            self.mcp.reset()
             try:
                 self.codex = await AppServer.spawn(
                     self._binary(),
@@ -225,7 +269,9 @@ class Worker:
                     cwd=Path(self.spec.cwd),
                     config=self._codex_config(),
                     args=[
-                        a for k, v in self.spec.config_overrides.items() for a in ("-c", f"{k}={v}")
+                        a
+                        for k, v in without_shell_policy(self.spec.config_overrides).items()
+                        for a in ("-c", f"{k}={v}")
                     ],
                     env=self._codex_env(),
                     approval=self._policy(),
@@ -261,7 +307,8 @@ class Worker:
         )
         if reason is not None:
             self.emit("agent.restarted", reason=reason, thread_id=self.thread.id)
-            self._check_first_message = True
+        if self.spec.coord and self.codex is not None and self.codex.pid is not None:
+            self._spawn(self._watch_mcp(self.codex.pid, self._generation), "mcp")
 
     async def _open_thread(self) -> None:
         assert self.codex is not None
@@ -282,6 +329,7 @@ class Worker:
             except RpcError as exc:
                 self.emit("error", message=f"cannot resume thread {thread_id}: {exc.message}; "
                           "starting a new thread")  # fmt: skip
+                self._new_thread = True
         self.thread = await self.codex.thread_start(**params)
         self._save_state(thread_id=self.thread.id)
 
@@ -291,15 +339,24 @@ class Worker:
         try:
             async for msg in sub:
                 self.emit("codex", msg=msg)
+                if self.spec.coord:
+                    self.mcp.observe(msg)
         except CodexError as exc:
             if generation == self._generation:
                 self.inputs.put_nowait(_Event(Input.CODEX_DIED, detail=str(exc)))
 
     # -- inputs ---------------------------------------------------------------------------------
     async def _follow_inbox(self) -> None:
+        """Inbox records into the loop. An inbox that stops being safe to read (it became
+        writable by others or another user's, was replaced by a link, ...) is read no more: one
+        ``error`` record says why, and the agent goes on without it."""
         assert self.inbox is not None
-        async for record in self.inbox.records():
-            self.inputs.put_nowait(_Event(Input.RECORD, record))
+        try:
+            async for record in self.inbox.records():
+                self.inputs.put_nowait(_Event(Input.RECORD, record))
+        except MailboxError as exc:
+            log.error("%s: inbox no longer read: %s", self.agent, exc)
+            self.emit("error", message=f"the inbox is no longer read: {exc}", inbox_closed=True)
 
     async def _follow_coord(self, coord: CoordLink) -> None:
         async for record in coord.messages():
@@ -337,15 +394,18 @@ class Worker:
             elif event.kind is Input.TURN_DONE:
                 if self.turn is not None and self.turn.turn_id == event.detail:
                     self.turn = None
+                    self._turn_record = None
+                if self._recycle is not None and self.turn is None:
+                    await self._recycle_codex()
                 await self._next_queued()
             elif event.kind is Input.CODEX_DIED:
                 await self._restart_codex(event.detail)
             elif event.kind is Input.COORD_MESSAGE:
                 assert event.record is not None
-                if self.turn is None:
-                    await self._start_turn(event.record)
-                else:
-                    self.queued.append(event.record)
+                self.queued.append(event.record)
+                await self._next_queued()
+            elif event.kind is Input.MCP_LOST and event.generation == self._generation:
+                await self._on_mcp_lost(event.detail)
             if self._stopping:
                 await self._stop("shutdown record")
                 return
@@ -358,12 +418,12 @@ class Worker:
             if not isinstance(text, str) or not text.strip():
                 self._reject(record, "a message needs non-empty 'text'")
                 return
-            if self.turn is None:
-                await self._start_turn(record)
-            elif (record.get("mode") or self.spec.message_mode) == "steer":
+            if self.turn is not None and (record.get("mode") or self.spec.message_mode) == "steer":
                 await self._steer(record)
             else:
+                # behind whatever already waits: a new message never overtakes a queued one
                 self.queued.append(record)
+                await self._next_queued()
         elif kind == "interrupt":
             target = record.get("turn_id")
             if self.turn is not None and target in (None, self.turn.turn_id) and self.codex:
@@ -389,52 +449,40 @@ class Worker:
         self.emit("inbox.rejected", inbox_id=record.get("id"), reason=reason)
         self.inbox.done(record)
 
-    async def _already_accepted(self, record_id: str) -> bool:
-        """After a crash: did Codex accept a turn for this inbox record before we could say so?"""
-        assert self.codex is not None and self.thread is not None
-        try:
-            result = await self.codex.request(
-                "thread/turns/list", {"threadId": self.thread.id, "limit": 3, "itemsView": "full"}
-            )
-        except RpcError:
-            return False
-        for turn in (result or {}).get("data") or ():
-            for item in turn.get("items") or ():
-                if item.get("type") == "userMessage" and item.get("clientId") == record_id:
-                    return True
-        return False
-
-    async def _start_turn(self, record: MailRecord) -> None:
+    async def _start_turn(self, record: MailRecord) -> bool:
+        """Start the turn that carries ``record``. True when the record is dealt with (its turn
+        runs, it was refused, or Codex had taken it before a crash); False when Codex is gone:
+        the record is back at the head of the queue, for after the restart."""
         assert self.codex is not None and self.thread is not None and self.inbox is not None
         rid = str(record.get("id"))
-        if self._check_first_message:
-            self._check_first_message = False
-            if await self._already_accepted(rid):
-                self.emit("turn.accepted", inbox_id=rid, inbox_seq=record.get("seq"),
-                          turn_id=None, recovered=True)  # fmt: skip
-                self.inbox.done(record)
-                await self._ack_coord(record)
-                await self._next_queued()
-                return
+        if rid in self._recovered:  # accepted before the crash (_resolve_unfinished said so)
+            self._recovered.discard(rid)
+            self.inbox.done(record)
+            await self._ack_coord(record)
+            return True
         # written before the call: the window in which Codex may accept the turn unseen is
-        # bounded by this record and turn.accepted (see _already_accepted); mono_ns lets a
+        # bounded by this record and turn.accepted (see _resolve_unfinished); mono_ns lets a
         # benchmark on the same machine measure inject latency across processes
-        self.emit("turn.starting", inbox_id=rid, mono_ns=time.monotonic_ns())
+        extra = {"continues": record["continues"]} if "continues" in record else {}
+        self.emit("turn.starting", inbox_id=rid, mono_ns=time.monotonic_ns(), **extra)
         try:
             turn = await self.codex.turn_start(
                 self.thread.id, str(record["text"]), clientUserMessageId=rid
             )
         except RpcError as exc:
             self._reject(record, f"codex refused the turn: {exc.message}")
-            return
+            return True
         except CodexError:
             self.queued.appendleft(record)  # Codex died: the record waits for the restart
-            return
+            return False
         self.turn = turn
-        self.emit("turn.accepted", inbox_id=rid, inbox_seq=record.get("seq"), turn_id=turn.turn_id)
+        self._turn_record = rid
+        self.emit("turn.accepted", inbox_id=rid, inbox_seq=record.get("seq"), turn_id=turn.turn_id,
+                  **extra)  # fmt: skip
         self.inbox.done(record)
         await self._ack_coord(record)
         self._turn_task = self._spawn(self._watch_turn(turn, self._generation), "turn")
+        return True
 
     async def _steer(self, record: MailRecord) -> None:
         assert self.codex is not None and self.thread is not None and self.turn is not None
@@ -451,46 +499,177 @@ class Worker:
         self.inbox.done(record)
 
     async def _next_queued(self) -> None:
-        if self.turn is None and self.queued and self.codex is not None:
-            await self._start_turn(self.queued.popleft())
+        """While the agent is idle, start the next queued message; one that is refused (or was
+        already taken before a crash) makes way for the one after it at once."""
+        while self.turn is None and self.queued and self.codex is not None:
+            if not await self._start_turn(self.queued.popleft()):
+                return
 
     async def _restart_codex(self, detail: str) -> None:
         self.forwarded.cancel_all()
+        cut: tuple[str, str | None] | None = None
         if self.turn is not None:
             self.emit("turn.aborted", turn_id=self.turn.turn_id, reason=detail)
+            cut = (self.turn.turn_id, self._turn_record)
             self.turn.close()
             self.turn = None
+            self._turn_record = None
         self.emit("error", message=f"codex exited: {detail}")
         if self.codex is not None:
             await self.codex.aclose(CODEX_CLOSE_GRACE)
             self.codex = None
         await asyncio.sleep(RESTART_BACKOFF[0])
         await self._start_codex(reason=f"codex exited: {detail}")
+        await self._resolve_unfinished(cause=f"codex exited: {detail}")  # a turn/start in flight
+        if cut is not None:
+            self._continue(cut[0], cut[1], f"codex exited: {detail}")
         await self._next_queued()
+
+    # -- crashes --------------------------------------------------------------------------------
+    async def _resolve_unfinished(self, cause: str | None = None) -> None:
+        """After a restart: resolve the turn the outbox says was running and never ended
+        (:mod:`codeswarm.worker.recovery`). ``cause``: what died, when the worker knows (Codex);
+        else the outbox says (the keeper's ``worker.exited``)."""
+        assert self.codex is not None and self.thread is not None
+        try:
+            records = records_backward(self.layout.outbox(self.agent), keep=recovery.worth_parsing)
+            with contextlib.closing(records):
+                unfinished = recovery.find_unfinished(records)
+        except MailboxError as exc:
+            self.emit("error", message=f"cannot read the outbox back to resolve a turn: {exc}")
+            return
+        if unfinished is None:
+            return
+        turn = None
+        with contextlib.suppress(CodexError):  # an old Codex, a new thread, Codex gone: no news
+            listed = await self.codex.request(
+                "thread/turns/list", {"threadId": self.thread.id, "limit": 5, "itemsView": "full"}
+            )
+            turn = recovery.find_turn(listed, unfinished)
+        turn_id = unfinished.turn_id
+        if turn_id is None:
+            if turn is None:
+                return  # Codex never took it: the record is still ahead of the cursor, it runs
+            turn_id = str(turn.get("id"))
+            self._recovered.add(unfinished.record_id)
+            self.emit("turn.accepted", inbox_id=unfinished.record_id, turn_id=turn_id,
+                      recovered=True)  # fmt: skip
+        if turn is not None and recovery.really_ended(turn):
+            self.emit("turn.recovered", turn_id=turn_id, status=turn.get("status"),
+                      error=recovery.turn_error(turn), text=recovery.final_text(turn))  # fmt: skip
+            return
+        if cause is not None:
+            reason = cause
+        elif unfinished.stopped:
+            reason = "the worker was stopped before the turn ended"
+        else:
+            reason = f"worker restarted mid-turn: {unfinished.cause}"
+        self.emit("turn.aborted", turn_id=turn_id, inbox_id=unfinished.record_id, reason=reason)
+        if not unfinished.stopped:
+            self._continue(turn_id, unfinished.record_id, cause or unfinished.cause)
+
+    def _continue(self, turn_id: str, record_id: str | None, cause: str) -> None:
+        """Queue, first in line, the follow-up turn that continues ``turn_id`` after a crash
+        (unless the swarm turned that off, the turn was itself a continuation, or the thread
+        that had it is gone)."""
+        if not self.spec.resume_interrupted or self._new_thread:
+            return
+        if record_id is not None and record_id.startswith(recovery.CONTINUE_PREFIX):
+            self.emit("error", message=f"turn {turn_id} continued an interrupted turn and was "
+                      "interrupted too: not continued again")  # fmt: skip
+            return
+        self.queued.appendleft(recovery.continuation(turn_id, cause))
+
+    # -- the MCP server -------------------------------------------------------------------------
+    def _mcp_lost(self, detail: str) -> None:
+        self.inputs.put_nowait(_Event(Input.MCP_LOST, detail=detail, generation=self._generation))
+
+    async def _watch_mcp(self, codex_pid: int, generation: int) -> None:
+        detail = await self.mcp.watch(codex_pid)
+        if generation == self._generation:
+            self._mcp_lost(detail)
+
+    async def _on_mcp_lost(self, detail: str) -> None:
+        """Bring the MCP server back: through the app-server if it can, else by restarting Codex
+        at the next idle moment (the thread is resumed either way)."""
+        if self.codex is None:
+            return
+        what = f"the MCP server '{MCP_SERVER}' is gone ({detail})"
+        if self.mcp.reloading:  # the reload asked for did not bring it back
+            self._restart_when_idle(f"{what} after a reload")
+            return
+        try:
+            await self.mcp.reload(self.codex.request)
+        except RpcError as exc:
+            self._restart_when_idle(f"{what} and the app-server cannot reload it ({exc.message})")
+            return
+        except CodexError:
+            return  # Codex itself died: its restart brings a new server
+        self.emit("error", message=f"{what}: restarted through the app-server, thread kept",
+                  mcp_restarted=MCP_SERVER)  # fmt: skip
+        if self.codex.pid is not None:
+            self._spawn(self._watch_mcp(self.codex.pid, self._generation), "mcp")
+
+    def _restart_when_idle(self, reason: str) -> None:
+        self._recycle = reason
+        if self.turn is None:
+            self.inputs.put_nowait(_Event(Input.TURN_DONE))  # idle now: at once
+
+    async def _recycle_codex(self) -> None:
+        """Restart an idle Codex on purpose (not a crash): close it, start a new one, resume."""
+        reason, self._recycle = self._recycle or "", None
+        self.emit("error", message=f"{reason}: restarting Codex, the thread is resumed")
+        self._generation += 1  # what watches the old Codex is stale from here on
+        self.forwarded.cancel_all()
+        if self.codex is not None:
+            await self.codex.aclose(CODEX_CLOSE_GRACE)
+            self.codex = None
+        await self._start_codex(reason=reason)
 
     async def _stop(self, why: str) -> None:
         """Interrupt a running turn, give it STOP_GRACE to end, then return (run() cleans up)."""
         self._stopping = True
         log.info("%s: stopping (%s)", self.agent, why)
         if self.turn is not None and self.codex is not None and self._turn_task is not None:
+            # said first: if the turn outlives the grace and we are killed, the next worker
+            # reports it cut short by a stop, not a crash, and does not continue it
+            self.emit("worker.stopping", reason=why, turn_id=self.turn.turn_id)
             with contextlib.suppress(CodexError, TimeoutError):
                 await self.turn.interrupt()
                 await asyncio.wait_for(asyncio.shield(self._turn_task), STOP_GRACE)
 
     # -- coordination -----------------------------------------------------------------------------
     async def _join_coord(self) -> None:
-        """Link the agent to the swarm's store; without it, the agent runs uncoordinated."""
-        try:
-            self.coord = await CoordLink.open(
-                self.spec.coord_db,
-                root=self.spec.cwd,
-                agent=self.agent,
-                role=self.role,
-                label=f"swarm {self.spec.name}",
-                report=self._coord_error,
-            )
-        except CoordError as exc:
-            self.emit("error", message=f"coordination unavailable: {exc}")
+        """Link the agent to the swarm's store before it is ready. A store that is busy or not
+        reachable yet (another process holds the write lock, a file system is slow) is tried
+        again with backoff for up to :data:`COORD_JOIN_TIMEOUT`; only then does the agent run
+        uncoordinated (its hooks still enforce leases, registering on their own)."""
+        deadline = time.monotonic() + COORD_JOIN_TIMEOUT
+        delay = COORD_JOIN_BACKOFF
+        while True:
+            try:
+                self.coord = await CoordLink.open(
+                    self.spec.coord_db,
+                    root=self.spec.cwd,
+                    agent=self.agent,
+                    role=self.role,
+                    label=f"swarm {self.spec.name}",
+                    report=self._coord_error,
+                )
+                return
+            except StorePathError as exc:  # a bad path does not get better by waiting
+                self.emit("error", message=f"coordination unavailable: {exc}")
+                return
+            except StoreUnavailableError as exc:
+                if time.monotonic() + delay > deadline or self._stop_requested.is_set():
+                    self.emit("error", message=f"coordination unavailable: {exc}")
+                    return
+                log.warning("%s: joining the store: %s; again in %.1fs", self.agent, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, COORD_JOIN_BACKOFF_MAX)
+            except CoordError as exc:
+                self.emit("error", message=f"coordination unavailable: {exc}")
+                return
 
     def _coord_error(self, message: str) -> None:
         self.emit("error", message=message)

@@ -2,22 +2,29 @@
 server (the coordination tools), its identity, and being woken by messages.
 
 Everything the agent's Codex needs is passed explicitly: hooks inherit Codex's environment, the
-MCP server does not (it gets only what its ``env`` table says).
+MCP server does not (it gets only what its ``env`` table says). The agent's shell gets none of it
+(:func:`shell_policy`): what is in Codex's environment stays with codeswarm's own processes.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from codeswarm.core import defaults
 from codeswarm.core.atomic import atomic_write
+from codeswarm.core.entry import module_args
 from codeswarm.core.swarm import SwarmSpec
 from codeswarm.hooks import groups
 
 MCP_SERVER = "codeswarm"
+SHELL_POLICY = "shell_environment_policy"
+SHELL_EXCLUDES = ("CODESWARM_*",)
+"""Never in an agent's shell: the paths of the swarm's state and the store's URL (with PostgreSQL,
+its credentials). Hooks and the MCP server still get them (docs/security/state.md)."""
 
 
 def agent_env(spec: SwarmSpec, agent: str, role: str) -> dict[str, str]:
@@ -56,7 +63,7 @@ def mcp_overrides(env: dict[str, str]) -> dict[str, Any]:
     return {
         f"mcp_servers.{MCP_SERVER}": {
             "command": sys.executable,
-            "args": ["-m", "codeswarm.mcp"],
+            "args": module_args("codeswarm.mcp"),
             "env": env,
             "required": True,
             "startup_timeout_sec": 30,
@@ -64,3 +71,37 @@ def mcp_overrides(env: dict[str, str]) -> dict[str, Any]:
             "default_tools_approval_mode": "approve",
         }
     }
+
+
+def shell_policy(configured: Mapping[str, Any]) -> dict[str, Any]:
+    """Codex's ``shell_environment_policy`` for a fleet agent: the person's own (``configured``)
+    with :data:`SHELL_EXCLUDES` always excluded and, unless
+    they chose otherwise, Codex's default filter of ``*KEY*``, ``*SECRET*`` and ``*TOKEN*`` names
+    on (the model provider reads its key in Codex's own process, not in the shell)."""
+    policy = dict(configured)
+    filters = policy.get("filters")
+    if isinstance(filters, Mapping):  # Codex refuses `filters` mixed with `exclude`
+        policy["filters"] = {**filters, **dict.fromkeys(SHELL_EXCLUDES, "exclude")}
+    else:
+        exclude = policy.get("exclude")
+        mine = [p for p in exclude if isinstance(p, str)] if isinstance(exclude, list) else []
+        policy["exclude"] = [*mine, *(p for p in SHELL_EXCLUDES if p not in mine)]
+    policy.setdefault("ignore_default_excludes", False)
+    return policy
+
+
+def shell_overrides(home: Path, overrides: Mapping[str, str]) -> dict[str, Any]:
+    """The Codex config for the agent's shell: :func:`shell_policy` of the person's own policy,
+    the table in the agent's ``config.toml`` (seeded from theirs) then their ``up --config
+    shell_environment_policy[.KEY]=VALUE`` overrides (see :func:`without_shell_policy`)."""
+    from codeswarm.core.sandbox import configured_table
+
+    return {
+        SHELL_POLICY: shell_policy(configured_table(home / "config.toml", overrides, SHELL_POLICY))
+    }
+
+
+def without_shell_policy(overrides: Mapping[str, str]) -> dict[str, str]:
+    """``overrides`` less the shell policy's: they are folded into :func:`shell_policy`, and as
+    ``-c`` flags of their own, after it, they would replace codeswarm's excludes."""
+    return {k: v for k, v in overrides.items() if k.partition(".")[0].strip() != SHELL_POLICY}

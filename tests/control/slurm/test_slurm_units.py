@@ -73,7 +73,7 @@ def test_script_requests_one_task_per_agent_with_every_option_in_order() -> None
     ]
     assert "GRACE=90" in text
     assert (
-        'srun --kill-on-bad-exit=0 "$PYTHON" -m codeswarm.control.launch.slurm_task --run-dir "$RUN_DIR"'
+        'srun --kill-on-bad-exit=0 "$PYTHON" -P -m codeswarm.control.launch.slurm_task --run-dir "$RUN_DIR"'
         in text
     )
     assert "PYTHON=/shared/venv/bin/python" in text and "RUN_DIR=/shared/state/runs/demo" in text

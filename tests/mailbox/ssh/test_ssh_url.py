@@ -56,15 +56,15 @@ def test_the_remote_command_prefers_the_workspace_venv() -> None:
     words = shlex.split(cmd)
     assert words[:3] == ["exec", "sh", "-c"] and len(words) == 4
     script = words[3]
-    assert "'/scratch/my ws'/.venv/bin/python -m codeswarm.mailbox.serve" in script
-    assert "exec python3 -m codeswarm.mailbox.serve" in script
+    assert "'/scratch/my ws'/.venv/bin/python -P -m codeswarm.mailbox.serve" in script
+    assert "exec python3 -P -m codeswarm.mailbox.serve" in script
     assert "--run-dir '/scratch/my ws/runs/demo'" in script
 
 
 def test_the_remote_command_with_a_python_and_a_home_path() -> None:
     t = SshTransport("ssh://h/~/ws?python=/opt/py/bin/python3", rotate_bytes=None, create=False)
     cmd = t.remote_command()
-    assert cmd.startswith("/opt/py/bin/python3 -m codeswarm.mailbox.serve ")
+    assert cmd.startswith("/opt/py/bin/python3 -P -m codeswarm.mailbox.serve ")
     assert cmd.endswith('--run-dir "$HOME"/ws')
     assert "--rotate-bytes none" in cmd and "--no-create" in cmd
     assert (

@@ -35,7 +35,7 @@ audit:    events
 options (anywhere on the line):
   --json        print JSON
   --as AGENT    act as AGENT (name#generation, or a name); default $CODESWARM_AGENT_ID
-  --db URL      the database; default $CODESWARM_DB, [coord] db, .codeswarm/coord.db
+  --db URL      the database; default $CODESWARM_DB, [coord] db, <state dir>/coord.db
   --scope DIR   the scope root; default $CODESWARM_SCOPE, the project root
 
 exit codes: 0 ok, 3 conflict, 2 bad input, 1 other failure.

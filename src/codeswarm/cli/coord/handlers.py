@@ -9,13 +9,27 @@ from __future__ import annotations
 
 import os
 
-from codeswarm.cli.coord.parser import Call, Command
-from codeswarm.coordination.models import record_id
+from codeswarm.cli.coord.parser import (
+    FLAG,
+    MESSAGE_ID,
+    PATH,
+    PATHS,
+    TASK_ID,
+    TASK_IDS,
+    TEXT,
+    TEXTS,
+    Call,
+    Command,
+    Kind,
+)
+from codeswarm.coordination import bounds
 from codeswarm.core.errors import ConflictError, NotFoundError, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from codeswarm.cli.coord.parser import Handler
 
 
 def _register(c: Call) -> Any:
@@ -68,14 +82,14 @@ def _leases(c: Call) -> Any:
 def _task_add(c: Call) -> Any:
     return c.coord.add_task(
         c["title"],
-        type=c["type"] or "task",
+        type="task" if c["type"] is None else c["type"],
         description=c["description"] or "",
         files=c["file"],
-        priority=c["priority"] or 0,
+        priority=0 if c["priority"] is None else c["priority"],
         depends_on=c["depends_on"],
         key=c["key"],
         parent=c["parent"],
-        if_dep_fails=c["if_dep_fails"] or "cancel",
+        if_dep_fails="cancel" if c["if_dep_fails"] is None else c["if_dep_fails"],
         by=c.maybe_agent,
         cwd=os.getcwd(),
     )
@@ -113,108 +127,129 @@ def _kv_get(c: Call) -> Any:
     return entry
 
 
-def _kv_cas(c: Call) -> Any:
-    try:
-        expected = int(c["expected_version"])
-    except ValueError:
-        raise UsageError(
-            f"kv cas: EXPECTED_VERSION must be a number, not {c['expected_version']!r}"
-        ) from None
-    return c.coord.kv_set(c["key"], c["value"], by=c.maybe_agent, expect_version=expected)
-
-
 def _kv_del(c: Call) -> Any:
     c.coord.kv_delete(c["key"], by=c.maybe_agent, expect_version=c["expect_version"])
     return {"deleted": c["key"]}
 
 
+def _inbox(c: Call) -> Any:
+    limit = 100 if c["limit"] is None else c["limit"]
+    return c.coord.inbox(c.agent, limit=limit, wait=c["wait"] or 0.0)
+
+
 def _events(c: Call) -> Any:
-    since = c["since"] or 0
-    filters = {"agent": c["agent"], "kind": c["kind"], "limit": c["limit"] or 1000}
-    if c["wait"]:
+    since = 0 if c["since"] is None else c["since"]
+    limit = 1000 if c["limit"] is None else c["limit"]
+    filters = {"agent": c["agent"], "kind": c["kind"], "limit": limit}
+    if c["wait"]:  # 0 (or none): answer at once
         return c.coord.wait(since=since, timeout=c["wait"], **filters)
     return c.coord.events(since=since, **filters)
 
 
 _TASK_ID = ("id",)
+SECONDS_TTL = Kind.number(bounds.TTL)
+SECONDS_WAIT = Kind.number(bounds.WAIT)
+VERSION = Kind.number(bounds.VERSION)
+POSITIONALS = {
+    "id": TASK_ID,
+    "on": TASK_ID,
+    "ids": MESSAGE_ID,
+    "path": PATH,
+    "expected_version": VERSION,
+}
+"""How a positional of each name is checked (the rest are text the service checks)."""
+
+
+def _cmd(
+    name: str,
+    handler: Handler,
+    positionals: tuple[str, ...],
+    options: dict[str, Kind | str],
+    help: str,
+) -> Command:
+    return Command(name, handler, positionals, options, help, positional_kinds=POSITIONALS)
+
+
 COMMANDS: dict[str, Command] = {
     cmd.name: cmd
     for cmd in [
-        Command("register", _register, ("name",),
-                {"--role": "str", "--label": "str", "--pid": "int", "--lease-s": "float"},
-                "Register NAME (a new generation if it exists) and print its id NAME#GENERATION."),
-        Command("heartbeat", lambda c: c.coord.heartbeat(c.agent), (), {},
-                "Keep the agent alive for another lease period."),
-        Command("deregister", lambda c: c.coord.deregister(c.agent), (), {},
-                "End the agent: release its leases, reopen its tasks."),
-        Command("agents", lambda c: c.coord.agents(all=c["all"]), (), {"--all": "flag"},
-                "The live agents (--all: also expired and deregistered ones)."),
-        Command("lease", _lease, ("path",),
-                {"--shared": "flag", "--ttl": "float", "--note": "str", "--wait": "float"},
-                "Lease a file, a directory (trailing /) or a glob. Exit 3 when another agent "
-                "holds an overlapping lease (after waiting up to --wait seconds)."),
-        Command("release", _release, ("path?",), {"--all": "flag"}, "Release a lease."),
-        Command("renew", lambda c: c.coord.renew(c.agent, c["path"], cwd=os.getcwd()), ("path?",),
-                {}, "Extend the TTL of a lease (default: all of the agent's leases)."),
-        Command("leases", _leases, (), {"--mine": "flag", "--path": "str"},
-                "The live leases (--path: only those overlapping PATH)."),
-        Command("check", _check, ("path",), {"--shared": "flag"},
-                "Exit 3 if a lease on PATH would conflict with another agent's lease."),
-        Command("task add", _task_add, ("title",),
-                {"--type": "str", "--description": "str", "--file": "list", "--priority": "int",
-                 "--depends-on": "list", "--key": "str", "--parent": "int",
-                 "--if-dep-fails": "str"},
-                "Add a task; --key makes it idempotent; --depends-on ID may repeat."),
-        Command("task claim", lambda c: c.coord.claim(c.agent, c["id"], version=c["version"]),
-                _TASK_ID, {"--version": "int"},
-                "Claim an open task (exit 3 if someone else has it or its version moved)."),
-        Command("task claim-next", lambda c: c.coord.claim_next(c.agent, type=c["type"]), (),
-                {"--type": "str"}, "Claim the best open task; prints nothing when none is open."),
-        Command("task start", lambda c: c.coord.start(c.agent, c["id"]), _TASK_ID, {},
-                "Mark a claimed task in progress."),
-        Command("task progress", lambda c: c.coord.progress(c.agent, c["id"], c["note"]),
-                ("id", "note"), {}, "Add a progress note."),
-        Command("task done", _task_done, _TASK_ID,
-                {"--result": "str", "--changed": "list", "--tests": "list"},
-                "Complete a task (--changed FILE and --tests CMD may repeat)."),
-        Command("task fail", lambda c: c.coord.fail(c.agent, c["id"], reason=c["reason"] or ""),
-                _TASK_ID, {"--reason": "str"}, "Fail a task; its dependents are cancelled."),
-        Command("task cancel",
-                lambda c: c.coord.cancel(c["id"], by=c.maybe_agent, reason=c["reason"] or ""),
-                _TASK_ID, {"--reason": "str"}, "Cancel a task that has not ended."),
-        Command("task unclaim", lambda c: c.coord.unclaim(c.agent, c["id"]), _TASK_ID, {},
-                "Give a task back (open again)."),
-        Command("task depend",
-                lambda c: c.coord.add_dependencies(c["id"], [record_id("task", v) for v in c["on"]], by=c.maybe_agent),
-                ("id", "on..."), {}, "Make a task also wait for others (cycles are refused)."),
-        Command("task show", _task_show, _TASK_ID, {}, "One task and its progress notes."),
-        Command("tasks", _tasks, (), {"--status": "list", "--mine": "flag", "--type": "str"},
-                "The tasks of the scope (--status may repeat)."),
-        Command("kv get", _kv_get, ("key",), {}, "Print a value (exit 2 if there is none)."),
-        Command("kv set",
-                lambda c: c.coord.kv_set(c["key"], c["value"], by=c.maybe_agent,
-                                         expect_version=c["expect_version"]),
-                ("key", "value"), {"--expect-version": "int"}, "Write a value."),
-        Command("kv cas", _kv_cas, ("key", "expected_version", "value"), {},
-                "Write only if the key is at EXPECTED_VERSION (0: absent); exit 3 otherwise."),
-        Command("kv del", _kv_del, ("key",), {"--expect-version": "int"}, "Delete a key."),
-        Command("kv ls", lambda c: c.coord.kv_list(c["prefix"] or ""), ("prefix?",), {},
-                "Entries whose key starts with PREFIX."),
-        Command("send",
-                lambda c: c.coord.send(c["to"], c["text"], sender=c.maybe_agent,
-                                       reply_to=c["reply_to"]),
-                ("to", "text"), {"--reply-to": "int"},
-                "Send TEXT to an agent name, or to every agent with '*'."),
-        Command("inbox", lambda c: c.coord.inbox(c.agent, limit=c["limit"] or 100,
-                                                 wait=c["wait"] or 0.0),
-                (), {"--wait": "float", "--limit": "int"},
-                "Unacknowledged messages (they come back until acked)."),
-        Command("ack", lambda c: {"acked": c.coord.ack(c.agent, [record_id("message", v) for v in c["ids"]])}, ("ids...",), {},
-                "Acknowledge messages."),
-        Command("events", _events, (),
-                {"--since": "int", "--agent": "str", "--kind": "str", "--limit": "int",
-                 "--wait": "float"},
-                "The audit log (--kind lease. for a family; --wait blocks for news)."),
+        _cmd("register", _register, ("name",),
+             {"--role": TEXT, "--label": TEXT, "--pid": Kind.number(bounds.PID),
+              "--lease-s": Kind.number(bounds.LEASE_S)},
+             "Register NAME (a new generation if it exists) and print its id NAME#GENERATION."),
+        _cmd("heartbeat", lambda c: c.coord.heartbeat(c.agent), (), {},
+             "Keep the agent alive for another lease period."),
+        _cmd("deregister", lambda c: c.coord.deregister(c.agent), (), {},
+             "End the agent: release its leases, reopen its tasks."),
+        _cmd("agents", lambda c: c.coord.agents(all=c["all"]), (), {"--all": FLAG},
+             "The live agents (--all: also expired and deregistered ones)."),
+        _cmd("lease", _lease, ("path",),
+             {"--shared": FLAG, "--ttl": SECONDS_TTL, "--note": TEXT, "--wait": SECONDS_WAIT},
+             "Lease a file, a directory (trailing /) or a glob. Exit 3 when another agent "
+             "holds an overlapping lease (after waiting up to --wait seconds)."),
+        _cmd("release", _release, ("path?",), {"--all": FLAG}, "Release a lease."),
+        _cmd("renew", lambda c: c.coord.renew(c.agent, c["path"], cwd=os.getcwd()), ("path?",),
+             {}, "Extend the TTL of a lease (default: all of the agent's leases)."),
+        _cmd("leases", _leases, (), {"--mine": FLAG, "--path": PATH},
+             "The live leases (--path: only those overlapping PATH)."),
+        _cmd("check", _check, ("path",), {"--shared": FLAG},
+             "Exit 3 if a lease on PATH would conflict with another agent's lease."),
+        _cmd("task add", _task_add, ("title",),
+             {"--type": TEXT, "--description": TEXT, "--file": PATHS,
+              "--priority": Kind.number(bounds.PRIORITY), "--depends-on": TASK_IDS,
+              "--key": TEXT, "--parent": TASK_ID, "--if-dep-fails": TEXT},
+             "Add a task; --key makes it idempotent; --depends-on ID may repeat."),
+        _cmd("task claim", lambda c: c.coord.claim(c.agent, c["id"], version=c["version"]),
+             _TASK_ID, {"--version": VERSION},
+             "Claim an open task (exit 3 if someone else has it or its version moved)."),
+        _cmd("task claim-next", lambda c: c.coord.claim_next(c.agent, type=c["type"]), (),
+             {"--type": TEXT}, "Claim the best open task; prints nothing when none is open."),
+        _cmd("task start", lambda c: c.coord.start(c.agent, c["id"]), _TASK_ID, {},
+             "Mark a claimed task in progress."),
+        _cmd("task progress", lambda c: c.coord.progress(c.agent, c["id"], c["note"]),
+             ("id", "note"), {}, "Add a progress note."),
+        _cmd("task done", _task_done, _TASK_ID,
+             {"--result": TEXT, "--changed": PATHS, "--tests": TEXTS},
+             "Complete a task (--changed FILE and --tests CMD may repeat)."),
+        _cmd("task fail", lambda c: c.coord.fail(c.agent, c["id"], reason=c["reason"] or ""),
+             _TASK_ID, {"--reason": TEXT}, "Fail a task; its dependents are cancelled."),
+        _cmd("task cancel",
+             lambda c: c.coord.cancel(c["id"], by=c.maybe_agent, reason=c["reason"] or ""),
+             _TASK_ID, {"--reason": TEXT}, "Cancel a task that has not ended."),
+        _cmd("task unclaim", lambda c: c.coord.unclaim(c.agent, c["id"]), _TASK_ID, {},
+             "Give a task back (open again)."),
+        _cmd("task depend", lambda c: c.coord.add_dependencies(c["id"], c["on"], by=c.maybe_agent),
+             ("id", "on..."), {}, "Make a task also wait for others (cycles are refused)."),
+        _cmd("task show", _task_show, _TASK_ID, {}, "One task and its progress notes."),
+        _cmd("tasks", _tasks, (), {"--status": TEXTS, "--mine": FLAG, "--type": TEXT},
+             "The tasks of the scope (--status may repeat)."),
+        _cmd("kv get", _kv_get, ("key",), {}, "Print a value (exit 2 if there is none)."),
+        _cmd("kv set",
+             lambda c: c.coord.kv_set(c["key"], c["value"], by=c.maybe_agent,
+                                      expect_version=c["expect_version"]),
+             ("key", "value"), {"--expect-version": VERSION}, "Write a value."),
+        _cmd("kv cas",
+             lambda c: c.coord.kv_set(c["key"], c["value"], by=c.maybe_agent,
+                                      expect_version=c["expected_version"]),
+             ("key", "expected_version", "value"), {},
+             "Write only if the key is at EXPECTED_VERSION (0: absent); exit 3 otherwise."),
+        _cmd("kv del", _kv_del, ("key",), {"--expect-version": VERSION}, "Delete a key."),
+        _cmd("kv ls", lambda c: c.coord.kv_list(c["prefix"] or ""), ("prefix?",), {},
+             "Entries whose key starts with PREFIX."),
+        _cmd("send",
+             lambda c: c.coord.send(c["to"], c["text"], sender=c.maybe_agent,
+                                    reply_to=c["reply_to"]),
+             ("to", "text"), {"--reply-to": MESSAGE_ID},
+             "Send TEXT to an agent name, or to every agent with '*'."),
+        _cmd("inbox", _inbox, (),
+             {"--wait": SECONDS_WAIT, "--limit": Kind.number(bounds.INBOX_LIMIT)},
+             "Unacknowledged messages (they come back until acked)."),
+        _cmd("ack", lambda c: {"acked": c.coord.ack(c.agent, c["ids"])}, ("ids...",), {},
+             "Acknowledge messages."),
+        _cmd("events", _events, (),
+             {"--since": Kind.number(bounds.SEQ), "--agent": TEXT, "--kind": TEXT,
+              "--limit": Kind.number(bounds.EVENTS_LIMIT), "--wait": SECONDS_WAIT},
+             "The audit log (--kind lease. for a family; --wait blocks for news)."),
     ]
 }  # fmt: skip
 GROUPS = {"task", "kv"}

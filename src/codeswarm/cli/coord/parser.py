@@ -1,12 +1,16 @@
 """Parsing a ``codeswarm coord`` command line, by hand: argparse alone costs ~5 ms, about a
 quarter of the whole command.
 
-A line is the options that go anywhere (:func:`parse_line`), a command name, then that command's
-positionals and options (:meth:`Command.parse`). Every mistake raises :class:`UsageError`.
+A line is the options that go anywhere (:class:`Line`), a command name, then that command's
+positionals and options (:meth:`Command.parse`). Every mistake raises :class:`UsageError`, and
+every value is checked against its bounds (:mod:`codeswarm.coordination.bounds`) here, before
+the store is opened: a refused line touches nothing.
 """
 
 from __future__ import annotations
 
+from codeswarm.coordination.bounds import Range, check_path
+from codeswarm.coordination.models import record_id, split_ref
 from codeswarm.core.errors import UsageError
 
 TYPE_CHECKING = False  # not `typing` at run time: agents run this on every step
@@ -20,6 +24,52 @@ if TYPE_CHECKING:
 
 GLOBAL_OPTIONS = {"--as": "agent", "--db": "db", "--scope": "scope"}
 """The options that take a value and go anywhere on the line (besides ``--json``)."""
+
+
+class Kind:
+    """What an option or positional takes: its METAVAR in the usage line, how a word becomes
+    the value (raising :class:`UsageError`), and whether the option may repeat."""
+
+    __slots__ = ("convert", "metavar", "repeat")
+
+    def __init__(
+        self, metavar: str, convert: Callable[[str, str], Any], *, repeat: bool = False
+    ) -> None:
+        self.metavar = metavar
+        self.convert = convert
+        """``convert(what, word)``: ``what`` names the option in the error."""
+        self.repeat = repeat
+
+    @classmethod
+    def number(cls, bounds: Range) -> Kind:
+        """A number within ``bounds`` (seconds, or a whole number)."""
+        return cls("N" if bounds.integer else "SECONDS", bounds.parse)
+
+
+def _text(what: str, word: str) -> str:
+    return word
+
+
+def _path(what: str, word: str) -> str:
+    return check_path(word)
+
+
+def _task_id(what: str, word: str) -> int:
+    return record_id("task", word)
+
+
+def _message_id(what: str, word: str) -> int:
+    return record_id("message", word)
+
+
+TEXT = Kind("TEXT", _text)
+TEXTS = Kind("TEXT", _text, repeat=True)
+PATH = Kind("PATH", _path)
+PATHS = Kind("PATH", _path, repeat=True)
+TASK_ID = Kind("ID", _task_id)
+TASK_IDS = Kind("ID", _task_id, repeat=True)
+MESSAGE_ID = Kind("ID", _message_id)
+FLAG = "flag"
 
 
 class Line:
@@ -45,6 +95,10 @@ class Line:
                         raise UsageError(f"{opt} needs a value")
                     value = argv[i]
                     i += 1
+                if not value:  # never a silent fall back to $CODESWARM_AGENT_ID or a default
+                    raise UsageError(f"{opt} needs a value, not an empty string")
+                if opt == "--as":
+                    split_ref(value)
                 setattr(self, GLOBAL_OPTIONS[opt], value)
             else:
                 self.words.append(arg)
@@ -78,26 +132,29 @@ class Call:
 
 class Command:
     """A subcommand: its positionals (``name``, ``name?`` optional, ``name...`` one or more,
-    ``name*`` any number) and options (``flag``, ``str``, ``int``, ``float``, ``list``)."""
+    ``name*`` any number; converted by the :class:`Kind` ``positional_kinds`` gives the name,
+    else kept as text) and options (:data:`FLAG` or a :class:`Kind`)."""
 
     def __init__(
         self,
         name: str,
         handler: Handler,
         positionals: tuple[str, ...] = (),
-        options: dict[str, str] | None = None,
+        options: dict[str, Kind | str] | None = None,
         help: str = "",
+        positional_kinds: dict[str, Kind] | None = None,
     ) -> None:
         self.name = name
         self.handler = handler
         self.positionals = positionals
         self.options = options or {}
         self.help = help
+        self.positional_kinds = positional_kinds or {}
 
     def usage(self) -> str:
         pos = " ".join(p.upper() for p in self.positionals)
         opts = " ".join(
-            f"[{o}]" if kind == "flag" else f"[{o} {kind.upper()}]"
+            f"[{o}]" if not isinstance(kind, Kind) else f"[{o} {kind.metavar}]"
             for o, kind in self.options.items()
         )
         return f"usage: codeswarm coord {self.name} {pos} {opts}".rstrip() + f"\n\n{self.help}\n"
@@ -105,8 +162,11 @@ class Command:
     def parse(self, argv: list[str]) -> dict[str, Any]:
         """The command's arguments by name (options without ``--``, dashes as underscores)."""
         out: dict[str, Any] = {}
-        for opt, kind in self.options.items():
-            out[_key(opt)] = [] if kind == "list" else (False if kind == "flag" else None)
+        for opt, spec in self.options.items():
+            if isinstance(spec, Kind):
+                out[_key(opt)] = [] if spec.repeat else None
+            else:
+                out[_key(opt)] = False
         rest: list[str] = []
         i = 0
         while i < len(argv):
@@ -122,8 +182,7 @@ class Command:
             found = self.options.get(opt)
             if found is None:
                 raise UsageError(f"{self.name}: unknown option {opt} (see --help)")
-            kind = found
-            if kind == "flag":
+            if not isinstance(found, Kind):
                 if eq:
                     raise UsageError(f"{self.name}: {opt} takes no value")
                 out[_key(opt)] = True
@@ -133,19 +192,25 @@ class Command:
                     raise UsageError(f"{self.name}: {opt} needs a value")
                 value = argv[i]
                 i += 1
-            converted = _convert(self.name, opt, kind, value)
-            if kind == "list":
+            converted = found.convert(f"{self.name}: {opt}", value)
+            if found.repeat:
                 out[_key(opt)].append(converted)
+            elif out[_key(opt)] is not None:
+                raise UsageError(f"{self.name}: {opt} given twice")
             else:
                 out[_key(opt)] = converted
         for pos in self.positionals:
             key = pos.rstrip("?.*")
+            conv = self.positional_kinds.get(key)
+            what = f"{self.name}: {key.upper()}"
             if pos.endswith(("...", "*")):
                 if not rest and pos.endswith("..."):
                     raise UsageError(f"{self.name}: missing {key.upper()}")
-                out[key], rest = rest, []
+                out[key] = rest if conv is None else [conv.convert(what, w) for w in rest]
+                rest = []
             elif rest:
-                out[key] = rest.pop(0)
+                word = rest.pop(0)
+                out[key] = word if conv is None else conv.convert(what, word)
             elif pos.endswith("?"):
                 out[key] = None
             else:
@@ -157,14 +222,3 @@ class Command:
 
 def _key(opt: str) -> str:
     return opt[2:].replace("-", "_")
-
-
-def _convert(cmd: str, opt: str, kind: str, value: str) -> Any:
-    try:
-        if kind == "int":
-            return int(value)
-        if kind == "float":
-            return float(value)
-    except ValueError:
-        raise UsageError(f"{cmd}: {opt} expects a number, not {value!r}") from None
-    return value

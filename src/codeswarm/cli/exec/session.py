@@ -28,7 +28,7 @@ from codeswarm.control.events.translate import EventStamper
 from codeswarm.core import events as ev
 from codeswarm.core.config import load_config
 from codeswarm.core.events import Event
-from codeswarm.core.paths import state_dir
+from codeswarm.core.paths import ensure_state_dir
 
 
 def _ask_policy(console: Any) -> ApprovalPolicy:
@@ -65,7 +65,9 @@ async def _run(opts: ExecOptions, launched: Launched) -> int:
     approval_policy = opts.approval_policy or config.codex.approval_policy
     sandbox = opts.sandbox or config.codex.sandbox
     stamper = EventStamper(EXEC_AGENT)
-    stderr_log = state_dir() / "logs" / f"exec-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    stderr_log = (
+        ensure_state_dir() / "logs" / f"exec-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    )
 
     async with contextlib.AsyncExitStack() as stack:
         approval = _Deferred()

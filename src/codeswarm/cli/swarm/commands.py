@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from codeswarm.cli.args import WEEK, seconds
 from codeswarm.core.errors import UsageError
 
 UP_TIMEOUT = 120.0
@@ -47,7 +48,7 @@ def up(
         [], "--config", "-c", help="Codex config override KEY=VALUE; repeatable."
     ),
     timeout: float = typer.Option(
-        UP_TIMEOUT, "--timeout", help="Seconds to wait for every agent to be ready."
+        UP_TIMEOUT, "--timeout", help="Seconds to wait for every agent to be ready (1 to 604800)."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the ready fleet as JSON."),
     coord: bool = typer.Option(
@@ -61,12 +62,19 @@ def up(
     leases_auto: bool = typer.Option(
         True, "--auto-leases/--no-auto-leases", help="A first edit of a free file leases it."
     ),
+    resume_interrupted: bool = typer.Option(
+        True,
+        "--resume-interrupted/--no-resume-interrupted",
+        help="After a crash, continue the cut-short turn with a follow-up turn (default on).",
+    ),
     backend: str = typer.Option(
         "local", "--backend", help="local (processes here) | slurm (an sbatch job, one task each)."
     ),
-    nodes: int | None = typer.Option(None, "--nodes", help="Slurm: how many nodes."),
+    nodes: int | None = typer.Option(
+        None, "--nodes", min=1, max=512, help="Slurm: how many nodes."
+    ),
     ntasks_per_node: int | None = typer.Option(
-        None, "--ntasks-per-node", help="Slurm: agents per node."
+        None, "--ntasks-per-node", min=1, max=512, help="Slurm: agents per node."
     ),
     partition: str | None = typer.Option(None, "--partition", help="Slurm partition."),
     account: str | None = typer.Option(None, "--account", help="Slurm account."),
@@ -76,13 +84,19 @@ def up(
         [], "--sbatch-arg", help="Slurm: an extra sbatch option (--constraint=X); repeatable."
     ),
     stop_grace: int = typer.Option(
-        60, "--stop-grace", min=1, help="Slurm: seconds workers get to stop at the job's end."
+        60,
+        "--stop-grace",
+        min=1,
+        max=3600,
+        help="Slurm: seconds workers get to stop at the job's end.",
     ),
 ) -> None:
     """Start a swarm of N agents (local processes, or a Slurm job) and wait until every one is
     ready."""
     from codeswarm.cli.swarm.up import run_up
     from codeswarm.core.swarm import SlurmOptions
+
+    seconds("--timeout", timeout, 1.0, WEEK)  # before anything starts
 
     slurm = SlurmOptions(
         nodes=nodes, ntasks_per_node=ntasks_per_node, partition=partition, account=account,
@@ -93,6 +107,7 @@ def up(
         approval_policy=approval_policy, sandbox=sandbox, approvals=approvals,
         message_mode=message_mode, config=config, timeout=timeout, json_out=json_out,
         coord=coord, roles=roles, leases_auto=leases_auto, backend=backend, slurm=slurm,
+        resume_interrupted=resume_interrupted,
     )  # fmt: skip
 
 
@@ -131,7 +146,9 @@ def logs(
     swarm: str = typer.Argument(...),
     agent: str = typer.Argument(..., help="Agent id or rank."),
     codex: bool = typer.Option(False, "--codex", help="Codex's own log (stderr) instead."),
-    lines: int = typer.Option(50, "--lines", "-n", help="How many lines from the end (0: all)."),
+    lines: int = typer.Option(
+        50, "--lines", "-n", min=0, help="How many lines from the end (0: all)."
+    ),
 ) -> None:
     """Print the end of an agent's worker log (or its Codex log)."""
     from codeswarm.control.steering import resolve_targets
@@ -175,7 +192,9 @@ def approve(
     run, spec = _run(swarm)
     (one,) = resolve_targets(spec, agent)[:1]
     decision = "decline" if decline else "acceptForSession" if session else "accept"
-    rid: int | str = int(request_id) if request_id.isdigit() else request_id
+    # ascii: str.isdigit() also takes "²", which int() refuses
+    digits = request_id.isascii() and request_id.isdigit()
+    rid: int | str = int(request_id) if digits else request_id
     do_approve(run, one, rid, decision)
     print(f"{decision} sent to {one} for request {request_id}")
 
@@ -183,7 +202,7 @@ def approve(
 def down(
     swarm: str = typer.Argument(...),
     grace: float = typer.Option(
-        10.0, "--grace", help="Seconds workers get before they are killed."
+        10.0, "--grace", help="Seconds workers get before they are killed (0 to 3600)."
     ),
     purge: bool = typer.Option(
         False, "--purge", help="Also delete the run directory (threads, mailbox, logs)."
@@ -195,6 +214,7 @@ def down(
     unless --purge."""
     from codeswarm.control.launch import backend_for
 
+    seconds("--grace", grace, 0.0, 3600.0)
     run, spec = _run(swarm)
     killed = backend_for(spec.backend).stop(run, spec, grace=grace)
     extra = f" (had to kill: {killed})" if killed else ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from codeswarm.cli.args import Parser
+from codeswarm.cli.args import WEEK, Parser, seconds
 
 TYPE_CHECKING = False  # not `typing` at run time: `send --help` and bad input stay cheap
 if TYPE_CHECKING:
@@ -28,7 +28,9 @@ def parser() -> Parser:
     p.add_argument("--wait", action="store_true", help="wait for the turns and print their answers")
     p.add_argument("--stream", action="store_true", help="with --wait: show the turns as they run")
     p.add_argument("--mode", choices=("queue", "steer"), help="when a turn is running")
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds --wait waits")
+    p.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds --wait waits (1 to 604800)"
+    )
     p.add_argument("--json", action="store_true", dest="json_out", help="JSON output")
     p.add_argument(
         "--remote", help="ssh://[user@]host[:port]/path/to/workspace of a swarm elsewhere"
@@ -45,6 +47,7 @@ def main(argv: list[str]) -> int:
 
 def _run(argv: list[str]) -> int:
     args = parser().parse_args(argv)
+    seconds("--timeout", args.timeout, 1.0, WEEK)
     text: str = args.text
     if text == "-":
         text = sys.stdin.read()
@@ -180,6 +183,10 @@ async def _wait(
                 if agent not in want or agent in done:
                     continue
                 kind = event["type"]
+                if kind == ev.AGENT_FAILED and event.get("final"):  # given up: nothing will come
+                    done[agent] = {"status": "failed", "text": "", "turn_id": turn_of.get(agent),
+                                   "error": f"agent given up: {event.get('reason')}"}  # fmt: skip
+                    continue
                 if kind == ev.MESSAGE_ACCEPTED and event.get("inbox_id") == want[agent]:
                     if event.get("turn_id"):
                         turn_of[agent] = event["turn_id"]

@@ -21,12 +21,43 @@ if TYPE_CHECKING:
     from codeswarm.core.swarm import RunDir, SwarmSpec
 
 
-def _coord_db() -> str:
+def _coord_db(workdir: Path) -> str:
     """The coordination store every agent of the swarm shares (an absolute path or a URL)."""
     from codeswarm.coordination import resolve_url
 
-    url = resolve_url()
+    url = resolve_url(start=workdir)
     return url if "://" in url else os.path.abspath(url)
+
+
+def _exposures(spec: SwarmSpec, run: RunDir) -> list[str]:
+    """What of the swarm's state and of the code run outside the sandbox its agents could write
+    (docs/security/state.md), one warning per writable root; and state an older codeswarm left in
+    the project."""
+    import codeswarm
+    from codeswarm.core.paths import legacy_state_dir
+    from codeswarm.core.sandbox import WORKSPACE_TABLE, configured_table, exposures, writable_roots
+
+    seed = Path(spec.user_codex_home) / "config.toml" if spec.user_codex_home else None
+    workspace = configured_table(seed, spec.config_overrides, WORKSPACE_TABLE)
+    roots = writable_roots(spec.sandbox, spec.cwd, workspace, os.environ)
+    guarded = {"the swarm's state": run.root}
+    db = spec.coord_db or ""
+    if db.startswith("sqlite:"):
+        rest = db[len("sqlite:") :]
+        db = (rest[2:] if rest.startswith("//") else rest).partition("?")[0]
+    if db and "://" not in db:
+        guarded["the coordination store"] = Path(db)
+    guarded["codeswarm's code"] = Path(codeswarm.__file__).parent
+    guarded["codeswarm's Python"] = Path(sys.prefix)
+    guarded["the Codex CLI"] = Path(spec.codex_bin)
+    warnings = exposures(roots, spec.sandbox, guarded)
+    legacy = legacy_state_dir(Path(spec.cwd))
+    if legacy is not None and legacy != run.root.parent.parent:
+        warnings.append(
+            f"{legacy} holds state of an older codeswarm, which is no longer used "
+            f"(this swarm's state: {run.root.parent.parent}); remove it when done"
+        )
+    return warnings
 
 
 def _free_port() -> int:
@@ -53,6 +84,7 @@ def run_up(
     coord: bool = True,
     roles: str | None = None,
     leases_auto: bool = True,
+    resume_interrupted: bool = True,
     backend: str = "local",
     slurm: SlurmOptions | None = None,
 ) -> None:
@@ -60,6 +92,7 @@ def run_up(
     from codeswarm.control.launch import backend_for
     from codeswarm.core.config import load_config
     from codeswarm.core.layers import user_codex_home
+    from codeswarm.core.paths import ensure_state_dir
     from codeswarm.core.swarm import RunDir, SwarmSpec, check_swarm_name
     from codeswarm.core.tomlfmt import parse_overrides
 
@@ -88,7 +121,8 @@ def run_up(
         script_path = str(script.expanduser().resolve())
     cfg = load_config()
     binary = locate(cfg)
-    run = RunDir.of(name)
+    ensure_state_dir(workdir)  # the state of --cwd's project (docs/security/state.md)
+    run = RunDir.of(name, workdir)
     launcher = backend_for(backend)
     previous = run.load_spec() if run.spec_path.exists() else None
     _refuse_running(run, previous, backend)
@@ -114,14 +148,15 @@ def run_up(
         config_overrides=overrides,
         created_ms=int(time.time() * 1000),
         coord=coord,
-        coord_db=_coord_db() if coord else None,
+        coord_db=_coord_db(workdir) if coord else None,
         roles=[r.strip() for r in (roles or "").split(",") if r.strip()],
         leases_auto=leases_auto,
+        resume_interrupted=resume_interrupted,
         backend=backend,  # type: ignore[arg-type]
         slurm=slurm,
     )
     spec, warnings = launcher.prepare(spec, previous)
-    for warning in warnings:
+    for warning in [*_exposures(spec, run), *warnings]:
         say(f"warning: {warning}")
     _launch(run, spec, fresh=previous is None and not run.root.exists(), timeout=timeout,
             json_out=json_out)  # fmt: skip

@@ -76,6 +76,22 @@ def record_events(agent: str, record: MailRecord) -> list[Event]:
                 "error": f"turn aborted: {record.get('reason')}",
             }
         ]
+    if kind == "turn.recovered":  # its end, as the resumed thread told a restarted worker
+        turn_id = record.get("turn_id")
+        said: list[Event] = []
+        if isinstance(record.get("text"), str) and record["text"]:
+            said.append({**base, "type": ev.MESSAGE_COMPLETED, "turn_id": turn_id,
+                        "item_id": None, "text": record["text"]})  # fmt: skip
+        end: Event = {
+            **base,
+            "type": ev.TURN_COMPLETED,
+            "turn_id": turn_id,
+            "status": str(record.get("status") or "completed"),
+            "recovered": True,
+        }
+        if record.get("error"):
+            end["error"] = str(record["error"])
+        return [*said, end]
     if kind in ("error", "inbox.rejected"):
         message = record.get("message") or record.get("reason") or "error"
         out: Event = {**base, "type": ev.ERROR, "message": str(message), "will_retry": False}

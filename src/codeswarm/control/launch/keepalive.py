@@ -29,11 +29,11 @@ import enum
 import logging
 import os
 import signal
-import sys
 import time
 from collections.abc import Sequence
 
 from codeswarm.control.proc import kill_group, pid_in, process_matches, wait_pid
+from codeswarm.core.entry import python_module
 from codeswarm.core.errors import CodeswarmError
 from codeswarm.core.swarm import RunDir
 from codeswarm.mailbox import Layout, Writer
@@ -101,9 +101,11 @@ class KeepAlive:
         command: Sequence[str] | None = None,
     ) -> None:
         self.run_dir = run
-        self.command = list(command) if command is not None else [
-            sys.executable, "-m", "codeswarm.worker", "--run-dir", str(run.root), "--agent", agent,
-        ]  # fmt: skip
+        self.command = (
+            list(command)
+            if command is not None
+            else python_module("codeswarm.worker", "--run-dir", str(run.root), "--agent", agent)
+        )
         self.agent = agent
         self.adopt = adopt
         self.node = node

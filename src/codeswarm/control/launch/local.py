@@ -8,7 +8,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ from codeswarm.control.launch.base import (
 from codeswarm.control.launch.keepalive import DOWN_GRACE
 from codeswarm.control.launch.supervisor import kill_leftover_codex
 from codeswarm.control.proc import kill_group, pid_in, process_matches, running_pid, tail
+from codeswarm.core.entry import python_module
 from codeswarm.core.errors import CodeswarmError, UsageError
 from codeswarm.core.swarm import RunDir, SlurmOptions, SwarmSpec
 
@@ -48,13 +48,7 @@ def start_supervisor(run: RunDir) -> int:
     log_path = run.supervisor_log
     with open(log_path, "ab") as logf:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "codeswarm.control.launch.supervisor",
-                "--run-dir",
-                str(run.root),
-            ],
+            python_module("codeswarm.control.launch.supervisor", "--run-dir", str(run.root)),
             stdin=subprocess.DEVNULL,
             stdout=logf,
             stderr=logf,
@@ -140,6 +134,9 @@ class LocalBackend:
                 os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + grace + SUPERVISOR_EXIT_MARGIN
             while time.monotonic() < deadline and supervisor_pid(run) is not None:
+                time.sleep(STOP_POLL)
+            # it lets go of its lock a moment before its process ends: wait for that too
+            while time.monotonic() < deadline and process_matches(pid, "launch.supervisor"):
                 time.sleep(STOP_POLL)
             if supervisor_pid(run) is not None:
                 kill_group(pid, signal.SIGKILL)

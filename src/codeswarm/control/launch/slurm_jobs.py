@@ -362,13 +362,13 @@ log "starting on $SLURM_JOB_NODELIST"
     if spec.model_provider == "mock" and spec.script and spec.mock_port:
         model = f"""
 # the scripted model, in the batch step on the first node
-"$PYTHON" -m codeswarm mock-model serve --script {q(spec.script)} --port {spec.mock_port} \\
+"$PYTHON" -P -m codeswarm mock-model serve --script {q(spec.script)} --port {spec.mock_port} \\
     --log "$RUN_DIR/model-requests.jsonl" >>"$RUN_DIR/model.log" 2>&1 &
 model=$!
 """
     tail = r"""
 [ -n "$stopping" ] && { log "stopped before the workers started"; exit 0; }
-srun --kill-on-bad-exit=0 "$PYTHON" -m codeswarm.control.launch.slurm_task --run-dir "$RUN_DIR" &
+srun --kill-on-bad-exit=0 "$PYTHON" -P -m codeswarm.control.launch.slurm_task --run-dir "$RUN_DIR" &
 step=$!
 while :; do
     wait "$step"

@@ -28,6 +28,7 @@ from typing import Any
 from codeswarm.control.launch.base import keeper_entry
 from codeswarm.control.launch.keepalive import DOWN_GRACE, Ending, KeepAlive
 from codeswarm.control.proc import PidLock, kill_group, pid_in, process_matches, wait_pid
+from codeswarm.core.entry import python_module
 from codeswarm.core.errors import run_guarded
 from codeswarm.core.swarm import RunDir, SwarmSpec
 
@@ -100,7 +101,7 @@ class Supervisor:
                 logf = open(self.run.root / "model.log", "ab")  # noqa: SIM115 (closed below)
                 try:
                     proc = await asyncio.create_subprocess_exec(
-                        sys.executable, "-m", "codeswarm", "mock-model", "serve",
+                        *python_module("codeswarm", "mock-model", "serve"),
                         "--script", self.spec.script, "--port", str(self.spec.mock_port),
                         "--log", str(self.run.root / "model-requests.jsonl"),
                         stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,

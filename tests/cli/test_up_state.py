@@ -1,0 +1,87 @@
+"""Where `up` puts a swarm's state, and its warning when the agents could write it
+(docs/security/state.md)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from codeswarm.core.paths import project_key
+from swarmkit import Swarm, open_swarms
+
+pytestmark = [pytest.mark.codex, pytest.mark.slow]
+
+HELLO = {"agents": {"*": [{"when": ".", "text": "hi", "repeat": True}]}}
+
+
+def warnings(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("codeswarm: warning: ")]
+
+
+def test_up_warns_when_the_agents_sandbox_can_write_the_state(swarm: Swarm) -> None:
+    # the test's state directory is under /tmp, which workspace-write lets every agent write
+    up = swarm.cli(*swarm.up_args(1, HELLO, "--sandbox", "workspace-write"))
+    (line,) = warnings(up.stderr)
+    assert line.startswith(f"codeswarm: warning: the swarm's state ({swarm.run_dir}) and the ")
+    assert f"coordination store ({swarm.state / 'coord.db'}) are inside /tmp, which" in line
+    assert "workspace-write sandbox can write" in line
+
+
+@pytest.fixture
+def default_state(tmp_path: Path, codex_binary) -> Iterator[tuple[Swarm, Path]]:  # type: ignore[no-untyped-def]
+    """A swarm with no CODESWARM_STATE_DIR (XDG_STATE_HOME under /var/tmp, out of reach)."""
+    base = Path(tempfile.mkdtemp(prefix="codeswarm-test-", dir="/var/tmp"))
+    try:
+        with open_swarms(Swarm, tmp_path, codex_binary.path, state=base / "unused") as make:
+            swarm = make("t")
+            del swarm.env["CODESWARM_STATE_DIR"]
+            swarm.env["XDG_STATE_HOME"] = str(base / "xdg")
+            (swarm.workdir / ".git").mkdir()
+            (swarm.workdir / "sub").mkdir()
+            projects = base / "xdg" / "codeswarm" / "projects"
+            swarm.state = projects / project_key(swarm.workdir)  # for the teardown's checks
+            swarm.run_dir = swarm.state / "runs" / swarm.name
+            projects.mkdir(parents=True)  # the script goes beside the state
+            yield swarm, projects
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_the_state_goes_to_the_xdg_directory_of_the_cwd_project(
+    default_state: tuple[Swarm, Path], tmp_path: Path
+) -> None:
+    swarm, projects = default_state
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # `up --cwd` from another directory: the state is --cwd's project's
+    argv = [sys.executable, "-m", "codeswarm", *swarm.up_args(1, HELLO, "--sandbox",
+            "workspace-write")]  # fmt: skip
+    up = subprocess.run(argv, cwd=elsewhere, env=swarm.env, capture_output=True, text=True,
+                        timeout=120)  # fmt: skip
+    assert up.returncode == 0, up.stderr
+    assert warnings(up.stderr) == []  # nothing of it is in the agents' reach
+    (state,) = [p for p in projects.iterdir() if p.is_dir()]
+    assert state.name.startswith("t-repo-") and state == swarm.state
+    assert (state / "project").read_text() == f"{swarm.workdir.resolve()}\n"
+    assert (state / "runs" / "t" / "swarm.json").exists() and (state / "coord.db").exists()
+    assert not (swarm.workdir / ".codeswarm").exists()
+    spec = json.loads((state / "runs" / "t" / "swarm.json").read_text())
+    assert spec["coord_db"] == str(state / "coord.db")
+    # any directory of the project finds it; another directory is told where it is
+    status = subprocess.run([sys.executable, "-m", "codeswarm", "status", "t", "--json"],
+                            cwd=swarm.workdir / "sub", env=swarm.env, capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+    assert status.returncode == 0 and json.loads(status.stdout)["swarm"] == "t", status.stderr
+    lost = subprocess.run([sys.executable, "-m", "codeswarm", "status", "t"], cwd=elsewhere,
+                          env=swarm.env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert lost.returncode == 2
+    assert f"a swarm 't' belongs to {swarm.workdir.resolve()}: run the command from there" in (
+        lost.stderr
+    )
