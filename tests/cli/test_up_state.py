@@ -79,9 +79,20 @@ def test_the_state_goes_to_the_xdg_directory_of_the_cwd_project(
                             cwd=swarm.workdir / "sub", env=swarm.env, capture_output=True,
                             text=True, timeout=60)  # fmt: skip
     assert status.returncode == 0 and json.loads(status.stdout)["swarm"] == "t", status.stderr
+    # another directory finds the one swarm of that name (as the demo does: up --cwd, then send)
+    found = subprocess.run([sys.executable, "-m", "codeswarm", "status", "t", "--json"],
+                           cwd=elsewhere, env=swarm.env, capture_output=True, text=True,
+                           timeout=60)  # fmt: skip
+    assert found.returncode == 0 and json.loads(found.stdout)["swarm"] == "t", found.stderr
+    # with two of that name elsewhere, it is told where they are
+    twin = projects / "twin-000000000000"
+    (twin / "runs" / "t").mkdir(parents=True)
+    (twin / "project").write_text(f"{tmp_path / 'twin'}\n")
+    (twin / "runs" / "t" / "swarm.json").write_bytes(
+        (state / "runs" / "t" / "swarm.json").read_bytes()
+    )
     lost = subprocess.run([sys.executable, "-m", "codeswarm", "status", "t"], cwd=elsewhere,
                           env=swarm.env, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert lost.returncode == 2
-    assert f"a swarm 't' belongs to {swarm.workdir.resolve()}: run the command from there" in (
-        lost.stderr
-    )
+    assert f"swarms 't' belong to {swarm.workdir.resolve()}, {tmp_path / 'twin'}" in lost.stderr
+    assert "run the command from there" in lost.stderr

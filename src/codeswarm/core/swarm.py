@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Literal
@@ -124,6 +125,19 @@ class RunDir:
         """Swarm ``swarm`` of the project holding ``start`` (default: the working directory)."""
         return cls(runs_root(start) / check_swarm_name(swarm))
 
+    @classmethod
+    def find(cls, swarm: str, start: Path | None = None) -> RunDir:
+        """Swarm ``swarm`` as a person means it: of the project holding ``start`` (default: the
+        working directory) if it has one of that name; else the one swarm of that name in any
+        other project of this user (``up --cwd ELSEWHERE`` then ``send`` from here). With
+        ``CODESWARM_STATE_DIR`` set, only that state directory counts. When there is none (or
+        several elsewhere), the run of this project: loading its spec says why."""
+        here = cls.of(swarm, start)
+        if here.spec_path.exists() or os.environ.get("CODESWARM_STATE_DIR"):
+            return here
+        found = [run for run in _others(here) if run.spec_path.exists()]
+        return found[0] if len(found) == 1 else here
+
     @property
     def name(self) -> str:
         return self.root.name
@@ -188,12 +202,27 @@ class RunDir:
         return [agent_id(spec.name, r) for r in range(spec.size)]
 
 
+def _others(run: RunDir) -> list[RunDir]:
+    """The runs of the same name in the other projects' state directories of this user."""
+    from codeswarm.core.paths import known_projects
+
+    return [
+        RunDir(state / "runs" / run.name)
+        for state in known_projects()
+        if state / "runs" != run.root.parent
+    ]
+
+
 def _elsewhere(run: RunDir) -> str:
     """Where else a swarm of that name lives (another project's state), as a hint."""
     from codeswarm.core.paths import known_projects
 
-    for state, project in known_projects().items():
-        runs = state / "runs"
-        if runs != run.root.parent and (runs / run.name / "swarm.json").exists():
-            return f"; a swarm {run.name!r} belongs to {project}: run the command from there"
-    return ""
+    projects = known_projects()
+    places = [
+        str(projects[other.root.parent.parent])
+        for other in _others(run)
+        if other.spec_path.exists()
+    ]
+    if not places:
+        return ""
+    return f"; swarms {run.name!r} belong to {', '.join(places)}: run the command from there"

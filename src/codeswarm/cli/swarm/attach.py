@@ -21,7 +21,7 @@ def run_attach(
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_attach_remote(remote, swarm, start, json_out=json_out))
         return 0
-    run = RunDir.of(swarm)
+    run = RunDir.find(swarm)
     spec = run.load_spec()
     router = Router(run, start=start, spec=spec)
 

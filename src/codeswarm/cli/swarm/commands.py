@@ -17,7 +17,7 @@ UP_TIMEOUT = 120.0
 def _run(name: str):  # type: ignore[no-untyped-def]
     from codeswarm.core.swarm import RunDir
 
-    run = RunDir.of(name)
+    run = RunDir.find(name)
     return run, run.load_spec()
 
 

@@ -85,7 +85,7 @@ def run_send(
     if remote is not None:
         return asyncio.run(_remote_send(remote, swarm, target, text, wait=wait, stream=stream,
                                         mode=mode, deadline_s=timeout, json_out=json_out))  # fmt: skip
-    run = RunDir.of(swarm)
+    run = RunDir.find(swarm)
     spec = run.load_spec()
     agents = resolve_targets(spec, target)
     router = None

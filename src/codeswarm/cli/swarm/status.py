@@ -49,7 +49,7 @@ def _fleet_status(run: RunDir, spec: Any) -> dict[str, Any]:
 
 
 def run_status(swarm: str, *, json_out: bool) -> None:
-    run = RunDir.of(swarm)
+    run = RunDir.find(swarm)
     status = fleet_status(run)
     if json_out:
         import orjson
