@@ -141,31 +141,37 @@ async def test_stop_during_the_backoff_restarts_nothing(run: RunDir, tmp_path: P
     assert (tmp_path / "starts").read_text() == "1"
 
 
-async def test_adopted_worker_that_stopped_on_request_stays_stopped(
-    run: RunDir, tmp_path: Path
-) -> None:
-    """A supervisor that adopted a worker (not its child) learns how it ended from its outbox."""
-    outbox = Layout(run.root).outbox(AGENT)
-    script = (
-        "import sys, time\n"
-        "from codeswarm.mailbox import Writer\n"
-        "sys.stdin.readline()\n"
-        f"with Writer.open({str(outbox)!r}, lock=True) as w:\n"
-        f"    w.append('agent.stopped', agent={AGENT!r}, reason='stopped', requested=True)\n"
-    )
+async def adopted(run: RunDir, code: str, next_codes: list[int], tmp_path: Path) -> Ending:
+    """A live "worker" not started by the keeper (as after a supervisor crash) that runs
+    ``code`` once told to; a keeper adopts it, and whatever it starts next exits with
+    ``next_codes``. Returns how the keeper ended once the adopted one exited."""
     # the worker's command line is what adoption recognises
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", script, "codeswarm.worker", AGENT, stdin=asyncio.subprocess.PIPE
-    )
+        sys.executable, "-c", "import sys; sys.stdin.readline()\n" + code,
+        "codeswarm.worker", AGENT, stdin=asyncio.subprocess.PIPE,
+    )  # fmt: skip
     run.agent_dir(AGENT).mkdir(parents=True)
     run.worker_pid(AGENT).write_text(f"{proc.pid}\n")
-    keeper = KeepAlive(run, AGENT, adopt=True, command=counting_worker(tmp_path, [1]))
+    keeper = KeepAlive(run, AGENT, adopt=True, command=counting_worker(tmp_path, next_codes))
     running = asyncio.create_task(keeper.run())
     await asyncio.to_thread(wait_until, lambda: keeper.pid == proc.pid, 30, "adoption")
     assert proc.stdin is not None
     proc.stdin.write(b"go\n")
     await proc.wait()
-    assert await asyncio.wait_for(running, 30) is Ending.STOPPED
+    return await asyncio.wait_for(running, 30)
+
+
+async def test_adopted_worker_that_stopped_on_request_stays_stopped(
+    run: RunDir, tmp_path: Path
+) -> None:
+    """A supervisor that adopted a worker (not its child) learns how it ended from its outbox."""
+    outbox = Layout(run.root).outbox(AGENT)
+    code = (
+        "from codeswarm.mailbox import Writer\n"
+        f"with Writer.open({str(outbox)!r}, lock=True) as w:\n"
+        f"    w.append('agent.stopped', agent={AGENT!r}, reason='stopped', requested=True)\n"
+    )
+    assert await adopted(run, code, [1], tmp_path) is Ending.STOPPED
     assert not (tmp_path / "starts").exists()  # nothing started in its place
     assert exits(run) == []
 
@@ -173,20 +179,9 @@ async def test_adopted_worker_that_stopped_on_request_stays_stopped(
 async def test_adopted_worker_that_failed_is_restarted(
     run: RunDir, tmp_path: Path, fast: None
 ) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "import sys; sys.stdin.readline(); sys.exit(1)",
-        "codeswarm.worker", AGENT, stdin=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    run.agent_dir(AGENT).mkdir(parents=True)
-    run.worker_pid(AGENT).write_text(f"{proc.pid}\n")
     with Writer.open(Layout(run.root).outbox(AGENT), lock=True) as w:
         w.append("agent.stopped", agent=AGENT, reason="stopped", requested=False)
-    keeper = KeepAlive(run, AGENT, adopt=True, command=counting_worker(tmp_path, [0]))
-    running = asyncio.create_task(keeper.run())
-    await asyncio.to_thread(wait_until, lambda: keeper.pid == proc.pid, 30, "adoption")
-    assert proc.stdin is not None
-    proc.stdin.write(b"go\n")
-    await proc.wait()
-    assert await asyncio.wait_for(running, 30) is Ending.STOPPED  # the new one exits 0
+    # it fails; the one started in its place exits 0
+    assert await adopted(run, "sys.exit(1)", [0], tmp_path) is Ending.STOPPED
     assert (tmp_path / "starts").read_text() == "1"
     assert [r["code"] for r in exits(run)] == [None]
