@@ -9,15 +9,13 @@ command line first (:func:`process_matches`).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import os
 import signal
 from pathlib import Path
 
-POLL_WITHOUT_PIDFD = 0.2
-"""Where pidfds are missing, how often :func:`wait_pid` looks whether the process is gone."""
+from codeswarm.core.pids import process_matches, wait_pid
 
 
 class PidLock:
@@ -77,44 +75,10 @@ def pid_in(path: Path) -> int | None:
         return None
 
 
-def process_matches(pid: int, *needles: str) -> bool:
-    """Whether ``pid`` is alive and its command line contains every needle (guards pid reuse)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return False
-    return all(n in cmdline for n in needles)
-
-
 def kill_group(pid: int, sig: signal.Signals) -> None:
     """Signal the process group led by ``pid``; a group that is gone (or not ours) is ignored."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-
-
-async def wait_pid(pid: int) -> None:
-    """Wait for a process that is not our child to exit (a pidfd on Linux, else polling)."""
-    loop = asyncio.get_running_loop()
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    except (AttributeError, OSError):
-        while process_matches(pid):  # noqa: ASYNC110 (no pidfd: nothing to wait on but time)
-            await asyncio.sleep(POLL_WITHOUT_PIDFD)
-        return
-    done: asyncio.Future[None] = loop.create_future()
-
-    def readable() -> None:
-        if not done.done():
-            done.set_result(None)
-
-    loop.add_reader(fd, readable)
-    try:
-        await done
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)
 
 
 def tail(path: Path, lines: int = 1) -> str:
@@ -124,3 +88,14 @@ def tail(path: Path, lines: int = 1) -> str:
     except OSError:
         return "(no log)"
     return " | ".join(text[-lines:]) if text else "(empty log)"
+
+
+__all__ = [
+    "PidLock",
+    "kill_group",
+    "pid_in",
+    "process_matches",
+    "running_pid",
+    "tail",
+    "wait_pid",
+]

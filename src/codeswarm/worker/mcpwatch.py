@@ -26,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from codeswarm.core.pids import wait_pid
+
 MODULE = b"codeswarm.mcp"
 """What the server's command line runs (``<python> -m codeswarm.mcp``)."""
 READY_TIMEOUT = 60.0
@@ -61,26 +63,7 @@ def server_pids(codex_pid: int) -> list[int]:
 
 async def wait_exit(pid: int) -> None:
     """Return once process ``pid`` (not necessarily our child) has exited."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    except (AttributeError, OSError):  # no pidfds (a kernel before 5.3): cannot watch
-        await asyncio.Event().wait()
-        return
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-
-    def exited() -> None:
-        if not done.done():
-            done.set_result(None)
-
-    loop.add_reader(fd, exited)
-    try:
-        await done
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)
+    await wait_pid(pid)
 
 
 def transport_closed(msg: Any, server: str) -> bool:
