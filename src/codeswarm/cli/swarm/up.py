@@ -158,18 +158,18 @@ def run_up(
     spec, warnings = launcher.prepare(spec, previous)
     for warning in [*_exposures(spec, run), *warnings]:
         say(f"warning: {warning}")
-    _launch(run, spec, fresh=previous is None and not run.root.exists(), timeout=timeout,
-            json_out=json_out)  # fmt: skip
+    _launch(launcher, run, spec, fresh=previous is None and not run.root.exists(),
+            timeout=timeout, json_out=json_out)  # fmt: skip
 
 
-def _launch(run: RunDir, spec: SwarmSpec, *, fresh: bool, timeout: float, json_out: bool) -> None:
+def _launch(
+    launcher: Backend, run: RunDir, spec: SwarmSpec, *, fresh: bool, timeout: float, json_out: bool
+) -> None:
     """Create the run directory, launch the workers, wait (with progress) until every agent is
     ready; print the fleet."""
     from codeswarm.control.fleet.router import Router
-    from codeswarm.control.launch import backend_for
     from codeswarm.control.launch.base import create_run
 
-    launcher = backend_for(spec.backend)
     create_run(run, spec)
     # the fleet as the outboxes tell it; the backend marks what the new launch will see
     router = Router(run, start="begin", spec=spec)
