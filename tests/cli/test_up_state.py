@@ -28,9 +28,11 @@ def warnings(stderr: str) -> list[str]:
 def test_up_warns_when_the_agents_sandbox_can_write_the_state(swarm: Swarm) -> None:
     # the test's state directory is under /tmp, which workspace-write lets every agent write
     up = swarm.cli(*swarm.up_args(1, HELLO, "--sandbox", "workspace-write"))
-    (line,) = warnings(up.stderr)
-    assert line.startswith(f"codeswarm: warning: the swarm's state ({swarm.run_dir}) and the ")
-    assert f"coordination store ({swarm.state / 'coord.db'}) are inside /tmp, which" in line
+    # (one line per writable root; a checkout under /tmp adds codeswarm's code to the /tmp line)
+    (line,) = [w for w in warnings(up.stderr) if "inside /tmp," in w]
+    assert line.startswith("codeswarm: warning: the swarm's state (")
+    assert f"the swarm's state ({swarm.run_dir})" in line
+    assert f"coordination store ({swarm.state / 'coord.db'})" in line
     assert "workspace-write sandbox can write" in line
 
 
@@ -66,7 +68,9 @@ def test_the_state_goes_to_the_xdg_directory_of_the_cwd_project(
     up = subprocess.run(argv, cwd=elsewhere, env=swarm.env, capture_output=True, text=True,
                         timeout=120)  # fmt: skip
     assert up.returncode == 0, up.stderr
-    assert warnings(up.stderr) == []  # nothing of it is in the agents' reach
+    # nothing of the state is in the agents' reach (codeswarm itself may be, in a /tmp checkout)
+    exposed = [w for w in warnings(up.stderr) if "swarm's state" in w or "coordination store" in w]
+    assert exposed == []
     (state,) = [p for p in projects.iterdir() if p.is_dir()]
     assert state.name.startswith("t-repo-") and state == swarm.state
     assert (state / "project").read_text() == f"{swarm.workdir.resolve()}\n"
