@@ -75,6 +75,14 @@ class Arena:
     def audit(self, kind: str) -> list[dict[str, Any]]:
         return list(self.coord("events", "--kind", kind) or [])
 
+    def sighted(self, *kinds: str) -> list[dict[str, Any]]:
+        """The audit rows the attacker's own hooks wrote about its reach (``sandbox.refused``,
+        ``state.reached``: docs/security.md), the attacker as the actor."""
+        kinds = kinds or ("sandbox.refused", "state.reached")
+        rows = [row for kind in kinds for row in self.audit(kind)]
+        assert all(str(r.get("agent")).startswith(self.attacker + "#") for r in rows), rows
+        return rows
+
     def requests(self, agent: str = "t_1") -> list[dict[str, Any]]:
         return [r for r in self.swarm.model_requests() if r["agent"] == agent]
 

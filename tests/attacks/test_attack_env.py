@@ -57,6 +57,8 @@ def test_no_process_in_the_sandbox_shows_codeswarm_variables(arena) -> None:  # 
     out = _outputs(arena)
     assert "procs=" in out and "found=1" in out, out[-2000:]  # grep found nothing
     assert _codeswarm_variables(out) == []
+    (row,) = arena.sighted("state.reached")  # the search for codeswarm's variables, on record
+    assert "CODESWARM_" in row["data"]["names"]
 
 
 def test_postgresql_store_has_no_credentials_in_the_shell_and_no_network(arena, pg_url) -> None:  # type: ignore[no-untyped-def]
@@ -83,6 +85,8 @@ def test_postgresql_store_has_no_credentials_in_the_shell_and_no_network(arena, 
     assert "operation not permitted" in told.lower(), told[-2000:]
     held = [lease["path"] for lease in arena.coord("leases") if lease["holder"].startswith("t_0#")]
     assert held == ["src/a.py"]
+    rows = arena.sighted("sandbox.refused")  # the refused connections, on record
+    assert rows and all("not permitted" in " ".join(r["data"]["refused"]) for r in rows), rows
 
 
 def test_a_local_server_on_a_unix_socket_is_refused(arena) -> None:  # type: ignore[no-untyped-def]
@@ -125,3 +129,4 @@ def test_a_local_server_on_a_unix_socket_is_refused(arena) -> None:  # type: ign
     assert "exit=" in told and "SUCCEEDED" not in told, told[-2000:]
     assert "operation not permitted" in told.lower(), told[-2000:]
     assert accepted == []
+    assert arena.sighted("sandbox.refused"), arena.audit("sandbox.refused")

@@ -4,9 +4,10 @@ replacing the inbox with a symbolic link, writing through the worker's open desc
 the fleet with ``codeswarm down``. The attacker knows every path (the worst case: templated into
 its script). Each is denied by the sandbox (the swarm's state is out of its reach), the failure
 is what the attacker's model is told, the victim never sees a thing, and the attempt is on
-record under the attacker's name: in its thread's rollout (Codex's own record of the turn, in the
-attacker's CODEX_HOME, out of its reach), which holds the command and the failure it was told.
-(Its outbox has only the tool call's hook runs: Codex reports no ``commandExecution`` item for a
+record under the attacker's name: in the audit log (its own PostToolUse hook reads the refusal,
+``sandbox.refused``, or the reach for a peer's mailbox, ``state.reached``) and in its thread's
+rollout (Codex's own record of the turn, in the attacker's CODEX_HOME, out of its reach). (Its
+outbox has only the tool call's hook runs: Codex reports no ``commandExecution`` item for a
 command the sandbox refused.)"""
 
 from __future__ import annotations
@@ -102,6 +103,11 @@ def test_reaching_a_peers_inbox_from_the_agents_shell_fails(arena, attack: str) 
     commands, outputs = attackers_record(arena)
     assert commands == [command]
     assert ("searched" if "descriptor" in attack else "Read-only file system") in outputs
+    # and in the audit log: the refusal (or, where nothing could be refused, the reach for the
+    # victim's inbox), the attacker as the actor
+    kind = "state.reached" if "descriptor" in attack else "sandbox.refused"
+    rows = arena.sighted(kind)
+    assert [r for r in rows if r["data"]["command"] == command], arena.audit(kind)
 
 
 def test_stopping_the_fleet_with_codeswarm_down_from_the_agents_shell_fails(arena) -> None:  # type: ignore[no-untyped-def]
@@ -118,3 +124,5 @@ def test_stopping_the_fleet_with_codeswarm_down_from_the_agents_shell_fails(aren
     out = json.loads(arena.swarm.cli("send", "t", "0", "still there?", "--wait", "--json").stdout)
     assert out["t_0"]["status"] == "completed"
     assert attackers_record(arena)[0] == [command + "; echo exit=$?"]
+    rows = arena.sighted()
+    assert [r for r in rows if r["data"]["command"] == command + "; echo exit=$?"], rows

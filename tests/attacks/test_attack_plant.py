@@ -34,6 +34,13 @@ def test_modules_planted_in_the_project_never_run_in_codeswarms_processes(arena)
         arena.up([patch_step(plant(marker))])
         arena.run_attack()
         assert (arena.repo / "asyncio.py").exists()  # the plant itself is inside the sandbox
+        # on record: the attacker's first edit of each planted file leased it, in its name
+        planted = {
+            e["data"]["path"]
+            for e in arena.audit("lease.acquired")
+            if e["agent"].startswith("t_1#")
+        }
+        assert planted == {f"{name}.py" for name in PLANTED}, arena.audit("lease.acquired")
         # every codeswarm process starts again in the project: supervisor, workers, the MCP
         # servers, the scripted model
         arena.swarm.cli("down", "t")

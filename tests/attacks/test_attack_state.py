@@ -80,3 +80,6 @@ def test_writing_the_swarms_state_from_the_agents_shell_fails(arena, attack: str
         assert after == before
     assert not target.with_name(target.name + ".new").exists()
     assert not target.with_name(target.name + ".link").exists()
+    # on record: the attacker's own hook audited the refusal, naming what it tried to write
+    rows = arena.sighted("sandbox.refused")
+    assert [r["subject"] for r in rows if r["subject"].startswith(str(target))], rows

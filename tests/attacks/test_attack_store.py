@@ -27,6 +27,12 @@ def _denied(told: str) -> bool:
     return "readonly" in told or "read-only" in told
 
 
+def _refused_on_record(arena) -> None:  # type: ignore[no-untyped-def]
+    """The sandbox's refusal is in the audit log, the attacker as the actor."""
+    rows = arena.sighted("sandbox.refused")
+    assert rows and all(r["data"]["refused"] for r in rows), arena.audit("sandbox.refused")
+
+
 def _victims_leases(arena) -> list[str]:  # type: ignore[no-untyped-def]
     return sorted(
         lease["path"] for lease in arena.coord("leases") if lease["holder"].startswith("t_0#")
@@ -48,6 +54,7 @@ def test_deleting_every_lease_with_sqlite_from_the_agents_shell_fails(arena) -> 
     assert held == ["src/a.py", "src/b.py"]
     told = arena.told().lower()
     assert "readonly" in told or "read-only" in told, told[-2000:]
+    _refused_on_record(arena)
 
 
 def test_deleting_every_lease_with_the_sqlite3_cli_fails(arena) -> None:  # type: ignore[no-untyped-def]
@@ -59,6 +66,7 @@ def test_deleting_every_lease_with_the_sqlite3_cli_fails(arena) -> None:  # type
     arena.run_attack()
     assert _victims_leases(arena) == ["src/a.py", "src/b.py"]
     assert _denied(arena.told()), arena.told()[-2000:]
+    _refused_on_record(arena)
 
 
 def test_removing_or_replacing_the_store_file_fails(arena) -> None:  # type: ignore[no-untyped-def]
@@ -88,6 +96,7 @@ PY""")
     assert _victims_leases(arena) == ["src/a.py"]
     told = arena.told()
     assert _denied(told) and "SUCCEEDED" not in told, told[-2000:]
+    _refused_on_record(arena)
 
 
 def test_codeswarm_coord_as_the_victim_cannot_release_its_lease(arena) -> None:  # type: ignore[no-untyped-def]
@@ -101,6 +110,7 @@ def test_codeswarm_coord_as_the_victim_cannot_release_its_lease(arena) -> None: 
     assert _victims_leases(arena) == ["src/a.py"]
     told = arena.told()
     assert _denied(told) and "exit=0" not in told, told[-2000:]
+    _refused_on_record(arena)
     assert _blamed_on_victim(arena, "lease.released") == []
 
 
@@ -115,6 +125,7 @@ def test_codeswarm_coord_as_the_victim_with_discovered_defaults_fails(arena) -> 
     told = arena.told()
     assert "exit=0" not in told and "exit=" in told, told[-2000:]
     assert _denied(told), told[-2000:]  # it cannot even create a store of its own
+    _refused_on_record(arena)
     assert _blamed_on_victim(arena, "lease.released") == []
 
 
@@ -132,6 +143,7 @@ def test_registering_the_victims_name_again_fails(arena) -> None:  # type: ignor
     assert _victims_leases(arena) == ["src/a.py"]
     told = arena.told()
     assert _denied(told) and "exit=0" not in told, told[-2000:]
+    _refused_on_record(arena)
     assert _blamed_on_victim(arena, "agent.registered") == registered
 
 
@@ -151,3 +163,4 @@ def test_the_state_directory_default_is_out_of_reach(arena_default_state) -> Non
     arena.run_attack()
     assert _victims_leases(arena) == ["src/a.py", "src/b.py"]
     assert _denied(arena.told()), arena.told()[-2000:]
+    _refused_on_record(arena)

@@ -279,15 +279,10 @@ class Hooks:
     def _deny(self, me: str, tool: str, found: list[tuple[str, str]]) -> Output:
         """Refuse the call, naming the holders; the audit log records the attempt (this agent
         is the actor, the first leased path the subject)."""
-        from codeswarm.core.errors import CoordError
-
         reasons = [why for _, why in found]
         data = {"tool": tool, "tool_use_id": self.ctx.payload.get("tool_use_id"),
                 "paths": list(dict.fromkeys(p for p, _ in found)), "reasons": reasons}  # fmt: skip
-        try:  # the write is this agent's heartbeat too
-            self.coord.report(me, "lease.denied", found[0][0], data)
-        except CoordError:  # not registered (any more): register, then record it
-            self.coord.report(self.me(), "lease.denied", found[0][0], data)
+        self._report(me, "lease.denied", found[0][0], data)
         reason = (
             "codeswarm: "
             + "; ".join(reasons)
@@ -301,6 +296,15 @@ class Hooks:
                 "permissionDecisionReason": reason,
             }
         }
+
+    def _report(self, me: str, kind: str, subject: str, data: dict[str, object]) -> None:
+        """An audit row with this agent as the actor (the write is its heartbeat too)."""
+        from codeswarm.core.errors import CoordError
+
+        try:
+            self.coord.report(me, kind, subject, data)
+        except CoordError:  # not registered (any more): register, then record it
+            self.coord.report(self.me(), kind, subject, data)
 
     # -- before and after: the content of leased files ------------------------------------------
     def _key(self) -> str:
@@ -343,6 +347,7 @@ class Hooks:
         key = self._key()
         busy.end(where, self.ctx.name, key, now)
         collect(where, now)
+        self._sightings(tool)
         snap = load(where, key)
         if snap is None:
             return None
@@ -350,6 +355,19 @@ class Hooks:
         if not changes:
             return None
         return self._undo(where, snap, changes, now)
+
+    def _sightings(self, tool: str) -> None:
+        """Audit what the call's output and command show of the agent's reach: a refusal by the
+        sandbox, codeswarm's own state named (see codeswarm.hooks.probes)."""
+        from codeswarm.hooks.probes import sightings
+
+        payload = self.ctx.payload
+        seen = sightings(payload.get("tool_input"), payload.get("tool_response"), self.ctx.env)
+        if seen is None:
+            return
+        kind, subject, data = seen
+        data = {"tool": tool, "tool_use_id": payload.get("tool_use_id"), **data}
+        self._report(self.ctx.name, kind, subject, data)
 
     def _undo(self, where: str, snap: Any, changes: list[Any], now: float) -> Output:
         """Put back each changed file a peer still leases, unless its holder was at work on it
