@@ -26,9 +26,18 @@ def event(kind: str, agent: str = "s_0", **fields: Any) -> Event:
     return {"type": kind, "agent": agent, **fields}
 
 
-def usage(i: int, o: int, cached: int = 0) -> Event:
-    last = {"input_tokens": i, "cached_input_tokens": cached, "output_tokens": o}
-    return event(ev.USAGE_UPDATED, last={**last, "total_tokens": i + o})
+def tokens(i: int, o: int, cached: int = 0) -> dict[str, int]:
+    return {"input_tokens": i, "cached_input_tokens": cached, "output_tokens": o,
+            "total_tokens": i + o}  # fmt: skip
+
+
+def usage(
+    i: int, o: int, cached: int = 0, *, total: tuple[int, ...] = (), thread: str = "th"
+) -> Event:
+    """One model response's usage update, as Codex sends it: its own figures (``last``) and the
+    thread's running total (``total``; by default the response is the thread's first)."""
+    return event(ev.USAGE_UPDATED, thread_id=thread, last=tokens(i, o, cached),
+                 total=tokens(*total) if total else tokens(i, o, cached))  # fmt: skip
 
 
 def fold(*events: Event, agents: tuple[str, ...] = ("s_0",)) -> FleetState:
@@ -59,9 +68,23 @@ def test_a_turn_from_start_to_finish() -> None:
     }
 
 
-def test_usage_adds_each_last_not_the_running_total() -> None:
-    fleet = fold(usage(100, 10), usage(20, 2))
+def test_usage_is_each_threads_running_total_counted_once() -> None:
+    """Two responses in one thread, then the update Codex sends again right after
+    ``thread/resume`` (a worker restart): counted once. A second thread adds its own."""
+    first, second = usage(100, 10), usage(20, 2, total=(120, 12))
+    fleet = fold(first, second, second)
     assert fleet.totals() == {"input": 120, "cached_input": 0, "output": 12, "total": 132}
+    fleet.apply(first)  # a router replay of an older update: nothing new
+    assert fleet.totals()["total"] == 132
+    fleet.apply(usage(7, 1, thread="th2"))
+    assert fleet.totals() == {"input": 127, "cached_input": 0, "output": 13, "total": 140}
+
+
+def test_usage_without_a_thread_id_counts_for_the_agents_thread() -> None:
+    """Records written before updates carried their thread: the agent's current thread."""
+    old = {**usage(100, 10), "thread_id": None}
+    fleet = fold(event(ev.AGENT_READY, thread_id="th"), old, old)
+    assert fleet.totals()["total"] == 110
 
 
 def test_approvals_wait_until_every_one_is_answered() -> None:
@@ -163,7 +186,7 @@ counts = st.integers(min_value=0, max_value=10_000)
 usages = st.builds(
     lambda i, c, o: {
         "input_tokens": i,
-        "cached_input_tokens": c,
+        "cached_input_tokens": min(c, i),
         "output_tokens": o,
         "total_tokens": i + o,
     },
@@ -171,8 +194,17 @@ usages = st.builds(
     counts,
     counts,
 )
+RESPONSE = "response"  # a model response's usage (the stream below adds the running total)
+RESENT = "resent"  # the last update of a thread sent again (after a resume, a replay)
 events = st.one_of(
-    st.builds(lambda last: {"type": ev.USAGE_UPDATED, "last": last}, usages),
+    st.builds(
+        lambda last, thread: {"type": RESPONSE, "last": last, "thread_id": thread},
+        usages,
+        st.sampled_from(["th1", "th2"]),
+    ),
+    st.builds(
+        lambda thread: {"type": RESENT, "thread_id": thread}, st.sampled_from(["th1", "th2"])
+    ),
     st.builds(
         lambda status: {"type": ev.TURN_COMPLETED, "status": status},
         st.sampled_from(["completed", "failed", "interrupted"]),
@@ -186,22 +218,46 @@ events = st.one_of(
 streams = st.lists(st.tuples(st.sampled_from(AGENTS), events), max_size=60)
 
 
-@given(streams)
+def as_codex_sends(stream: list[tuple[str, Event]]) -> list[tuple[str, Event]]:
+    """The stream with each response's update carrying its thread's running total, and each
+    resend the thread's previous update again (none before the thread's first response)."""
+    totals: dict[tuple[str, str], dict[str, int]] = {}
+    sent: dict[tuple[str, str], Event] = {}
+    out: list[tuple[str, Event]] = []
+    for agent, e in stream:
+        key = (agent, str(e.get("thread_id")))
+        if e["type"] == RESPONSE:
+            run = totals.setdefault(key, dict.fromkeys(e["last"], 0))
+            for k, v in e["last"].items():
+                run[k] += v
+            sent[key] = {**e, "type": ev.USAGE_UPDATED, "total": dict(run), "response": True}
+            out.append((agent, sent[key]))
+        elif e["type"] == RESENT:
+            if key in sent:
+                out.append((agent, {**sent[key], "response": False}))
+        else:
+            out.append((agent, e))
+    return out
+
+
+@given(streams.map(as_codex_sends))
 def test_totals_are_the_sum_of_usage_and_turns_the_count_of_completions(
     stream: list[tuple[str, Event]],
 ) -> None:
+    """Every response counted once, whatever is sent again."""
     fleet = fold(*({**e, "agent": a} for a, e in stream), agents=AGENTS)
+    responses = [(a, e) for a, e in stream if e.get("response")]
     for agent in AGENTS:
         mine = [e for a, e in stream if a == agent]
         view = fleet.agents[agent]
         assert view.turns == sum(e["type"] == ev.TURN_COMPLETED for e in mine)
         assert view.input_tokens == sum(
-            e["last"]["input_tokens"] for e in mine if e["type"] == ev.USAGE_UPDATED
+            e["last"]["input_tokens"] for a, e in responses if a == agent
         )
         assert view.state in STATES
         assert (view.state == WAITING_APPROVAL) <= bool(view.pending_approvals)
     assert fleet.totals() == {
-        key: sum(e["last"][field] for _, e in stream if e["type"] == ev.USAGE_UPDATED)
+        key: sum(e["last"][field] for _, e in responses)
         for key, field in [
             ("input", "input_tokens"),
             ("cached_input", "cached_input_tokens"),
@@ -212,7 +268,7 @@ def test_totals_are_the_sum_of_usage_and_turns_the_count_of_completions(
     assert fleet.as_json()["tokens"] == fleet.totals()
 
 
-@given(streams, st.randoms(use_true_random=False))
+@given(streams.map(as_codex_sends), st.randoms(use_true_random=False))
 def test_only_each_agents_own_order_matters(stream: list[tuple[str, Event]], rnd: Any) -> None:
     """Live, events of different agents interleave as they come; a replay reads agent by agent.
     Both give the same state, as long as each agent's events keep their order."""

@@ -199,6 +199,8 @@ def _body(msg: Message) -> list[Event]:
         return [
             {
                 "type": ev.USAGE_UPDATED,
+                "thread_id": _s(params.get("threadId")),
+                "turn_id": _s(params.get("turnId")),
                 "total": _usage(usage.get("total")),
                 "last": _usage(usage.get("last")),
                 "context_window": usage.get("modelContextWindow"),

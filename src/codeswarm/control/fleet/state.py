@@ -36,6 +36,9 @@ class AgentView:
     thread_id: str | None = None
     turn_id: str | None = None
     pending_approvals: dict[str, Event] = field(default_factory=dict)
+    threads: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Thread id -> its running token totals (the largest seen): Codex's own cumulative count,
+    so a usage update sent again (after ``thread/resume``, on a router replay) adds nothing."""
     restarts: int = 0
     pid: int | None = None
     host: str | None = None
@@ -68,6 +71,9 @@ class AgentView:
             "last_seen_ms": self.last_seen_ms,
             "error": self.error,
         }
+
+
+_USAGE_KEYS = ("input_tokens", "cached_input_tokens", "output_tokens", "total_tokens")
 
 
 class FleetState:
@@ -122,11 +128,7 @@ class FleetState:
         elif kind == ev.MESSAGE_COMPLETED:
             a.last_message = event.get("text")
         elif kind == ev.USAGE_UPDATED:
-            last = event.get("last") or {}
-            a.input_tokens += int(last.get("input_tokens") or 0)
-            a.cached_input_tokens += int(last.get("cached_input_tokens") or 0)
-            a.output_tokens += int(last.get("output_tokens") or 0)
-            a.total_tokens += int(last.get("total_tokens") or 0)
+            self._usage(a, event)
         elif kind == ev.AGENT_STOPPED:
             a.state = STOPPED
             a.turn_id = None
@@ -135,6 +137,22 @@ class FleetState:
             a.error = event.get("reason") or event.get("message")
         elif kind == ev.ERROR:
             a.error = event.get("message")
+
+    @staticmethod
+    def _usage(a: AgentView, event: Event) -> None:
+        """An agent spends what each of its threads says it spent in total (Codex keeps the
+        running total per thread across restarts and resumes); a thread's figures only grow."""
+        total = event.get("total") or {}
+        thread = str(event.get("thread_id") or a.thread_id or "")
+        seen = a.threads.get(thread)
+        now = {k: int(total.get(k) or 0) for k in _USAGE_KEYS}
+        if seen is not None and now["total_tokens"] <= seen["total_tokens"]:
+            return  # sent again (a resume, a replay) or out of order: nothing new
+        a.threads[thread] = now
+        a.input_tokens = sum(t["input_tokens"] for t in a.threads.values())
+        a.cached_input_tokens = sum(t["cached_input_tokens"] for t in a.threads.values())
+        a.output_tokens = sum(t["output_tokens"] for t in a.threads.values())
+        a.total_tokens = sum(t["total_tokens"] for t in a.threads.values())
 
     def totals(self) -> dict[str, int]:
         views = self.agents.values()
