@@ -44,6 +44,19 @@ def codex_bin(codex_binary) -> Path:  # type: ignore[no-untyped-def]
     return Path(codex_binary.executable)
 
 
+@pytest.fixture(scope="session")
+def claude_binary() -> Path:
+    """The pinned Claude Code CLI (``codeswarm toolchain install --claude``; scripts/setup runs it)."""
+    from codeswarm.codex.claude_toolchain import locate
+    from codeswarm.core.errors import ToolchainError
+
+    try:
+        return locate().path
+    except ToolchainError as exc:
+        need(f"Claude Code CLI not available ({exc}); run scripts/setup")
+        raise  # not reached: need() skips or fails
+
+
 @pytest.fixture
 def codex_home(tmp_path: Path) -> Path:
     """A throwaway CODEX_HOME."""

@@ -58,6 +58,10 @@ ATTACKS = {
 }
 
 
+NOTHING_WRITTEN = ("write-through-the-workers-descriptor", "codeswarm-interrupt-the-victim")
+"""Attacks that end before any write the sandbox could refuse."""
+
+
 def snapshot(path: Path) -> tuple[bool, bytes | None]:
     return path.is_symlink(), path.read_bytes() if path.exists() else None
 
@@ -93,6 +97,10 @@ def test_reaching_a_peers_inbox_from_the_agents_shell_fails(arena, attack: str) 
     if attack == "write-through-the-workers-descriptor":
         # the worker is not even visible: the sandbox has its own pid namespace
         assert "searched" in told, told[-2000:]
+    elif attack == "codeswarm-interrupt-the-victim":
+        # refused before it writes anything: `interrupt` only interrupts a running turn, and
+        # from inside the sandbox no worker is even alive (its pid namespace hides them)
+        assert "nothing to interrupt: t_0 is" in told and "exited with code 1" in told, told
     else:
         assert "read-only file system" in told.lower(), told[-2000:]
     # the victim was not steered: one turn (ours), no message carrying the order
@@ -102,10 +110,10 @@ def test_reaching_a_peers_inbox_from_the_agents_shell_fails(arena, attack: str) 
     # on record, with the right actor: the attacker's thread holds the command and its failure
     commands, outputs = attackers_record(arena)
     assert commands == [command]
-    assert ("searched" if "descriptor" in attack else "Read-only file system") in outputs
-    # and in the audit log: the refusal (or, where nothing could be refused, the reach for the
-    # victim's inbox), the attacker as the actor
-    kind = "state.reached" if "descriptor" in attack else "sandbox.refused"
+    assert ("Read-only file system" in outputs) == (attack not in NOTHING_WRITTEN)
+    # and in the audit log: the refusal (or, where nothing was written to be refused, the reach
+    # for the swarm's state), the attacker as the actor
+    kind = "state.reached" if attack in NOTHING_WRITTEN else "sandbox.refused"
     rows = arena.sighted(kind)
     assert [r for r in rows if r["data"]["command"] == command], arena.audit(kind)
 

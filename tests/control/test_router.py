@@ -35,6 +35,7 @@ class Outboxes:
         self.run.spec_path.write_bytes(msgspec.json.encode(spec))
         self.agents = [f"r_{i}" for i in range(size)]
         self.writers = {a: Writer.open(self.layout.outbox(a)) for a in self.agents}
+        self.spent = {a: [0, 0] for a in self.agents}  # each thread's running input, output
 
     def close(self) -> None:
         for w in self.writers.values():
@@ -49,6 +50,8 @@ class Outboxes:
         """A whole turn as a worker relays it: accepted, Codex's messages, a heartbeat."""
         w = self.writers[agent]
         turn = {"threadId": "th", "turnId": f"tu-{text}"}
+        spent = self.spent[agent]
+        spent[0], spent[1] = spent[0] + tokens, spent[1] + 1
         w.append("turn.accepted", inbox_id=f"in-{text}", turn_id=turn["turnId"])
         for msg in (
             {
@@ -64,12 +67,17 @@ class Outboxes:
                 "method": "thread/tokenUsage/updated",
                 "params": {
                     **turn,
-                    "tokenUsage": {
+                    "tokenUsage": {  # as Codex sends it: this response, the thread's total
                         "last": {
                             "inputTokens": tokens,
                             "outputTokens": 1,
                             "totalTokens": tokens + 1,
-                        }
+                        },
+                        "total": {
+                            "inputTokens": spent[0],
+                            "outputTokens": spent[1],
+                            "totalTokens": spent[0] + spent[1],
+                        },
                     },
                 },
             },

@@ -27,6 +27,7 @@ EXPECTED = {
     # 1: failure
     "CodeswarmError": 1,
     "ToolchainError": 1,
+    "ToolchainMissingError": 1,
     "CodexError": 1,
     "ClosedError": 1,
     "ProcessExitedError": 1,
@@ -51,6 +52,7 @@ EXPECTED = {
     "UsageError": 2,
     "ConfigError": 2,
     "ScriptError": 2,
+    "PatchNotTranslatableError": 2,
     "CoordInputError": 2,
     "NotFoundError": 2,
     "PathEscapeError": 2,

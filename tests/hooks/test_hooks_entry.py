@@ -102,27 +102,31 @@ def test_claude_write_tools(repo: Path) -> None:
 
 
 def test_session_lifecycle_of_a_personal_session(repo: Path) -> None:
+    from codeswarm.hooks.context import session_identity
+
+    # the hook runs as a child of this process: it names itself as this process does
+    name = session_identity("claude", {}, "b0000001-1111-2222-3333-444455556666", os.getpid()).name
     with coord(repo) as c:
         a = c.register("A", role="planner")
         c.lease(a, "src/x.py", note="plan")
-        c.register("claude-b0000001")  # an earlier session of the same name
-        c.send("claude-b0000001", "please review x", sender=a)
+        c.register(name)  # an earlier session of the same name
+        c.send(name, "please review x", sender=a)
     out, _ = hook(repo, "claude", "session-start", {"source": "startup"}, CODESWARM_ROLE="reviewer")
     assert out is not None
     context = out["hookSpecificOutput"]["additionalContext"]
-    assert "claude-b0000001" in context and "A (planner)" in context
+    assert name in context and "A (planner)" in context
     assert "src/x.py" in context and "please review x" in context
     with coord(repo) as c:
-        me = next(x for x in c.agents() if x.name == "claude-b0000001")
+        me = next(x for x in c.agents() if x.name == name)
         assert me.role == "reviewer"
     assert (
         hook(repo, "claude", "stop", {"stop_hook_active": False})[0] is None
     )  # per turn: no deregistration
     with coord(repo) as c:
-        assert any(x.name == "claude-b0000001" for x in c.agents())
+        assert any(x.name == name for x in c.agents())
     hook(repo, "claude", "session-end", {"reason": "exit"})
     with coord(repo) as c:
-        assert not any(x.name == "claude-b0000001" for x in c.agents())
+        assert not any(x.name == name for x in c.agents())
 
 
 def test_a_fleet_session_registers_with_the_default_lease_and_sees_its_own_work(

@@ -20,6 +20,7 @@ USER_CLAUDE_JSON = '{"numStartups": 3, "mcpServers": {"theirs": {"command": "t"}
 
 def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HOME": str(home), "CODEX_HOME": str(home / ".codex")}
+    env.pop("CLAUDE_CONFIG_DIR", None)  # these tests install into HOME's ~/.claude
     return subprocess.run([sys.executable, "-m", "codeswarm", "install", *args], capture_output=True,
                           text=True, env=env, cwd=home, timeout=60, check=False)  # fmt: skip
 
@@ -63,7 +64,9 @@ def test_install_idempotent_keeps_own_entries_uninstall_byte_for_byte(
         import tomllib
 
         assert tomllib.loads(toml)["mcp_servers"]["mine"]["command"] == "mine"
-        assert (home / ".codex" / "prompts" / "swarm.md").exists()
+        skill = (home / ".codex" / "skills" / "swarm" / "SKILL.md").read_text()
+        assert skill.startswith("---\nname: swarm\n") and "swarm_status" in skill
+        assert not (home / ".codex" / "prompts").exists()  # Codex 0.169 has no custom prompts
     else:
         settings = json.loads((home / ".claude" / "settings.json").read_text())
         assert settings["permissions"] == {"allow": ["Bash(ls)"]}
@@ -73,7 +76,9 @@ def test_install_idempotent_keeps_own_entries_uninstall_byte_for_byte(
         )
         servers = json.loads((home / ".claude.json").read_text())["mcpServers"]
         assert set(servers) == {"theirs", "codeswarm"}
-        assert "!`" in (home / ".claude" / "commands" / "swarm.md").read_text()
+        command = (home / ".claude" / "commands" / "swarm.md").read_text()
+        # its permission check passes in Claude Code (tests/claude runs it there)
+        assert "\nallowed-tools: mcp__codeswarm__swarm_status, mcp__codeswarm__inbox\n" in command
     out = run(home, client, "--uninstall")
     assert out.returncode == 0, out.stderr
     assert snapshot(home) == before  # byte for byte, and nothing left behind
@@ -157,7 +162,7 @@ def test_codex_install_goes_to_the_configured_codex_home(
     assert snapshot(home / ".codex") == default_before  # $CODEX_HOME untouched
     hooks = json.loads((mine / "hooks.json").read_text())
     assert hooks["hooks"]["Stop"][0]["hooks"][0]["command"] == "my-own-hook"
-    assert (mine / "prompts" / "swarm.md").exists()
+    assert (mine / "skills" / "swarm" / "SKILL.md").exists()
     assert (mine / "hooks.json").stat().st_mode & 0o777 == 0o640  # the person's file keeps its mode
 
 

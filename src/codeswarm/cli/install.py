@@ -1,7 +1,9 @@
-"""``codeswarm install codex|claude``: hooks, MCP server and /swarm into a person's own client."""
+"""``codeswarm install codex|claude``: hooks, MCP server and the swarm picture command (Codex:
+the ``$swarm`` skill; Claude Code: ``/swarm``) into a person's own client."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -18,7 +20,7 @@ def install(
         None, "--repo", help="The project for --scope project (default: here)."
     ),
 ) -> None:
-    """Add codeswarm's lease hooks, its MCP server and a /swarm command to Codex or Claude Code.
+    """Add codeswarm's lease hooks, its MCP server and $swarm (Codex) or /swarm (Claude Code).
 
     Idempotent; keeps your own hooks and servers; --uninstall restores each file byte for byte."""
     from codeswarm.core.errors import UsageError
@@ -38,5 +40,32 @@ def install(
     changed = [c for c in changes if c.action != "unchanged"]
     what = "uninstall" if uninstall else "install"
     print(f"{verb} {what} codeswarm for {client} ({scope}): {len(changed)} file(s) changed")
+    if not uninstall and not dry_run and client == "codex" and scope == "project":
+        _note_project_trust(root)
     if not uninstall and not dry_run and client == "codex":
-        print("note: Codex runs a hook only once you trust it (Codex asks at the next session).")
+        print(
+            "codeswarm's hooks are trusted (the TUI and `codex exec` run them); type $swarm in "
+            "Codex for the swarm's picture."
+        )
+
+
+def _note_project_trust(root: Path) -> None:
+    """Codex reads a project's ``.codex/`` (hooks, MCP server, skills) only once the person
+    trusts the project: say so when they have not yet."""
+    import tomllib
+
+    from codeswarm.core.layers import user_codex_home
+
+    config = user_codex_home() / "config.toml"
+    try:
+        doc = tomllib.loads(config.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        doc = {}
+    projects = doc.get("projects") or {}
+    entry = projects.get(str(root)) if isinstance(projects, dict) else None
+    if not (isinstance(entry, dict) and entry.get("trust_level") == "trusted"):
+        print(
+            f"note: Codex reads {root}/.codex only in a project you trust: say yes when the "
+            f"Codex TUI asks, or add [projects.{json.dumps(str(root))}] trust_level = "
+            f'"trusted" to {config}.'
+        )

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from codeswarm.mockmodel import Script
 
 app = typer.Typer(
-    help="The scripted model: a Responses-API server for offline runs and tests.",
+    help="The scripted model: a Responses- and Messages-API server for offline runs and tests.",
     no_args_is_help=True,
 )
 
@@ -37,7 +37,7 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve a script; print the base URL and the codex `-c` flags that use it.
+    """Serve a script; print the base URL, the codex `-c` flags and Claude Code's environment.
 
     Every agent id gets its own base URL and script cursor: http://HOST:PORT/agents/<agent>/v1.
     """
@@ -71,5 +71,7 @@ async def _serve(script: Script, host: str, port: int, log: Path | None, agent: 
         if log is not None:
             print(f"request log:  {log}")
         print(f"codex flags:  {flags}")
+        claude = " ".join(f"{k}={shlex.quote(v)}" for k, v in mm.claude_env(agent).items())
+        print(f"claude env:   {claude}")
         print("press Ctrl-C to stop", flush=True)
         await asyncio.Event().wait()  # until Ctrl-C cancels us

@@ -15,9 +15,17 @@ def install(
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="Print nothing when already installed."
     ),
+    claude: bool = typer.Option(
+        False, "--claude", help="Also install the pinned Claude Code CLI (its tests run it)."
+    ),
 ) -> None:
-    """Install the pinned @openai/codex with npm under ~/.cache/codeswarm (never globally)."""
-    from codeswarm.codex.toolchain import CODEX_PACKAGE, describe, install, managed_prefix
+    """Install the pinned @openai/codex with npm under ~/.cache/codeswarm (never globally).
+
+    Commands that need Codex do this themselves on first use, unless CODESWARM_AUTO_INSTALL=0."""
+    if claude:
+        _install_claude(force=force, quiet=quiet)
+    from codeswarm.cli.toolchain_install import install_with_progress
+    from codeswarm.codex.toolchain import describe, managed_prefix
     from codeswarm.core.config import CODEX_VERSION
 
     wrapper = managed_prefix() / "node_modules" / ".bin" / "codex"
@@ -27,12 +35,7 @@ def install(
             if not quiet:
                 print(f"codex {found.version} already installed: {found.executable}")
             return
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    with console.status(f"installing {CODEX_PACKAGE}@{CODEX_VERSION} with npm…"):
-        found = install(force=force)
-    print(f"installed codex {found.version}: {found.executable}", file=sys.stderr)
+    install_with_progress(force=force)
 
 
 @app.command()
@@ -71,3 +74,22 @@ def doctor(
             print(f"{mark}  {c.name:<20} {c.detail}")
     if any(c.required and not c.ok for c in checks):
         raise typer.Exit(1)
+
+
+def _install_claude(*, force: bool, quiet: bool) -> None:
+    from codeswarm.codex import claude_toolchain as tc
+    from codeswarm.core.errors import ToolchainError
+
+    if not force:
+        try:
+            found = tc.locate()
+        except ToolchainError:
+            pass
+        else:
+            if found.source == "managed":
+                if not quiet:
+                    print(f"claude {found.version} already installed: {found.path}")
+                return
+    print(f"installing {tc.CLAUDE_PACKAGE}@{tc.CLAUDE_VERSION} with npm…", file=sys.stderr)
+    found = tc.install(force=force)
+    print(f"installed claude {found.version}: {found.path}", file=sys.stderr)

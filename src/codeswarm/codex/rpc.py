@@ -157,6 +157,8 @@ class RpcConnection:
             return await fut
         finally:
             self._pending.pop(req_id, None)
+            if fut.done() and not fut.cancelled():
+                fut.exception()  # retrieved: when the send failed first, nothing warns at exit
 
     async def notify(self, method: str, params: Any = None) -> None:
         self._check_open()

@@ -7,7 +7,10 @@ Node's start-up on every launch. The wrapper's environment (``CODEX_MANAGED_*``)
 
 Lookup order: the configured binary (``codex.bin`` in config, or ``CODESWARM_CODEX_BIN``), the managed
 prefix (per person, ``$XDG_CACHE_HOME/codeswarm/tools/codex-<version>``: installed once, used by
-every project, and out of the agents' sandbox), then ``codex`` on ``PATH``.
+every project, and out of the agents' sandbox), then ``codex`` on ``PATH``. When none of them is
+usable and none is configured, :class:`ToolchainMissingError` says so: the commands that need Codex
+then install the pinned one (:func:`install`) unless that is turned off
+(:func:`auto_install_enabled`).
 """
 
 from __future__ import annotations
@@ -15,20 +18,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from codeswarm.core.errors import ToolchainError
+from codeswarm.core.errors import ToolchainError, ToolchainMissingError
 from codeswarm.core.paths import tools_dir
 from codeswarm.core.versions import CODEX_VERSION
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from codeswarm.core.config import Config
 
 CODEX_PACKAGE = "@openai/codex"
-NPM_INSTALL_TIMEOUT = 600.0
-VERSION_PROBE_TIMEOUT = 30.0
 
 _TRIPLES = {
     ("Linux", "x86_64"): ("x86_64-unknown-linux-musl", "@openai/codex-linux-x64"),
@@ -38,6 +40,12 @@ _TRIPLES = {
 }
 
 Source = Literal["config", "managed", "path"]
+
+AUTO_INSTALL_ENV = "CODESWARM_AUTO_INSTALL"
+"""``0`` (or ``false``, ``no``, ``off``) turns installing on first need off; wins over
+``[codex] auto_install`` in the configuration."""
+_FALSE = ("0", "false", "no", "off")
+_TRUE = ("1", "true", "yes", "on")
 
 
 class CodexBinary(NamedTuple):
@@ -100,28 +108,9 @@ def _package_version(package_root: Path) -> str | None:
 
 def probe_version(executable: Path, env: dict[str, str] | None = None) -> str:
     """Run ``codex --version`` and return the version number it prints."""
-    try:
-        proc = subprocess.run(
-            [str(executable), "--version"],
-            capture_output=True,
-            text=True,
-            timeout=VERSION_PROBE_TIMEOUT,
-            env={**os.environ, **(env or {})},
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise ToolchainError(f"cannot run {executable} --version: {exc}") from exc
-    import re
+    from codeswarm.codex import npm
 
-    match = re.search(r"(\d+\.\d+\.\d+\S*)", proc.stdout)
-    if proc.returncode != 0 or match is None:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise ToolchainError(
-            f"{executable} --version failed (exit {proc.returncode})"
-            + (f": {detail[-1]}" if detail else "")
-        )
-    return match.group(1)
+    return npm.probe_version(executable, env)
 
 
 def describe(path: Path, source: Source) -> CodexBinary:
@@ -162,91 +151,75 @@ def locate(config: Config | None = None, *, check_version: bool = True) -> Codex
         else:
             on_path = shutil.which("codex")
             if on_path is None:
-                raise ToolchainError(
+                raise ToolchainMissingError(
                     f"no Codex CLI found: run 'codeswarm toolchain install' "
                     f"(installs {CODEX_PACKAGE}@{version} under {managed_prefix(version)}), "
                     f"or set CODESWARM_CODEX_BIN"
                 )
             found = describe(Path(on_path), "path")
     if check_version and found.version != version:
-        raise ToolchainError(
+        error = ToolchainMissingError if found.source == "path" else ToolchainError
+        raise error(
             f"codex at {found.path} is version {found.version}, codeswarm needs {version}: "
             f"run 'codeswarm toolchain install'"
         )
     return found
 
 
-def install(version: str = CODEX_VERSION, *, force: bool = False) -> CodexBinary:
-    """Install ``@openai/codex@version`` with npm into the managed prefix (never globally).
+def auto_install_enabled(
+    config: Config | None = None, env: Mapping[str, str] | None = None
+) -> bool:
+    """Whether a command that needs Codex installs the pinned one when it is missing:
+    ``$CODESWARM_AUTO_INSTALL`` when set, else ``[codex] auto_install`` (default on). Raises
+    :class:`UsageError` for a value that is neither on nor off."""
+    from codeswarm.core.errors import UsageError
 
-    The install goes to a temporary directory beside the prefix, which is renamed into place only
-    when complete, so an interrupted install never leaves a half-populated prefix behind. Installs
-    of one version take turns (a lock file beside the prefix): a second one waits, then finds the
-    first's result (``force`` reinstalls anyway).
-    """
+    value = (os.environ if env is None else env).get(AUTO_INSTALL_ENV, "")
+    if value:
+        word = value.strip().lower()
+        if word in _FALSE or word in _TRUE:
+            return word in _TRUE
+        raise UsageError(f"{AUTO_INSTALL_ENV}={value!r}: expected 1 or 0 (true/false, on/off)")
+    if config is not None:
+        return config.codex.auto_install
+    from codeswarm.core.layers import raw_setting
+
+    setting = raw_setting("codex", "auto_install")
+    if setting is None:
+        return True
+    if not isinstance(setting, bool):
+        raise UsageError(f"[codex] auto_install must be true or false, not {setting!r}")
+    return setting
+
+
+def install(
+    version: str = CODEX_VERSION,
+    *,
+    force: bool = False,
+    on_wait: Callable[[], None] | None = None,
+) -> CodexBinary:
+    """Install ``@openai/codex@version`` with npm into the managed prefix (never globally),
+    safely against an interrupted or a concurrent install (:mod:`codeswarm.codex.npm`): a second
+    install waits (calling ``on_wait`` first), then finds the first's result (``force``
+    reinstalls anyway)."""
+    from codeswarm.codex import npm
+
     prefix = managed_prefix(version)
-    try:
-        prefix.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        lock = os.open(prefix.parent / f".codex-{version}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise ToolchainError(f"cannot install into {prefix.parent}: {exc.strerror or exc}") from exc
-    import fcntl
-
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return _install_locked(prefix, version, force=force)
-    finally:
-        os.close(lock)  # releases the lock
-
-
-def _install_locked(prefix: Path, version: str, *, force: bool) -> CodexBinary:
     wrapper = prefix / "node_modules" / ".bin" / "codex"
-    if wrapper.exists() and not force:
-        found = describe(wrapper, "managed")
-        if found.version == version:
-            return found
-    npm = shutil.which("npm")
-    if npm is None:
-        raise ToolchainError(
-            "npm not found: install Node.js 18+ with npm (Debian: apt-get install nodejs npm)"
-        )
-    import tempfile
 
-    staging = Path(tempfile.mkdtemp(prefix=f".codex-{version}.", dir=prefix.parent))
-    try:
-        proc = subprocess.run(
-            [
-                npm,
-                "install",
-                "--prefix",
-                str(staging),
-                "--no-fund",
-                "--no-audit",
-                "--no-save",
-                "--loglevel=error",
-                f"{CODEX_PACKAGE}@{version}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=NPM_INSTALL_TIMEOUT,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-        if proc.returncode != 0:
-            lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-            raise ToolchainError(
-                f"npm install {CODEX_PACKAGE}@{version} failed (exit {proc.returncode})"
-                + (f": {lines[-1]}" if lines else "")
-            )
-        if prefix.exists():
-            shutil.rmtree(prefix)
-        staging.rename(prefix)
-    except subprocess.TimeoutExpired as exc:
-        raise ToolchainError(f"npm install timed out after {NPM_INSTALL_TIMEOUT:.0f}s") from exc
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+    def installed() -> bool:
+        return wrapper.exists() and describe(wrapper, "managed").version == version
+
+    npm.install_package(CODEX_PACKAGE, version, prefix, name="codex", installed=installed,
+                        force=force, on_wait=on_wait)  # fmt: skip
     found = describe(wrapper, "managed")
     if found.version != version:
         raise ToolchainError(f"npm installed codex {found.version}, expected {version}")
     return found
+
+
+def staging_dirs(version: str = CODEX_VERSION) -> list[Path]:
+    """The temporary directories installs of ``version`` are filling now (for progress)."""
+    from codeswarm.codex import npm
+
+    return npm.staging_dirs(managed_prefix(version), "codex", version)

@@ -7,11 +7,14 @@ delivery effectively once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from codeswarm.core.errors import UsageError
+from codeswarm.core import events as ev
+from codeswarm.core.errors import CodeswarmError, UsageError
+from codeswarm.core.events import Event
 from codeswarm.core.swarm import RunDir, SwarmSpec, agent_id
-from codeswarm.mailbox import Layout, Writer
+from codeswarm.mailbox import Layout, Reader, Writer
 
 MAX_MESSAGE_CHARS = 200_000
 
@@ -90,3 +93,79 @@ def approve(
     if item_id:
         fields["item_id"] = item_id
     return _append(run, agent, "approval", **fields)
+
+
+# -- saying what an answer or an interrupt will really do -----------------------------------------
+class History:
+    """What the outboxes say became of inbox messages and approval requests, per agent: feed it
+    every event of a replay (``Router.replay(sink=history)``)."""
+
+    def __init__(self) -> None:
+        self.taken: dict[str, set[str]] = {}
+        """Inbox ids that became a turn (or were refused)."""
+        self.requested: dict[str, set[str]] = {}
+        """Every approval request id seen (answered or not)."""
+
+    def __call__(self, event: Event) -> None:
+        agent = str(event.get("agent"))
+        kind = event["type"]
+        if kind == ev.MESSAGE_ACCEPTED or (kind == ev.ERROR and event.get("inbox_id")):
+            self.taken.setdefault(agent, set()).add(str(event.get("inbox_id")))
+        elif kind == ev.APPROVAL_REQUESTED:
+            self.requested.setdefault(agent, set()).add(str(event.get("request_id")))
+
+
+def check_approval(agent: str, request_id: int | str, view: Mapping[str, Any],
+                   history: History) -> None:  # fmt: skip
+    """Raise :class:`UsageError` (exit 2, nothing sent) unless ``request_id`` is an approval
+    request ``agent`` (its ``status`` view) waits on: already answered, or never asked."""
+    pending = [str(p.get("request_id")) for p in view.get("pending_approvals") or ()]
+    if str(request_id) in pending:
+        return
+    waiting = f"; {agent} waits on {', '.join(pending)}" if pending else ""
+    if str(request_id) in history.requested.get(agent, ()):
+        raise UsageError(f"request {request_id} of {agent} is already answered{waiting}")
+    raise UsageError(f"{agent} has no approval request {request_id}"
+                     + (waiting or f"; {agent} waits on no approval"))  # fmt: skip
+
+
+def waiting_messages(run: RunDir, agent: str, history: History) -> int:
+    """How many messages in ``agent``'s inbox have not yet become a turn."""
+    path = Layout(run.root).inbox(agent)
+    if not path.exists():
+        return 0
+    taken = history.taken.get(agent, set())
+    count = 0
+    with Reader(path) as reader:
+        while batch := reader.read():
+            count += sum(
+                1
+                for rec, _ in batch
+                if rec.get("kind") == "message" and str(rec["id"]) not in taken
+            )
+    return count
+
+
+BUSY_STATES = ("busy", "waiting_approval")
+
+
+def interrupt_checked(
+    run: RunDir, agents: list[str], views: Mapping[str, Mapping[str, Any]], history: History
+) -> tuple[list[str], list[str]]:
+    """Interrupt those of ``agents`` with a turn running (or a message about to become one);
+    returns ``(interrupted, why_not)``: a line for each agent with nothing to interrupt. Raises
+    :class:`CodeswarmError` (exit 1, nothing sent) when no agent had anything to interrupt."""
+    chosen: list[str] = []
+    idle: list[str] = []
+    for a in agents:
+        state = str((views.get(a) or {}).get("state") or "starting")
+        if state in BUSY_STATES or (
+            state in ("idle", "starting") and waiting_messages(run, a, history)
+        ):
+            chosen.append(a)
+        else:
+            idle.append(f"nothing to interrupt: {a} is {state.replace('_', ' ')}")
+    if not chosen:
+        raise CodeswarmError("; ".join(idle))
+    interrupt(run, chosen)
+    return chosen, idle

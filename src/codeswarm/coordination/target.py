@@ -81,6 +81,22 @@ def open_store(url: str) -> Store:
         return PostgresStore(url)
     from codeswarm.coordination.sqlite import SqliteStore
 
+    path, params = _sqlite_target(url)
+    return SqliteStore(
+        path, journal=params.get("journal", "wal"), synchronous=params.get("synchronous")
+    )
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of the SQLite store ``url`` names (``sqlite:///path?…`` or a plain path), or
+    None for PostgreSQL. Raises CoordInputError for a malformed URL, as :func:`open_store`."""
+    if url.startswith(PG_SCHEMES):
+        return None
+    return _sqlite_target(url)[0]
+
+
+def _sqlite_target(url: str) -> tuple[str, dict[str, str]]:
+    """(path, parameters) of a SQLite URL or plain path."""
     path, params = url, {}
     if url.startswith("sqlite:"):
         rest = url[len("sqlite:") :]
@@ -95,9 +111,7 @@ def open_store(url: str) -> Store:
         raise CoordInputError(f"unsupported database URL {url!r} (postgresql:// or sqlite://)")
     if not path:
         raise CoordInputError(f"{url}: no database path")
-    return SqliteStore(
-        path, journal=params.get("journal", "wal"), synchronous=params.get("synchronous")
-    )
+    return path, params
 
 
 def _configured_db(start: Path | None = None) -> str | None:

@@ -32,6 +32,12 @@ class CodexConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     model: str = defaults.MODEL
     approval_policy: ApprovalPolicy = defaults.APPROVAL_POLICY
     sandbox: Sandbox = defaults.SANDBOX
+    retry_deadline: float = defaults.RETRY_DEADLINE
+    """Seconds a turn may do nothing but retry an unreachable model before it is given up
+    (``exec``, and the agents of a swarm started by ``up``)."""
+    auto_install: bool = True
+    """Install the pinned Codex CLI when a command needs it and it is missing (with a progress
+    bar); ``$CODESWARM_AUTO_INSTALL`` wins over it."""
 
 
 class CoordConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -13,6 +13,8 @@ APPROVAL_POLICY: Final = "on-request"
 """Codex's approval policy unless told otherwise."""
 SANDBOX: Final = "workspace-write"
 """Codex's sandbox unless told otherwise."""
+RETRY_DEADLINE: Final = 60.0
+"""Seconds a turn may do nothing but retry an unreachable model before it is given up."""
 ROLE: Final = "implementer"
 """The role of a fleet agent when the swarm names none (``up --roles``)."""
 

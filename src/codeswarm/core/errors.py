@@ -6,8 +6,11 @@
     ├── UsageError              bad input a person can fix (flag, config, path); one line, no traceback
     │   ├── ConfigError         a config file or CODESWARM_* variable is invalid
     │   ├── ScriptError         a scripted-model script is unreadable or invalid
+    │   │   └── PatchNotTranslatableError  a patch step Claude Code's tools cannot express
     │   └── HookStateError      the hooks' scratch directory is not private (owner, symlink, mode)
     ├── ToolchainError          the Codex CLI (or npm) is missing, broken or the wrong version
+    │   └── ToolchainMissingError  none configured, none installed, none fit on PATH: installing
+    │                           the pinned one fixes it (done on first need unless turned off)
     ├── CodexError              anything about a running `codex app-server`
     │   ├── ClosedError         closed by us: the client was used after aclose()
     │   ├── ProcessExitedError  broken by the peer: the child process died (carries pid, exit code)
@@ -62,6 +65,11 @@ class ScriptError(UsageError):
     """A scripted-model script cannot be read or does not follow the format."""
 
 
+class PatchNotTranslatableError(ScriptError):
+    """A script's ``patch`` step has an operation Claude Code's tools cannot express (a move):
+    the scripted model answers such a request with an HTTP 400."""
+
+
 class HookStateError(UsageError):
     """The hooks' scratch directory is unusable: owned by someone else, a symlink, open to others
     (another user could plant what the hooks read), or it cannot be created."""
@@ -69,6 +77,11 @@ class HookStateError(UsageError):
 
 class ToolchainError(CodeswarmError):
     """The Codex CLI or what installs it is missing, broken, or not the pinned version."""
+
+
+class ToolchainMissingError(ToolchainError):
+    """No configured Codex, no managed install of the pinned version, and none of that version
+    on ``PATH``: installing the pinned one (``codeswarm toolchain install``) is the fix."""
 
 
 class CodexError(CodeswarmError):

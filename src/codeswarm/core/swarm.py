@@ -64,6 +64,10 @@ class SwarmSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     script: str | None = None
     """The scripted model's script (absolute path) when model_provider is "mock"."""
     mock_port: int | None = None
+    mock_host: str | None = None
+    """Where the workers reach the scripted model: None is ``127.0.0.1`` (a local swarm: the
+    supervisor serves it on this host); a Slurm job records the host of its batch step, where it
+    serves it, before the workers start (so workers on other nodes reach it)."""
     approval_policy: str = defaults.APPROVAL_POLICY
     sandbox: str = defaults.SANDBOX
     approvals: Approvals = "forward"
@@ -74,6 +78,8 @@ class SwarmSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     config_overrides: dict[str, str] = {}
     """Extra Codex ``-c key=value`` overrides (values are TOML)."""
     heartbeat_s: float = 5.0
+    retry_deadline_s: float = defaults.RETRY_DEADLINE
+    """Seconds a turn may do nothing but retry an unreachable model; then it is given up."""
     created_ms: int = 0
     coord: bool = True
     """Wire agents into the coordination store: hooks that enforce leases, the MCP tools,
@@ -90,6 +96,14 @@ class SwarmSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     the restart and then continued by a follow-up turn; False: reported only."""
     slurm: SlurmOptions | None = None
     """The Slurm job's options when ``backend`` is "slurm"."""
+
+
+def mock_base_url(spec: SwarmSpec, agent: str) -> str:
+    """The scripted model's base URL for ``agent``'s Codex (``spec.mock_port`` must be set)."""
+    host = spec.mock_host or "127.0.0.1"
+    if ":" in host and not host.startswith("["):  # an IPv6 address
+        host = f"[{host}]"
+    return f"http://{host}:{spec.mock_port}/agents/{agent}/v1"
 
 
 def check_swarm_name(name: str) -> str:

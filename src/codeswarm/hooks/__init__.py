@@ -28,6 +28,8 @@ EVENTS = {"SessionStart": "session-start", "PreToolUse": "pre-tool-use",
 """Hook event (as configured in Codex and Claude Code) -> our event argument."""
 CLAUDE_EVENTS = {**EVENTS, "UserPromptSubmit": "user-prompt-submit"}
 TIMEOUT_S = 30
+SESSION_END_TIMEOUT_S = 3
+"""Codex clamps a SessionEnd hook to 3 s (and reports an error item when it has to)."""
 
 
 def groups(client: str) -> dict[str, dict[str, object]]:
@@ -40,8 +42,9 @@ def groups(client: str) -> dict[str, dict[str, object]]:
         group: dict[str, object] = (
             {"matcher": matcher} if name in ("PreToolUse", "PostToolUse") else {}
         )
+        timeout = SESSION_END_TIMEOUT_S if (client, name) == ("codex", "SessionEnd") else TIMEOUT_S
         group["hooks"] = [
-            {"type": "command", "command": command(client, event), "timeout": TIMEOUT_S}
+            {"type": "command", "command": command(client, event), "timeout": timeout}
         ]
         out[name] = group
     return out

@@ -86,8 +86,8 @@ class Hooks:
         self.coord.register(
             self.ctx.name,
             role=self.ctx.role(self.root),
-            label=f"{self.ctx.client} session {self.ctx.session_id[:8]}".strip(),
-            pid=os.getppid(),
+            label=self.ctx.label,
+            pid=self.ctx.pid or os.getppid(),
             lease_s=PERSONAL_LEASE_S if not self.ctx.fleet else DEFAULT_LEASE_S,
         )
 

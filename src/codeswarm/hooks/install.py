@@ -1,4 +1,4 @@
-"""Adding codeswarm's hooks, MCP server and /swarm command to a person's own Codex or Claude Code.
+"""Adding codeswarm's hooks, MCP server and swarm picture to a person's own Codex or Claude Code.
 
 Idempotent (a second install changes nothing), keeps the person's own hooks and MCP servers, and
 reversible: the first install keeps each file's original bytes beside it
@@ -8,9 +8,15 @@ byte when the file is still as codeswarm left it, and otherwise removes only cod
 
 | client | scope | files |
 |---|---|---|
-| codex | user | ``<home>/hooks.json``, ``<home>/config.toml`` (a marked block), ``<home>/prompts/swarm.md``; ``<home>`` is the Codex home (``[codex] home``, ``$CODEX_HOME``, ``~/.codex``) |
-| codex | project | ``<repo>/.codex/hooks.json``, ``<repo>/.codex/config.toml``, ``<repo>/.codex/prompts/swarm.md`` |
-| claude | user | ``~/.claude/settings.json``, ``~/.claude.json`` (``mcpServers``), ``~/.claude/commands/swarm.md`` |
+| codex | user | ``<home>/hooks.json``, ``<home>/config.toml`` (a marked block: the MCP server and the hooks' trust), ``<home>/skills/swarm/SKILL.md`` (``$swarm``); ``<home>`` is the Codex home (``[codex] home``, ``$CODEX_HOME``, ``~/.codex``) |
+| codex | project | ``<repo>/.codex/hooks.json``, ``<repo>/.codex/config.toml``, ``<repo>/.codex/skills/swarm/SKILL.md`` |
+
+Codex runs a hook only when it is trusted: ``[hooks.state."<key>"] trusted_hash`` in
+config.toml, which the TUI writes when the person agrees, and which ``codex exec`` never asks
+for. The install writes it for codeswarm's own hooks (:func:`codex_trust`), so they run in
+``codex exec`` too. A ``prompts/swarm.md`` of an earlier install (Codex 0.169 has no custom
+prompts) is taken out.
+| claude | user | ``<dir>/settings.json``, ``~/.claude.json`` (``mcpServers``; ``<dir>/.claude.json`` when ``$CLAUDE_CONFIG_DIR`` is set), ``<dir>/commands/swarm.md``; ``<dir>`` is ``$CLAUDE_CONFIG_DIR``, else ``~/.claude`` |
 | claude | project | ``<repo>/.claude/settings.json``, ``<repo>/.mcp.json``, ``<repo>/.claude/commands/swarm.md`` |
 """
 
@@ -19,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,19 +106,105 @@ def _without_mcp(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def _toml_block() -> str:
+MCP_ENV_VARS = ("CODESWARM_AGENT_ID", "CODESWARM_AGENT_NAME", "CODESWARM_DB", "CODESWARM_SCOPE",
+                "CODESWARM_ROLE", "CODESWARM_STATE_DIR", "CODESWARM_CODEX_HOME",
+                "XDG_STATE_HOME", "XDG_CONFIG_HOME")  # fmt: skip
+"""What Codex passes on to the MCP server (it passes only a few variables of its own, HOME and
+PATH among them): enough to find the same store and name as the session's hooks."""
+HOOK_EVENTS_SNAKE = {"SessionStart": "session_start", "PreToolUse": "pre_tool_use",
+                     "PostToolUse": "post_tool_use", "Stop": "stop", "SessionEnd": "session_end",
+                     "UserPromptSubmit": "user_prompt_submit"}  # fmt: skip
+MATCHER_EVENTS = ("PreToolUse", "PostToolUse", "PermissionRequest", "SessionStart")
+"""Events whose matcher Codex keeps (and hashes); for the others it is ignored."""
+CODEX_DEFAULT_TIMEOUT_S = 600
+CODEX_SESSION_END_MAX_S = 3
+
+
+def codex_hook_hash(event: str, group: dict[str, Any], handler: dict[str, Any]) -> str:
+    """Codex's ``currentHash`` of one command hook (what ``trusted_hash`` must equal): SHA-256
+    over compact, key-sorted JSON of the event (snake case), the group's matcher and the handler
+    with its effective timeout (``hooks/src/engine/discovery.rs`` ``command_hook_hash``)."""
+    timeout = handler.get("timeout")
+    timeout = CODEX_DEFAULT_TIMEOUT_S if not isinstance(timeout, int) else max(1, timeout)
+    if event == "SessionEnd":
+        timeout = min(timeout, CODEX_SESSION_END_MAX_S)
+    hook: dict[str, Any] = {"type": "command", "command": handler.get("command", ""),
+                            "timeout": timeout, "async": bool(handler.get("async", False))}  # fmt: skip
+    if handler.get("statusMessage") is not None:
+        hook["statusMessage"] = handler["statusMessage"]
+    obj: dict[str, Any] = {"event_name": HOOK_EVENTS_SNAKE[event], "hooks": [hook]}
+    if event in MATCHER_EVENTS and group.get("matcher") is not None:
+        obj["matcher"] = group["matcher"]
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def codex_trust(hooks_file: Path, doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(key, trusted_hash)`` for each of codeswarm's hooks in ``doc`` (the content of
+    ``hooks_file``): the key is ``<defining file>:<event>:<group index>:<handler index>``, with
+    the file as Codex names it (its absolute path; its real path too when that differs)."""
+    from codeswarm.hooks import is_ours
+
+    files = [str(hooks_file.absolute())]
+    real = os.path.realpath(files[0])
+    if real != files[0]:
+        files.append(real)
+    out = []
+    for event, groups in (doc.get("hooks") or {}).items():
+        if event not in HOOK_EVENTS_SNAKE or not isinstance(groups, list):
+            continue
+        for g, group in enumerate(groups):
+            handlers = group.get("hooks") if isinstance(group, dict) else None
+            for h, handler in enumerate(handlers if isinstance(handlers, list) else []):
+                if isinstance(handler, dict) and is_ours(handler.get("command", "")):
+                    digest = codex_hook_hash(event, group, handler)
+                    out += [(f"{f}:{HOOK_EVENTS_SNAKE[event]}:{g}:{h}", digest) for f in files]
+    return out
+
+
+def _toml_block(trust: list[tuple[str, str]]) -> str:
+    state = "".join(
+        f"\n[hooks.state.{json.dumps(key)}]\ntrusted_hash = {json.dumps(digest)}\n"
+        for key, digest in trust
+    )
     return (
         f"{TOML_BEGIN}\n[mcp_servers.{SERVER}]\ncommand = {json.dumps(sys.executable)}\n"
         f"args = {json.dumps(module_args('codeswarm.mcp'))}\n"
-        'env_vars = ["CODESWARM_AGENT_ID", "CODESWARM_DB", '
-        '"CODESWARM_SCOPE", "CODESWARM_ROLE"]\nstartup_timeout_sec = 30\n'
+        f"env_vars = {json.dumps(list(MCP_ENV_VARS))}\n"
+        # required: Codex waits for the server before the first model request (else the model's
+        # first requests lack the tools); the start-up bound is Codex's default
+        "required = true\nstartup_timeout_sec = 30\n"
         'default_tools_approval_mode = "approve"\n'
-        f"{TOML_END}\n"
+        f"{state}{TOML_END}\n"
     )
 
 
-def _toml_without(text: str) -> str:
-    start = text.find(TOML_BEGIN)
+def _trust_outside(text: str, trust: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
+    """The person's config text without stale trust tables for codeswarm's hook keys (the TUI
+    writes them as ``[hooks.state."<key>"]``), and the trust still to write in our block (a
+    key the text still defines another way is left alone: TOML forbids defining it twice)."""
+    import tomllib
+
+    keys = {key for key, _ in trust}
+    lines = text.splitlines(keepends=True)
+    kept: list[str] = []
+    skipping = False
+    for line in lines:
+        head = line.strip()
+        if head.startswith("["):
+            skipping = any(head == f"[hooks.state.{json.dumps(k)}]" for k in keys)
+        if not skipping:
+            kept.append(line)
+    stripped = "".join(kept)
+    try:
+        defined = tomllib.loads(stripped).get("hooks", {}).get("state", {})
+    except (tomllib.TOMLDecodeError, AttributeError):
+        defined = {}
+    return stripped, [(k, d) for k, d in trust if not isinstance(defined, dict) or k not in defined]
+
+
+def _toml_without(text: str, begin: str = TOML_BEGIN) -> str:
+    start = text.find(begin)
     if start < 0:
         return text
     end = text.find(TOML_END, start)
@@ -122,27 +215,92 @@ def _toml_without(text: str) -> str:
     return head + text[end:]
 
 
-def _toml_with(text: str) -> str:
-    base = _toml_without(text)
+def _toml_with(text: str, trust: list[tuple[str, str]]) -> str:
+    base, trust = _trust_outside(_toml_without(text), trust)
     sep = "" if not base else ("\n" if base.endswith("\n") else "\n\n")
-    return base + sep + _toml_block()
+    return base + sep + _toml_block(trust)
+
+
+def _trust_begin(hooks_file: Path) -> str:
+    return f"# >>> codeswarm: trust for {hooks_file} >>> (`codeswarm install --scope project`)"
+
+
+def _trust_with(text: str, hooks_file: Path, trust: list[tuple[str, str]]) -> str:
+    """The person's own config with a marked block trusting a project's codeswarm hooks (Codex
+    reads ``hooks.state`` from the person's config only: a project cannot trust itself)."""
+    begin = _trust_begin(hooks_file)
+    base, trust = _trust_outside(_toml_without(text, begin), trust)
+    if not trust:
+        return base
+    state = "".join(
+        f"[hooks.state.{json.dumps(key)}]\ntrusted_hash = {json.dumps(digest)}\n"
+        for key, digest in trust
+    )
+    sep = "" if not base else ("\n" if base.endswith("\n") else "\n\n")
+    return f"{base}{sep}{begin}\n{state}{TOML_END}\n"
+
+
+CLAUDE_SWARM_COMMAND = f"""---
+description: codeswarm status: who is here, who holds which files, my tasks, unread messages
+allowed-tools: mcp__{SERVER}__swarm_status, mcp__{SERVER}__inbox
+---
+Show the codeswarm picture:
+
+1. Call the `swarm_status` tool of the `{SERVER}` MCP server (no arguments). It returns who you
+   are (`me`), the agents, the leases (file, holder, note, expiry), your tasks, the open tasks
+   and how many messages wait for you.
+2. If `unread_messages` is more than 0, call the `inbox` tool of the same server to read them.
+3. Print the picture in a few lines, nothing else: who you are, and the other agents with their
+   roles; which files are held, by whom, with the note; your tasks, and how many are open; your
+   unread messages (sender: first line).
+
+Do not edit files and do not take or release leases while doing this. If the `{SERVER}` tools
+are missing, say that the codeswarm MCP server is not running (see `codeswarm install claude`).
+"""
+"""Claude Code's ``/swarm``: its ``allowed-tools`` let the two read-only MCP calls through
+Claude Code's permission check (``-p`` asks for every MCP tool otherwise), and the MCP server
+answers as the session's agent (the hooks' identity)."""
+
+
+def claude_config_dir() -> Path:
+    """Claude Code's user configuration directory: ``$CLAUDE_CONFIG_DIR``, else ``~/.claude``."""
+    configured = os.environ.get("CLAUDE_CONFIG_DIR", "").strip()
+    return Path(configured).expanduser() if configured else Path.home() / ".claude"
+
+
+def claude_user_mcp_file() -> Path:
+    """Where Claude Code keeps a user's MCP servers: ``.claude.json`` in ``$CLAUDE_CONFIG_DIR``
+    when that is set, else ``~/.claude.json``."""
+    configured = os.environ.get("CLAUDE_CONFIG_DIR", "").strip()
+    return claude_config_dir() / ".claude.json" if configured else Path.home() / ".claude.json"
 
 
 def _swarm_command(client: str) -> str:
-    cs = f"{sys.executable} -P -m codeswarm coord"
     if client == "claude":
-        return (
-            "---\ndescription: codeswarm status: agents, leases, my tasks, unread messages\n---\n"
-            f"Agents: !`{cs} agents`\n\nLeases: !`{cs} leases`\n\nTasks: !`{cs} tasks`\n\n"
-            f"My unread messages: !`{cs} inbox`\n\n"
-            "Summarise this codeswarm status in a few lines: who is working, which files are "
-            "held by whom, my tasks, and my unread messages.\n"
-        )
-    return (
-        "Show the codeswarm status compactly: call the codeswarm MCP tools for the swarm's status "
-        "(agents, leases, tasks) and my unread messages, then print a few lines: who is working, "
-        "which files are held by whom, my tasks, my unread messages. Do not edit anything.\n"
-    )
+        return CLAUDE_SWARM_COMMAND
+    return SWARM_SKILL  # Codex: a skill (``$swarm``), Codex 0.169 has no custom prompts
+
+
+SWARM_SKILL = """---
+name: swarm
+description: Show the codeswarm picture (agents, who holds which files, my tasks, unread messages) through the codeswarm MCP tools. Use when the person types $swarm or asks for the swarm's status.
+---
+# The swarm's picture
+
+1. Call the `swarm_status` tool of the `codeswarm` MCP server (no arguments). It returns who you
+   are (`me`), the agents, the leases (file, holder, note, expiry), your tasks, the open tasks
+   and how many messages wait for you.
+2. If `unread_messages` is more than 0, call the `inbox` tool of the same server to read them
+   (do not `ack` them: the person decides).
+3. Print the picture in a few lines, nothing else:
+   - who you are, and the other agents with their roles;
+   - which files are held, by whom, since when, with the note;
+   - your tasks, and how many tasks are open;
+   - your unread messages (sender: first line).
+
+Do not edit files and do not take or release leases while doing this. If the `codeswarm` tools
+are missing, say that the codeswarm MCP server is not running (see `codeswarm install codex`).
+"""
 
 
 def _json_load(path: Path) -> dict[str, Any]:
@@ -170,13 +328,21 @@ class Plan:
 
     def __init__(self) -> None:
         self.writes: dict[Path, str | None] = {}
+        self.retired: set[Path] = set()
+        """Files an earlier install wrote that this one takes out (as an uninstall would)."""
+        self.shared: set[Path] = set()
+        """Files another install may own too (the person's Codex config, for a project's trust):
+        changed in place, never backed up nor restored byte for byte."""
 
     def apply(self, *, dry_run: bool, uninstall: bool) -> list[Change]:
         changes = []
         for path, content in self.writes.items():
             orig = path.with_name(path.name + ".codeswarm-orig")
             current = path.read_bytes() if path.exists() else None
-            if uninstall:
+            if path in self.shared:
+                changes.append(_edit(path, current, content, dry_run, uninstall))
+                continue
+            if uninstall or path in self.retired:
                 changes.append(self._undo(path, orig, current, content, dry_run))
                 continue
             new = None if content is None else content.encode()
@@ -218,6 +384,10 @@ class Plan:
                 if saved == ABSENT and path.parent.name in ("prompts", "commands"):
                     with contextlib.suppress(OSError):  # only when empty
                         path.parent.rmdir()
+                if saved == ABSENT and path.name == "SKILL.md":  # skills/swarm/, skills/ if empty
+                    with contextlib.suppress(OSError):
+                        path.parent.rmdir()
+                        path.parent.parent.rmdir()
             return Change(path, action)
         if current is None:
             return Change(path, "unchanged")
@@ -236,6 +406,24 @@ class Plan:
         return Change(path, "strip")
 
 
+def _edit(
+    path: Path, current: bytes | None, content: str | None, dry_run: bool, undo: bool
+) -> Change:
+    new = None if content is None else content.encode()
+    if new == current or (new is not None and current is None and not new):
+        return Change(path, "unchanged")
+    action = "strip" if undo else "create" if current is None else "update"
+    if not dry_run:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if new is None:
+            path.unlink()
+        elif current is None:
+            atomic_write(path, new, mode=0o600)
+        else:
+            _write(path, new)
+    return Change(path, action)
+
+
 def _stamp(path: Path) -> Path:
     return path.with_name(path.name + ".codeswarm-sha256")
 
@@ -248,20 +436,37 @@ def plan(client: Client, scope: Scope, *, repo: Path, uninstall: bool) -> Plan:
     p = Plan()
     if client == "codex":
         home = user_codex_home() if scope == "user" else repo / ".codex"
-        hooks, config, prompt = (
+        hooks, config, skill = (
             home / "hooks.json",
             home / "config.toml",
-            home / "prompts" / "swarm.md",
+            home / "skills" / "swarm" / "SKILL.md",
         )
         doc = _json_load(hooks)
-        p.writes[hooks] = _dump(_without_hooks(doc) if uninstall else _with_hooks(doc, "codex"))
+        new_doc = _without_hooks(doc) if uninstall else _with_hooks(doc, "codex")
+        p.writes[hooks] = _dump(new_doc)
         text = config.read_text() if config.exists() else ""
-        p.writes[config] = _toml_without(text) if uninstall else _toml_with(text)
-        p.writes[prompt] = None if uninstall else _swarm_command("codex")
+        trust = [] if uninstall else codex_trust(hooks, new_doc)
+        own = trust if scope == "user" else []  # a project's own config cannot trust it
+        p.writes[config] = _toml_without(text) if uninstall else _toml_with(text, own)
+        p.writes[skill] = None if uninstall else _swarm_command("codex")
+        if scope == "project":  # Codex takes a project hook's trust from the person's config
+            mine = user_codex_home() / "config.toml"
+            text = mine.read_text() if mine.exists() else ""
+            begin = _trust_begin(hooks.absolute())
+            p.writes[mine] = (
+                _toml_without(text, begin)
+                if uninstall
+                else _trust_with(text, hooks.absolute(), trust)
+            )
+            p.shared.add(mine)
+        prompt = home / "prompts" / "swarm.md"  # an earlier install's /swarm (no longer read)
+        if prompt.with_name(prompt.name + ".codeswarm-orig").exists():
+            p.writes[prompt] = None
+            p.retired.add(prompt)
     else:
-        base = Path.home() / ".claude" if scope == "user" else repo / ".claude"
+        base = claude_config_dir() if scope == "user" else repo / ".claude"
         settings = base / "settings.json"
-        mcp = Path.home() / ".claude.json" if scope == "user" else repo / ".mcp.json"
+        mcp = claude_user_mcp_file() if scope == "user" else repo / ".mcp.json"
         command = base / "commands" / "swarm.md"
         doc = _json_load(settings)
         p.writes[settings] = _dump(_without_hooks(doc) if uninstall else _with_hooks(doc, "claude"))

@@ -7,6 +7,11 @@ whose text starts with what kind it is (``conflict:``, ``bad input:``, ``fenced:
 and says the rest in one line: the model reads it and can correct itself. What is not a call of
 one of our tools is a JSON-RPC error (:mod:`codeswarm.mcp.wire`; an unknown tool: -32602).
 Read-only tools are annotated ``readOnlyHint``.
+
+Every parameter's schema has a description, and its bounds (``minimum``/``maximum``,
+``maxLength``, ``maxItems``) and choices (``enum``) from the one table of bounds
+(:mod:`codeswarm.coordination.bounds`), which the service enforces with its own words; an
+argument the tool does not take is refused (``additionalProperties: false``), not ignored.
 """
 
 from __future__ import annotations
@@ -15,18 +20,29 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from mcp import types
 from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from mcp.shared.exceptions import McpError
 from mcp.types import ToolAnnotations
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
+from codeswarm import __version__
 from codeswarm.coordination import Coord, Lease, Message, Task
-from codeswarm.coordination.bounds import MCP_WAIT
-from codeswarm.coordination.models import agent_name
+from codeswarm.coordination.bounds import (
+    ID,
+    INBOX_LIMIT,
+    MAX_IDS,
+    MAX_PATH_INPUT,
+    MCP_WAIT,
+    PRIORITY,
+    TTL,
+    VERSION,
+    Range,
+)
+from codeswarm.coordination.models import TASK_STATUSES, agent_name
 from codeswarm.core.errors import (
     CodeswarmError,
     ConflictError,
@@ -48,6 +64,57 @@ INSTRUCTIONS = (
 )
 READ_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
 WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False)
+UPDATE_STATUSES = ("in_progress", "done", "failed", "open", "cancelled")
+"""What ``task_update`` may set a task to."""
+SHORT = 512
+"""Bytes of a title, a note, a key or a task type (docs/coordination.md, "Bounds")."""
+LONG = 64 * 1024
+"""Bytes of a description, a result, a message, a kv value."""
+
+
+def arg(
+    description: str,
+    *,
+    bounds: Range | None = None,
+    enum: tuple[str, ...] | None = None,
+    max_length: int | None = None,
+    max_items: int | None = None,
+    items: Range | None = None,
+) -> Any:
+    """A tool parameter's schema: its description, and the bounds and choices the service
+    enforces, declared so that a client (and the model) sees them. Declared only: the service
+    checks every value (its refusal names the bound), so the schema and the check cannot differ
+    in what they say."""
+    extra: dict[str, Any] = {}
+    if bounds is not None:
+        extra["minimum"], extra["maximum"] = _number(bounds.lo), _number(bounds.hi)
+    if enum is not None:
+        extra["enum"] = list(enum)
+    if max_length is not None:
+        extra["maxLength"] = max_length
+    if max_items is not None:
+        extra["maxItems"] = max_items
+    if items is not None:
+        extra["items"] = {"type": "integer", "minimum": _number(items.lo),
+                          "maximum": _number(items.hi)}  # fmt: skip
+
+    def schema(out: dict[str, Any]) -> None:
+        if extra.get("enum") and "anyOf" in out:  # `str | None`: one of the choices, or absent
+            del out["anyOf"]
+            out["type"] = "string"
+        out.update(extra)
+
+    return Field(description=description, json_schema_extra=schema)
+
+
+def _number(x: float) -> float | int:
+    return int(x) if float(x).is_integer() else x
+
+
+LeasePath = Annotated[str, arg("A file, a directory (trailing /) or a glob, relative to the "
+                           "repository root (or absolute inside it).",
+                           max_length=MAX_PATH_INPUT)]  # fmt: skip
+TaskId = Annotated[int, arg("A task id.", bounds=ID)]
 
 
 class CoordServer(FastMCP[Any]):
@@ -59,6 +126,7 @@ class CoordServer(FastMCP[Any]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._mcp_server.version = __version__  # serverInfo: codeswarm's, not the SDK's
         handlers = self._mcp_server.request_handlers
         answer = handlers[types.CallToolRequest]
 
@@ -73,7 +141,23 @@ class CoordServer(FastMCP[Any]):
 
         handlers[types.CallToolRequest] = call_tool_request
 
+    async def list_tools(self) -> list[types.Tool]:
+        tools = await super().list_tools()
+        for tool in tools:  # an argument a tool does not take is refused: say so in its schema
+            tool.inputSchema = {**tool.inputSchema, "additionalProperties": False}
+        return tools
+
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
+        tool = self._tool_manager.get_tool(name)
+        if tool is not None:
+            known = tool.parameters.get("properties") or {}
+            unknown = [key for key in arguments if key not in known]
+            if unknown:
+                takes = ", ".join(known) or "no arguments"
+                raise ToolError(
+                    f"bad input: {name} takes no argument {_one_line(unknown[0])[:100]!r}"
+                    f" (it takes: {takes})"
+                )
         try:
             return await super().call_tool(name, arguments)
         except ToolError as exc:
@@ -96,13 +180,20 @@ def _arguments(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors(include_url=False)[:5]:
         where = ".".join(str(x) for x in err["loc"]) or "arguments"
-        parts.append(f"{where}: {err['msg']}")
+        given = "" if err["type"] == "missing" else f", not {_shown(err.get('input'))}"
+        parts.append(f"{where}: {err['msg']}{given}")
     more = exc.error_count() - len(parts)
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:1000]
+
+
+def _shown(value: Any) -> str:
+    """A wrong value, short: the model sees what it sent."""
+    text = repr(value)
+    return _one_line(text if len(text) <= 40 else text[:37] + "...")
 
 
 def _lease(lease: Lease) -> dict[str, Any]:
@@ -223,7 +314,21 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
 
     @mcp.tool(annotations=WRITES, structured_output=True)
     async def lease(
-        path: str, shared: bool = False, ttl: float | None = None, note: str = "", wait: float = 0
+        path: LeasePath,
+        shared: Annotated[
+            bool,
+            arg("Shared (readers) instead of exclusive: shared leases do not exclude each other."),
+        ] = False,
+        ttl: Annotated[
+            float | None,
+            arg("Seconds the lease lasts unless renewed (absent: while you live).", bounds=TTL),
+        ] = None,
+        note: Annotated[
+            str, arg("Why you hold it, for the others (one line).", max_length=SHORT)
+        ] = "",
+        wait: Annotated[
+            float, arg("Seconds to wait for a held lease to be released.", bounds=MCP_WAIT)
+        ] = 0,
     ) -> dict[str, Any]:
         """Lease a file, a directory (trailing /) or a glob before changing it. Exclusive unless
         shared. Fails with "conflict:" naming the holder when another agent holds it; `wait`
@@ -239,7 +344,10 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
         )  # fmt: skip
 
     @mcp.tool(annotations=WRITES, structured_output=True)
-    async def release(path: str = "", all: bool = False) -> dict[str, Any]:
+    async def release(
+        path: Annotated[str, arg("The path exactly as leased.", max_length=MAX_PATH_INPUT)] = "",
+        all: Annotated[bool, arg("Release every lease you hold.")] = False,
+    ) -> dict[str, Any]:
         """Release your lease on `path` (exactly as leased), or every lease with all=true."""
         if all:
             gone = await tools.call(lambda: coord.release_all(identity.id))
@@ -250,20 +358,32 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
         return {"released": [x.path for x in gone]}
 
     @mcp.tool(annotations=READ_ONLY, structured_output=True)
-    async def leases(path: str = "") -> dict[str, Any]:
+    async def leases(
+        path: Annotated[
+            str, arg("Only leases overlapping this path (absent: all).", max_length=MAX_PATH_INPUT)
+        ] = "",
+    ) -> dict[str, Any]:
         """The live leases (only those overlapping `path` when given)."""
         found = await tools.call(lambda: coord.leases(path=path or None, cwd=cwd), as_agent=False)
         return {"leases": [_lease(x) for x in found]}
 
     @mcp.tool(annotations=WRITES, structured_output=True)
     async def task_add(
-        title: str,
-        description: str = "",
-        files: list[str] | None = None,
-        priority: int = 0,
-        depends_on: list[int] | None = None,
-        type: str = "task",
-        key: str | None = None,
+        title: Annotated[str, arg("What to do, one line.", max_length=SHORT)],
+        description: Annotated[str, arg("The details.", max_length=LONG)] = "",
+        files: Annotated[list[str] | None, arg("The files it touches.", max_items=MAX_IDS)] = None,
+        priority: Annotated[int, arg("Higher is taken first by task_claim.", bounds=PRIORITY)] = 0,
+        depends_on: Annotated[
+            list[int] | None,
+            arg("Ids of tasks that must be done first.", max_items=MAX_IDS, items=ID),
+        ] = None,
+        type: Annotated[
+            str, arg("A kind of task (free text: task, review, ...).", max_length=SHORT)
+        ] = "task",
+        key: Annotated[
+            str | None,
+            arg("An idempotency key: the same key gives the same task.", max_length=SHORT),
+        ] = None,
     ) -> dict[str, Any]:
         """Add a task (blocked until `depends_on` are done). `key` makes it idempotent."""
         task = await tools.call(
@@ -275,7 +395,14 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
         return _task(task)
 
     @mcp.tool(annotations=WRITES, structured_output=True)
-    async def task_claim(id: int | None = None, type: str | None = None) -> dict[str, Any]:
+    async def task_claim(
+        id: Annotated[
+            int | None, arg("The task to claim (absent: the best open one).", bounds=ID)
+        ] = None,
+        type: Annotated[
+            str | None, arg("Without id: only tasks of this type.", max_length=SHORT)
+        ] = None,
+    ) -> dict[str, Any]:
         """Claim task `id`, or (without id) the best open task (of `type`). Returns
         {"task": null} when nothing is open; "conflict:" when someone else has it."""
         if id is not None:
@@ -286,12 +413,21 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
 
     @mcp.tool(annotations=WRITES, structured_output=True)
     async def task_update(
-        id: int,
-        status: str = "",
-        note: str = "",
-        result: str = "",
-        files_changed: list[str] | None = None,
-        tests_run: list[str] | None = None,
+        id: TaskId,
+        status: Annotated[
+            str | None,
+            arg("The task's new status (absent: only a progress note).", enum=UPDATE_STATUSES),
+        ] = None,
+        note: Annotated[str, arg("A progress note.", max_length=LONG)] = "",
+        result: Annotated[
+            str, arg("With done: what was done; with failed or cancelled: why.", max_length=LONG)
+        ] = "",
+        files_changed: Annotated[
+            list[str] | None, arg("With done: the files you changed.", max_items=MAX_IDS)
+        ] = None,
+        tests_run: Annotated[
+            list[str] | None, arg("With done: the tests you ran.", max_items=MAX_IDS)
+        ] = None,
     ) -> dict[str, Any]:
         """Report on a task you hold. status: "in_progress", "done" (with result,
         files_changed, tests_run), "failed" (result = why), "open" (give it back) or
@@ -325,7 +461,12 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
         return _task(await tools.call(run))
 
     @mcp.tool(annotations=READ_ONLY, structured_output=True)
-    async def tasks(status: str = "", mine: bool = False) -> dict[str, Any]:
+    async def tasks(
+        status: Annotated[
+            str | None, arg("Only tasks in this status (absent: all).", enum=TASK_STATUSES)
+        ] = None,
+        mine: Annotated[bool, arg("Only the tasks you hold.")] = False,
+    ) -> dict[str, Any]:
         """Tasks (filtered by status: open, claimed, in_progress, blocked, done, failed,
         cancelled; mine=true: the ones you hold)."""
 
@@ -336,13 +477,24 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
         return {"tasks": [_task(t) for t in await tools.call(run, as_agent=mine)]}
 
     @mcp.tool(annotations=WRITES, structured_output=True)
-    async def send(to: str, text: str, reply_to: int | None = None) -> dict[str, Any]:
+    async def send(
+        to: Annotated[str, arg('An agent\'s name, or "*" for everyone.', max_length=SHORT)],
+        text: Annotated[str, arg("The message.", max_length=LONG)],
+        reply_to: Annotated[
+            int | None, arg("The id of the message this answers.", bounds=ID)
+        ] = None,
+    ) -> dict[str, Any]:
         """Send a message to an agent (by name), or to everyone with to="*"."""
         msg = await tools.call(lambda: coord.send(to, text, sender=identity.id, reply_to=reply_to))
         return {"id": msg.id, "to": msg.to}
 
     @mcp.tool(annotations=READ_ONLY, structured_output=True)
-    async def inbox(wait: float = 0, limit: int = 20) -> dict[str, Any]:
+    async def inbox(
+        wait: Annotated[
+            float, arg("Seconds to wait for a message when there is none.", bounds=MCP_WAIT)
+        ] = 0,
+        limit: Annotated[int, arg("At most this many messages.", bounds=INBOX_LIMIT)] = 20,
+    ) -> dict[str, Any]:
         """Your unacknowledged messages, oldest first; they come back until you `ack` them.
         `wait` seconds (max 60) to wait for one; at most `limit` (1 to 1000)."""
         found = await tools.call(
@@ -351,12 +503,18 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
         return {"messages": [_message(m) for m in found]}
 
     @mcp.tool(annotations=WRITES, structured_output=True)
-    async def ack(ids: list[int]) -> dict[str, Any]:
+    async def ack(
+        ids: Annotated[
+            list[int], arg("The ids of the messages handled.", max_items=MAX_IDS, items=ID)
+        ],
+    ) -> dict[str, Any]:
         """Acknowledge messages you have handled (they stop coming back)."""
         return {"acked": await tools.call(lambda: coord.ack(identity.id, ids))}
 
     @mcp.tool(annotations=READ_ONLY, structured_output=True)
-    async def kv_get(key: str) -> dict[str, Any]:
+    async def kv_get(
+        key: Annotated[str, arg("The key (one line).", max_length=SHORT)],
+    ) -> dict[str, Any]:
         """A shared value and its version (version 0: no such key)."""
         entry = await tools.call(lambda: coord.kv_get(key), as_agent=False)
         if entry is None:
@@ -364,7 +522,16 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
         return {"key": key, "value": entry.value, "version": entry.version}
 
     @mcp.tool(annotations=WRITES, structured_output=True)
-    async def kv_set(key: str, value: str, expect_version: int | None = None) -> dict[str, Any]:
+    async def kv_set(
+        key: Annotated[str, arg("The key (one line).", max_length=SHORT)],
+        value: Annotated[str, arg("The value.", max_length=LONG)],
+        expect_version: Annotated[
+            int | None,
+            arg(
+                "Set only if the key is still at this version (0: must not exist).", bounds=VERSION
+            ),
+        ] = None,
+    ) -> dict[str, Any]:
         """Set a shared value; with expect_version (0: must not exist) only if it is still at
         that version ("conflict:" otherwise)."""
         entry = await tools.call(

@@ -1,7 +1,8 @@
-"""The scripted model: a Responses-API server that lets the real Codex CLI run offline.
+"""The scripted model: a Responses-API and Messages-API server that lets the real Codex CLI and
+the real Claude Code CLI run offline.
 
-Scripts say, per agent, what the model answers to each request (text, ``exec_command`` and
-``apply_patch`` calls, MCP tool calls, failures, delays, token usage). See
+Scripts say, per agent, what the model answers to each request (text, shell commands, patches and
+edits, MCP tool calls, failures, delays, token usage), the same script for either client. See
 ``docs/scripted-model.md``.
 
 Names load on first use (PEP 562): ``codeswarm.mockmodel.overrides`` stays cheap to import for

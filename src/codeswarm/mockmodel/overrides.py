@@ -1,4 +1,4 @@
-"""The Codex configuration that points Codex at a scripted model, and its ``-c`` flag form."""
+"""What points Codex (``-c`` overrides) or Claude Code (environment) at a scripted model."""
 
 from __future__ import annotations
 
@@ -42,3 +42,24 @@ to_codex_flags = config_flags
 """``["-c", "key=<toml>", ...]`` for ``codex exec`` / ``codex app-server``, in the dict's order
 (:func:`codeswarm.core.tomlfmt.config_flags`)."""
 toml_value = _toml_value
+
+
+DUMMY_API_KEY: Final = "sk-ant-codeswarm-scripted-model"
+"""The API key Claude Code is given: it needs one to start; the scripted model ignores it."""
+
+
+def claude_env(base_url: str) -> dict[str, str]:
+    """Environment variables that make Claude Code use ``base_url`` and reach nothing else.
+
+    With ``CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC`` and the three ``DISABLE_*`` variables the
+    only connections Claude Code makes go to ``base_url`` (no telemetry, update check or error
+    reports; measured). Give it a throwaway ``HOME`` (or ``CLAUDE_CONFIG_DIR``) as well.
+    """
+    return {
+        "ANTHROPIC_BASE_URL": base_url,
+        "ANTHROPIC_API_KEY": DUMMY_API_KEY,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+    }

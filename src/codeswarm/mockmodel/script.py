@@ -30,10 +30,11 @@ DEFAULT_MCP_SERVER: Final = "codeswarm"
 _NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
 _NonNegFloat = Annotated[float, msgspec.Meta(ge=0)]
 
-_TOP_LEVEL_KEYS: Final = frozenset({"agents", "note", "description"})
-_CALL_KEYS: Final = ("exec", "patch", "tool")
+_TOP_LEVEL_KEYS: Final = frozenset({"agents", "roles", "note", "description"})
+_CALL_KEYS: Final = ("exec", "patch", "tool", "edit", "write", "read", "call")
 _ACTION_KEYS: Final = ("text", "reasoning", *_CALL_KEYS, "fail", "http_status", "cut")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}\Z")
 
 
 class Usage(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
@@ -56,6 +57,29 @@ class ExecCall(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_def
     sandbox_permissions: str | None = None
 
 
+class EditCall(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """``edit``: Claude Code's ``Edit`` tool (for Codex: an ``apply_patch`` of whole lines)."""
+
+    file_path: str
+    old_string: str
+    new_string: str
+    replace_all: bool = False
+
+
+class WriteCall(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """``write``: Claude Code's ``Write`` tool (for Codex: an ``apply_patch`` adding the file)."""
+
+    file_path: str
+    content: str
+
+
+class ClientCall(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """``call``: any tool of the client by its own name, with its input as given."""
+
+    name: str
+    input: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
 class Entry(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
     """One scripted answer to one model request. See ``docs/scripted-model.md`` for every key."""
 
@@ -66,6 +90,10 @@ class Entry(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaul
     tool: str | None = None
     server: str | None = None
     arguments: dict[str, Any] | str | None = None
+    edit: EditCall | None = None
+    write: WriteCall | None = None
+    read: str | None = None
+    call: ClientCall | None = None
     fail: str | None = None
     http_status: Annotated[int, msgspec.Meta(ge=400, le=599)] | None = None
     body: Any = None
@@ -121,8 +149,16 @@ class Script:
     :class:`~codeswarm.core.errors.ScriptError` with one line naming the source and the entry.
     """
 
-    def __init__(self, agents: Mapping[str, Sequence[Entry]], *, source: str = "<script>") -> None:
+    def __init__(
+        self,
+        agents: Mapping[str, Sequence[Entry]],
+        *,
+        source: str = "<script>",
+        roles: Mapping[str, str] | None = None,
+    ) -> None:
         self.source = source
+        self.roles: dict[str, str] = dict(roles or {})
+        """Agent key (id, rank or ``"*"``, as for ``agents``) → the agent's role in a swarm."""
         self.agents: dict[str, tuple[Entry, ...]] = {k: tuple(v) for k, v in agents.items()}
         self.patterns: dict[str, re.Pattern[str]] = {}
         for key, entries in self.agents.items():
@@ -158,7 +194,15 @@ class Script:
             if not isinstance(raw_list, list):
                 raise ScriptError(f"{where}: expected a list of entries, got {_kind(raw_list)}")
             agents[key] = [_entry(raw, f"{where}[{i}]") for i, raw in enumerate(raw_list)]
-        return cls(agents, source=source)
+        return cls(agents, source=source, roles=_roles(obj.get("roles"), source))
+
+    def role_for(self, agent: str) -> str | None:
+        """The role the script gives ``agent`` (by exact id, then rank, then ``"*"``), or None."""
+        rank = agent_rank(agent)
+        for key in (agent, None if rank is None else str(rank), WILDCARD):
+            if key is not None and key in self.roles:
+                return self.roles[key]
+        return None
 
     def entries_for(self, agent: str) -> tuple[str | None, tuple[Entry, ...]]:
         """The list serving ``agent``: by exact id, then by rank, then ``"*"``.
@@ -233,11 +277,16 @@ _CONTEXT_PREFIXES: Final = (
 
 
 def latest_user_text(body: object) -> str:
-    """The text of the latest user message in a Responses request body (``""`` if none).
+    """The text of the latest user message in a Responses or Messages request body (``""`` if
+    none).
 
     Skips the user-role context messages Codex adds itself (``<environment_context>``, AGENTS.md
-    instructions, ...), so ``when`` patterns see what the person or the orchestrator wrote.
+    instructions, ...), and in a Messages request the user messages that only carry tool results
+    and Claude Code's ``<system-reminder>`` blocks, so ``when`` patterns see what the person or
+    the orchestrator wrote (the same text across the tool-call round trips of one turn).
     """
+    if isinstance(body, Mapping) and "messages" in body and "input" not in body:
+        return _latest_message_text(body.get("messages"))
     items = body.get("input") if isinstance(body, Mapping) else None
     if isinstance(items, str):
         return items
@@ -252,6 +301,33 @@ def latest_user_text(body: object) -> str:
         if not text.lstrip().startswith(_CONTEXT_PREFIXES):
             return text
     return ""
+
+
+def _latest_message_text(messages: object) -> str:
+    if not isinstance(messages, list):
+        return ""
+    for message in reversed(messages):
+        if not isinstance(message, Mapping) or message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            if content.lstrip().startswith(_CLAUDE_CONTEXT_PREFIX):
+                continue
+            return content
+        if not isinstance(content, list):
+            continue
+        texts = [
+            b["text"]
+            for b in content
+            if isinstance(b, Mapping) and b.get("type") == "text" and isinstance(b.get("text"), str)
+        ]
+        texts = [t for t in texts if not t.lstrip().startswith(_CLAUDE_CONTEXT_PREFIX)]
+        if texts:
+            return "\n".join(texts)
+    return ""
+
+
+_CLAUDE_CONTEXT_PREFIX: Final = "<system-reminder>"
 
 
 def _content_text(content: object) -> str:
@@ -350,6 +426,16 @@ def _check(e: Entry) -> str | None:
             return problem
     if e.exec_call is not None and not e.exec_call.cmd.strip():
         return "exec: empty command"
+    paths = {
+        "edit": None if e.edit is None else e.edit.file_path,
+        "write": None if e.write is None else e.write.file_path,
+        "read": e.read,
+    }
+    for key, path in paths.items():
+        if path is not None and not path.strip():
+            return f"{key}: empty file path"
+    if e.call is not None and not _TOOL_NAME.match(e.call.name):
+        return f"call: not a tool name: {e.call.name!r}"
     if e.repeat and e.when is None:
         return "'repeat' needs 'when'"
     if e.repeat and calls:
@@ -411,3 +497,20 @@ def _kind(obj: object) -> str:
     return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
         type(obj), type(obj).__name__
     )
+
+
+def _roles(raw: object, source: str) -> dict[str, str]:
+    """The ``roles`` mapping: agent key → a role (one line, at most 64 characters)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ScriptError(f"{source}: roles: expected a mapping, got {_kind(raw)}")
+    out: dict[str, str] = {}
+    for key, role in raw.items():
+        if isinstance(key, bool) or not isinstance(key, str | int):
+            raise ScriptError(f"{source}: roles: key {key!r} is not a string")
+        if not isinstance(role, str) or not role.strip() or "\n" in role or len(role) > 64:
+            raise ScriptError(f"{source}: roles.{_quote(str(key))}: a role is one line of 1 to "
+                              f"64 characters, got {role!r}")  # fmt: skip
+        out[str(key)] = role.strip()
+    return out

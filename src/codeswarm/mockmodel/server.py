@@ -1,6 +1,7 @@
 """The scripted model's HTTP server: Starlette routes under uvicorn, inside the caller's loop.
 
-Each agent reaches the server under its own prefix, ``/agents/<agent>/v1``, and plays its own
+Each agent reaches the server under its own prefix, ``/agents/<agent>/v1`` (Codex: the Responses
+API) or ``/agents/<agent>`` (Claude Code: the Messages API at ``/v1/messages``), and plays its own
 cursor over the script. Every model request is logged (in memory and optionally as JSONL).
 """
 
@@ -25,7 +26,8 @@ from starlette.types import Message, Receive, Scope, Send
 
 from codeswarm.core.errors import ClosedError, UsageError
 from codeswarm.core.resource import AsyncResource
-from codeswarm.mockmodel.overrides import codex_overrides
+from codeswarm.mockmodel.messages import build_message_reply, error_body
+from codeswarm.mockmodel.overrides import claude_env, codex_overrides
 from codeswarm.mockmodel.script import Entry, Playback, Script, latest_user_text
 from codeswarm.mockmodel.sse import IdSource, Reply, build_reply, encode_event
 
@@ -44,6 +46,9 @@ _LOGGED_HEADERS: Final = (
     "x-codex-turn-metadata",
     "x-codex-window-id",
     "originator",
+    "x-claude-code-session-id",
+    "anthropic-version",
+    "anthropic-beta",
 )
 _SSE_HEADERS: Final = [
     (b"content-type", b"text/event-stream"),
@@ -190,6 +195,18 @@ class MockModel(AsyncResource):
         """Codex ``-c`` overrides (dotted keys) pointing Codex at this server as ``agent``."""
         return codex_overrides(self.base_url(agent))
 
+    def anthropic_base_url(self, agent: str | None = None) -> str:
+        """Claude Code's ``ANTHROPIC_BASE_URL`` for ``agent``; ``None``: the root (agent "default")."""
+        if agent is None:
+            return self.url
+        if not agent or "/" in agent:
+            raise ValueError(f"not a usable agent id: {agent!r}")
+        return f"{self.url}/agents/{agent}"
+
+    def claude_env(self, agent: str | None = None) -> dict[str, str]:
+        """The environment that points Claude Code at this server as ``agent``, offline."""
+        return claude_env(self.anthropic_base_url(agent))
+
     # -- the request log -------------------------------------------------------------------
 
     @property
@@ -237,6 +254,11 @@ class MockModel(AsyncResource):
         routes = []
         for prefix in ("/agents/{agent}/v1", "/agents/{agent}", "/v1", ""):
             routes.append(Route(f"{prefix}/responses", self._responses, methods=["POST"]))
+        for prefix in ("/agents/{agent}", ""):
+            # Claude Code: ANTHROPIC_BASE_URL is the prefix; it posts to .../v1/messages?beta=true
+            routes.append(Route(f"{prefix}/v1/messages", self._messages, methods=["POST"]))
+            routes.append(Route(prefix or "/", self._probe, methods=["HEAD"]))
+        routes.append(Route("/agents/{agent}/", self._probe, methods=["HEAD"]))
         handlers = {404: self._not_found, 405: self._not_found}
         return Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
 
@@ -255,7 +277,19 @@ class MockModel(AsyncResource):
         }
         return JSONResponse(body, status_code=exc.status_code)
 
+    async def _probe(self, request: Request) -> Response:
+        """Claude Code's connectivity probe (``HEAD`` on the base URL): answered, not logged."""
+        return Response(status_code=200)
+
     async def _responses(self, request: Request) -> Response | _ReplySender:
+        return await self._answer(request, "responses")
+
+    async def _messages(self, request: Request) -> Response | _ReplySender:
+        return await self._answer(request, "messages")
+
+    async def _answer(self, request: Request, api: str) -> Response | _ReplySender:
+        """Log one model request, pick its entry, and answer it in the ``api``'s wire format
+        (``responses``: OpenAI Responses SSE; ``messages``: Anthropic Messages SSE or JSON)."""
         agent = str(request.path_params.get("agent", DEFAULT_AGENT))
         try:
             raw = await request.body()
@@ -266,7 +300,7 @@ class MockModel(AsyncResource):
         except orjson.JSONDecodeError:
             body = None
         if self._state is not _State.RUNNING:
-            return _error(503, "the scripted model is shutting down")
+            return _error(503, "the scripted model is shutting down", api)
         playback = self._playbacks.get(agent)
         if playback is None:
             playback = self._playbacks[agent] = self.script.playback(agent)
@@ -274,6 +308,7 @@ class MockModel(AsyncResource):
             "seq": self._count + 1,
             "ts": round(time.time(), 3),
             "agent": agent,
+            "api": api,
             "path": request.url.path,
             "headers": _headers(request),
             "body": body,
@@ -283,13 +318,23 @@ class MockModel(AsyncResource):
         }
         if not isinstance(body, dict):  # logged, but it consumes no entry
             await self._record(record)
-            return _error(400, "request body is not a JSON object")
+            return _error(400, "request body is not a JSON object", api)
         index, entry = playback.pick(latest_user_text(body))
         record["entry_index"] = index
         record["entry"] = entry.to_dict()
         await self._record(record)
-        reply = build_reply(entry, self._ids, request_bytes=len(raw))
-        return _ReplySender(entry, reply, self._closing)
+        if api == "messages":
+            model = body.get("model")
+            reply = build_message_reply(
+                entry,
+                self._ids,
+                request_bytes=len(raw),
+                model=model if isinstance(model, str) else None,
+                stream=body.get("stream") is True,
+            )
+        else:
+            reply = build_reply(entry, self._ids, request_bytes=len(raw))
+        return _ReplySender(entry, reply, self._closing, api)
 
 
 class _ReplySender:
@@ -298,10 +343,11 @@ class _ReplySender:
     Stops quietly when the client goes away or the server closes: no traceback, no 500.
     """
 
-    def __init__(self, entry: Entry, reply: Reply, closing: asyncio.Event) -> None:
+    def __init__(self, entry: Entry, reply: Reply, closing: asyncio.Event, api: str) -> None:
         self.entry = entry
         self.reply = reply
         self.closing = closing
+        self.api = api
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gone = asyncio.Event()
@@ -315,7 +361,11 @@ class _ReplySender:
         entry, reply = self.entry, self.reply
         if entry.delay and not await self._pause(entry.delay, gone):
             if not gone.is_set():  # closing: the client is still there, tell it
-                await _error(503, "the scripted model is shutting down")(scope, _no_receive, send)
+                closing = _error(503, "the scripted model is shutting down", self.api)
+                await closing(scope, _no_receive, send)
+            return
+        if reply.message is not None:  # a non-streaming Messages request: one JSON object
+            await JSONResponse(reply.message)(scope, _no_receive, send)
             return
         if reply.status != 200:
             answer: Response
@@ -329,7 +379,7 @@ class _ReplySender:
         events = reply.events if reply.cut_at is None else reply.events[: reply.cut_at]
         deltas_sent = 0
         for event in events:
-            is_delta = str(event["type"]).endswith(".delta")
+            is_delta = str(event["type"]).endswith((".delta", "content_block_delta"))
             pause = is_delta and deltas_sent and entry.delta_delay  # between deltas, not before
             if pause and not await self._pause(entry.delta_delay, gone):
                 break
@@ -367,7 +417,9 @@ async def _no_receive() -> Message:  # pragma: no cover - JSONResponse never rea
     return {"type": "http.disconnect"}
 
 
-def _error(status: int, message: str) -> JSONResponse:
+def _error(status: int, message: str, api: str = "responses") -> JSONResponse:
+    if api == "messages":
+        return JSONResponse(error_body(status, message), status_code=status)
     return JSONResponse(
         {"error": {"message": message, "type": "scripted_model"}}, status_code=status
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
+import shlex
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -15,7 +16,7 @@ import msgspec
 import orjson
 
 from codeswarm.mockmodel.overrides import MODEL
-from codeswarm.mockmodel.script import Entry, Usage
+from codeswarm.mockmodel.script import Entry, ExecCall, Usage
 
 """The model slug the scripted model reports (and Codex must be told): one from Codex's catalog."""
 
@@ -48,6 +49,8 @@ class Reply:
     error_body: Any = None
     events: list[dict[str, Any]] = field(default_factory=list)
     cut_at: int | None = None
+    message: dict[str, Any] | None = None
+    """A whole answer as one JSON object instead of a stream (a non-streaming Messages request)."""
 
 
 def split_text(text: str, chunk: int | None) -> list[str]:
@@ -65,26 +68,18 @@ def split_text(text: str, chunk: int | None) -> list[str]:
     return ["".join(words[i : i + WORDS_PER_DELTA]) for i in range(0, len(words), WORDS_PER_DELTA)]
 
 
-def usage_object(entry: Entry, request_bytes: int) -> dict[str, Any]:
-    """The Responses ``usage`` object: the declared one exactly, else a deterministic estimate.
+def estimate_usage(entry: Entry, request_bytes: int) -> Usage:
+    """The usage declared by ``entry``, else a deterministic estimate: a quarter of the request
+    body's bytes in, a quarter of the characters the entry produces out (at least 1 each)."""
+    if entry.usage is not None:
+        return entry.usage
+    out = max(1, produced_chars(entry) // 4)
+    return Usage(input_tokens=max(1, request_bytes // 4), output_tokens=out)
 
-    The estimate is a quarter of the request body's bytes in, a quarter of the characters the
-    entry produces out (at least 1 each).
-    """
-    usage = entry.usage
-    if usage is None:
-        produced = sum(
-            len(s)
-            for s in (
-                entry.text,
-                entry.reasoning,
-                entry.patch,
-                entry.exec_call.cmd if entry.exec_call else None,
-                entry.arguments_json if entry.tool else None,
-            )
-            if s
-        )
-        usage = Usage(input_tokens=max(1, request_bytes // 4), output_tokens=max(1, produced // 4))
+
+def usage_object(entry: Entry, request_bytes: int) -> dict[str, Any]:
+    """The Responses ``usage`` object: the declared one exactly, else the estimate."""
+    usage = estimate_usage(entry, request_bytes)
     total = usage.total_tokens
     if total is None:
         total = usage.input_tokens + usage.output_tokens
@@ -120,16 +115,20 @@ def build_reply(entry: Entry, ids: IdSource, *, request_bytes: int) -> Reply:
     if entry.cut:
         # drop the stream halfway through what was streamed (never after the last event)
         return Reply(events=stream.events, cut_at=max(1, (len(stream.events) + 1) // 2))
-    if (call := entry.exec_call) is not None:
-        args = orjson.dumps(msgspec.to_builtins(call)).decode()
+    exec_call = entry.exec_call
+    if exec_call is None and entry.read is not None:
+        exec_call = ExecCall(cmd=f"cat -- {shlex.quote(entry.read)}")
+    patch = entry.patch if entry.patch is not None else edit_patch(entry)
+    if exec_call is not None:
+        args = orjson.dumps(msgspec.to_builtins(exec_call)).decode()
         stream.item(_function_call(ids.new("fc"), ids.new("call"), "exec_command", args))
-    elif entry.patch is not None:
+    elif patch is not None:
         item = {
             "type": "custom_tool_call",
             "id": ids.new("ctc"),
             "call_id": ids.new("call"),
             "name": "apply_patch",
-            "input": entry.patch,
+            "input": patch,
             "status": "completed",
         }
         stream.item(item)
@@ -138,6 +137,9 @@ def build_reply(entry: Entry, ids: IdSource, *, request_bytes: int) -> Reply:
         item = _function_call(ids.new("fc"), ids.new("call"), tool, entry.arguments_json)
         item["namespace"] = f"mcp__{server}"
         stream.item(item)
+    elif entry.call is not None:
+        args = orjson.dumps(entry.call.input).decode()
+        stream.item(_function_call(ids.new("fc"), ids.new("call"), entry.call.name, args))
     if entry.fail is not None:
         failed = stream.response("failed")
         failed["error"] = {"code": "server_error", "message": entry.fail}
@@ -147,6 +149,37 @@ def build_reply(entry: Entry, ids: IdSource, *, request_bytes: int) -> Reply:
     done["usage"] = usage_object(entry, request_bytes)
     stream.add({"type": "response.completed", "response": done})
     return Reply(events=stream.events)
+
+
+def edit_patch(entry: Entry) -> str | None:
+    """An ``edit`` or ``write`` entry as the ``apply_patch`` text Codex applies (else None).
+
+    ``edit`` becomes one hunk replacing the lines of ``old_string`` by those of ``new_string``
+    (apply_patch matches whole lines); ``write`` adds the file with ``content``.
+    """
+    if entry.edit is not None:
+        old = "".join(f"-{line}\n" for line in entry.edit.old_string.splitlines())
+        new = "".join(f"+{line}\n" for line in entry.edit.new_string.splitlines())
+        body = f"*** Update File: {entry.edit.file_path}\n@@\n{old}{new}"
+    elif entry.write is not None:
+        lines = "".join(f"+{line}\n" for line in entry.write.content.splitlines())
+        body = f"*** Add File: {entry.write.file_path}\n{lines}"
+    else:
+        return None
+    return f"*** Begin Patch\n{body}*** End Patch\n"
+
+
+def produced_chars(entry: Entry) -> int:
+    """How many characters an entry's answer carries (for the estimated output tokens)."""
+    parts = [entry.text, entry.reasoning, entry.patch, entry.read]
+    if entry.exec_call is not None:
+        parts.append(entry.exec_call.cmd)
+    if entry.tool is not None:
+        parts.append(entry.arguments_json)
+    for call in (entry.edit, entry.write, entry.call):
+        if call is not None:
+            parts.append(orjson.dumps(msgspec.to_builtins(call)).decode())
+    return sum(len(s) for s in parts if s)
 
 
 def encode_event(event: dict[str, Any]) -> bytes:

@@ -4,8 +4,8 @@ One loop owns all decisions, fed by a queue of inputs from small tasks (the inbo
 Codex relay, the running turn, signals), so there is no race between, say, a turn ending and a
 message arriving. Outbox records (kinds, in ``docs/events.md``): ``worker.started``,
 ``agent.ready``, ``codex`` (every raw Codex message, lossless), ``turn.accepted``,
-``turn.aborted``, ``turn.recovered``, ``agent.restarted``, ``heartbeat``, ``inbox.rejected``,
-``error``, ``agent.stopped``.
+``turn.aborted``, ``turn.recovered``, ``turn.gave_up``, ``agent.restarted``, ``heartbeat``,
+``inbox.rejected``, ``error``, ``agent.stopped``.
 
 Delivery: a message's inbox record is marked done only after Codex accepted its turn (and a
 ``turn.accepted`` record is in the outbox). The turn carries the record id as its
@@ -20,6 +20,11 @@ Crashes: a turn cut short by the death of the worker or of Codex is resolved aft
 swarm says otherwise, continued by a follow-up turn (:mod:`codeswarm.worker.recovery`). A dead
 MCP server is brought back without losing the thread (:mod:`codeswarm.worker.mcpwatch`). An
 inbox that stops being private is no longer read, and that is reported.
+
+An unreachable model: Codex retries forever, so a turn that has done nothing but retry for the
+swarm's ``retry_deadline_s`` is given up (``turn.gave_up``, then interrupted;
+:mod:`codeswarm.codex.retries`); a Codex without the login its provider needs says so at start
+(an ``error`` with ``login_missing``).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codeswarm.codex.account import login_problem
 from codeswarm.codex.approval import (
     AcceptAll,
     AcceptWithinWorkspace,
@@ -44,6 +50,7 @@ from codeswarm.codex.approval import (
     DeclineAll,
 )
 from codeswarm.codex.client import AppServer, Thread
+from codeswarm.codex.retries import RetryWatch, follow_turn
 from codeswarm.codex.toolchain import CodexBinary, describe
 from codeswarm.codex.turn import TurnHandle
 from codeswarm.core.atomic import atomic_write_json, read_json
@@ -55,7 +62,8 @@ from codeswarm.core.errors import (
     StorePathError,
     StoreUnavailableError,
 )
-from codeswarm.core.swarm import RunDir, SwarmSpec, agent_rank
+from codeswarm.core.paths import project_root
+from codeswarm.core.swarm import RunDir, SwarmSpec, agent_rank, mock_base_url
 from codeswarm.mailbox import Layout, MailRecord, Writer, check_private, records_backward
 from codeswarm.worker import recovery
 from codeswarm.worker.approvals import ForwardedApprovals
@@ -228,8 +236,10 @@ class Worker:
         if self.spec.model_provider == "mock" and self.spec.mock_port is not None:
             from codeswarm.mockmodel.overrides import codex_overrides
 
-            base = f"http://127.0.0.1:{self.spec.mock_port}/agents/{self.agent}/v1"
-            config.update(codex_overrides(base))
+            config.update(codex_overrides(mock_base_url(self.spec, self.agent)))
+        elif self.spec.model_provider is not None:
+            # the server's own provider, not only the thread's: account/read answers for it
+            config["model_provider"] = self.spec.model_provider
         if self.spec.coord:
             config.update(mcp_overrides(agent_env(self.spec, self.agent, self.role)))
         # nothing of codeswarm's in the agent's shell
@@ -285,6 +295,9 @@ class Worker:
                     # a hook that is not trusted silently never runs
                     await self.codex.trust_hooks([self.spec.cwd])
                 await self._open_thread()
+                problem = await login_problem(self.codex, self.spec.user_codex_home or home)
+                if problem is not None:  # turns would only retry: said now (last), for `status`
+                    self.emit("error", message=problem, login_missing=True)
                 break
             except CodexError as exc:
                 delay = RESTART_BACKOFF[min(attempt, len(RESTART_BACKOFF) - 1)]
@@ -374,8 +387,18 @@ class Worker:
             )
 
     async def _watch_turn(self, turn: TurnHandle, generation: int) -> None:
+        """Wait for the turn to end; give it up when it does nothing but retry an unreachable
+        model for the swarm's deadline (Codex would retry forever)."""
+
+        async def give_up(reason: str) -> None:
+            self.emit("turn.gave_up", turn_id=turn.turn_id, reason=reason)
+            with contextlib.suppress(CodexError):
+                await turn.interrupt()  # Codex ends it "interrupted"; the record says why
+
         try:
-            await turn.wait()
+            watch = RetryWatch(self.spec.retry_deadline_s)
+            async for _msg in follow_turn(turn, watch, give_up):
+                pass
         except CodexError:
             return  # the relay reports the death of Codex
         if generation == self._generation:
@@ -650,7 +673,7 @@ class Worker:
             try:
                 self.coord = await CoordLink.open(
                     self.spec.coord_db,
-                    root=self.spec.cwd,
+                    root=str(project_root(Path(self.spec.cwd))),  # the project's scope
                     agent=self.agent,
                     role=self.role,
                     label=f"swarm {self.spec.name}",

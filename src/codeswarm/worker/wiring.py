@@ -17,6 +17,7 @@ from typing import Any
 from codeswarm.core import defaults
 from codeswarm.core.atomic import atomic_write
 from codeswarm.core.entry import module_args
+from codeswarm.core.paths import project_root
 from codeswarm.core.swarm import SwarmSpec
 from codeswarm.hooks import groups
 
@@ -32,8 +33,9 @@ def agent_env(spec: SwarmSpec, agent: str, role: str) -> dict[str, str]:
     env = {
         "CODESWARM_AGENT_ID": agent,
         "CODESWARM_SWARM": spec.name,
-        "CODESWARM_SCOPE": spec.cwd,
+        "CODESWARM_SCOPE": str(project_root(Path(spec.cwd))),  # as a session in the project
         "CODESWARM_ROLE": role,
+        "CODESWARM_AGENT_ROLE": role,  # the MCP server's name for it (mcp/identity.py)
         "CODESWARM_LEASES_AUTO": "1" if spec.leases_auto else "0",
     }
     if spec.coord_db:

@@ -21,7 +21,7 @@ from codeswarm.cli.coord.parser import Call, Line
 from codeswarm.core.errors import run_guarded
 
 GLOBAL_HELP = """\
-usage: codeswarm coord [--json] [--as AGENT] [--db URL] [--scope DIR] COMMAND ...
+usage: codeswarm coord [--json] [--as AGENT] [--project DIR] [--db URL] [--scope DIR] COMMAND ...
 
 The coordination store every agent shares (docs/coordination.md).
 
@@ -34,9 +34,14 @@ audit:    events
 
 options (anywhere on the line):
   --json        print JSON
-  --as AGENT    act as AGENT (name#generation, or a name); default $CODESWARM_AGENT_ID
-  --db URL      the database; default $CODESWARM_DB, [coord] db, <state dir>/coord.db
-  --scope DIR   the scope root; default $CODESWARM_SCOPE, the project root
+  --as AGENT      act as AGENT (name#generation, or a name); default $CODESWARM_AGENT_ID
+  --project DIR   the project (the repository holding DIR): its store and its root;
+                  default the project holding the working directory (or --scope)
+  --db URL        the database; default $CODESWARM_DB, [coord] db, the project's store
+  --scope DIR     the scope root; default $CODESWARM_SCOPE, the project root
+
+relative paths are relative to the working directory when it is inside the scope root, else
+to the scope root ('coord --project ~/src/app lease src/app.py' from anywhere).
 
 exit codes: 0 ok, 3 conflict, 2 bad input, 1 other failure.
 'codeswarm coord COMMAND --help' shows a command's options.
@@ -57,14 +62,17 @@ def _run(argv: list[str]) -> int:
     if "-h" in args or "--help" in args:
         sys.stdout.write(command.usage())
         return 0
+    parsed = command.parse(args)
+    url, root = _target(line)
     call = Call(
-        command.parse(args),
+        parsed,
         as_json=line.as_json,
         agent=line.agent or os.environ.get("CODESWARM_AGENT_ID"),
+        cwd=_relative_to(root),
     )
     from codeswarm.coordination import Coord
 
-    with Coord.open(line.db, root=line.scope) as coord:
+    with Coord.open(url, root=root) as coord:
         call.coord = coord
         result = command.handler(call)
         now = coord.clock.now()
@@ -72,3 +80,31 @@ def _run(argv: list[str]) -> int:
 
     write(command.name, result, now, as_json=line.as_json)
     return 0
+
+
+def _target(line: Line) -> tuple[str, str]:
+    """(database URL, scope root) for ``line``: the store and the root of the project named by
+    ``--project``, else of the one holding ``--scope`` (or ``$CODESWARM_SCOPE``), else of the
+    working directory's; ``--db`` and ``--scope`` win over what the project gives."""
+    from pathlib import Path
+
+    from codeswarm.coordination import resolve_root, resolve_url
+    from codeswarm.core.paths import project_root
+
+    project = None
+    if line.project:  # (argparse, which cli.args loads, costs a hot path ~5 ms)
+        from codeswarm.cli.args import project_dir
+
+        project = project_dir(line.project)
+    scope = line.scope or (None if project else os.environ.get("CODESWARM_SCOPE") or None)
+    root = resolve_root(scope) if scope else str(project_root(project))
+    start = project or Path(root)
+    return resolve_url(line.db, start=start), root
+
+
+def _relative_to(root: str) -> str | None:
+    """The working directory when it is inside ``root`` (relative paths are then the shell's),
+    else None: relative paths are the scope root's."""
+    here = os.path.realpath(os.getcwd())
+    real = os.path.realpath(root)
+    return here if here == real or here.startswith(real.rstrip("/") + "/") else None

@@ -7,8 +7,6 @@ A handler gets the parsed :class:`~.parser.Call` with the store open and returns
 
 from __future__ import annotations
 
-import os
-
 from codeswarm.cli.coord.parser import (
     FLAG,
     MESSAGE_ID,
@@ -51,7 +49,7 @@ def _lease(c: Call) -> Any:
         shared=c["shared"],
         ttl=c["ttl"],
         note=c["note"] or "",
-        cwd=os.getcwd(),
+        cwd=c.cwd,
         wait=c["wait"] or 0.0,
     )
 
@@ -63,11 +61,11 @@ def _release(c: Call) -> Any:
         return c.coord.release_all(c.agent)
     if c["path"] is None:
         raise UsageError("release: missing PATH (or --all)")
-    return c.coord.release(c.agent, c["path"], cwd=os.getcwd())
+    return c.coord.release(c.agent, c["path"], cwd=c.cwd)
 
 
 def _check(c: Call) -> Any:
-    found = c.coord.conflicts(c["path"], agent=c.maybe_agent, shared=c["shared"], cwd=os.getcwd())
+    found = c.coord.conflicts(c["path"], agent=c.maybe_agent, shared=c["shared"], cwd=c.cwd)
     if found and not c.as_json:
         lease = found[0]
         raise ConflictError(f"{c['path']}: held ({lease.mode}) by {lease.holder} as {lease.path}")
@@ -76,7 +74,7 @@ def _check(c: Call) -> Any:
 
 def _leases(c: Call) -> Any:
     holder = c.agent if c["mine"] else None
-    return c.coord.leases(holder=holder, path=c["path"], cwd=os.getcwd())
+    return c.coord.leases(holder=holder, path=c["path"], cwd=c.cwd)
 
 
 def _task_add(c: Call) -> Any:
@@ -91,7 +89,7 @@ def _task_add(c: Call) -> Any:
         parent=c["parent"],
         if_dep_fails="cancel" if c["if_dep_fails"] is None else c["if_dep_fails"],
         by=c.maybe_agent,
-        cwd=os.getcwd(),
+        cwd=c.cwd,
     )
 
 
@@ -102,7 +100,7 @@ def _task_done(c: Call) -> Any:
         result=c["result"] or "",
         files_changed=c["changed"],
         tests_run=c["tests"],
-        cwd=os.getcwd(),
+        cwd=c.cwd,
     )
 
 
@@ -188,7 +186,7 @@ COMMANDS: dict[str, Command] = {
              "Lease a file, a directory (trailing /) or a glob. Exit 3 when another agent "
              "holds an overlapping lease (after waiting up to --wait seconds)."),
         _cmd("release", _release, ("path?",), {"--all": FLAG}, "Release a lease."),
-        _cmd("renew", lambda c: c.coord.renew(c.agent, c["path"], cwd=os.getcwd()), ("path?",),
+        _cmd("renew", lambda c: c.coord.renew(c.agent, c["path"], cwd=c.cwd), ("path?",),
              {}, "Extend the TTL of a lease (default: all of the agent's leases)."),
         _cmd("leases", _leases, (), {"--mine": FLAG, "--path": PATH},
              "The live leases (--path: only those overlapping PATH)."),

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     Handler = Callable[["Call"], Any]
 
-GLOBAL_OPTIONS = {"--as": "agent", "--db": "db", "--scope": "scope"}
+GLOBAL_OPTIONS = {"--as": "agent", "--db": "db", "--scope": "scope", "--project": "project"}
 """The options that take a value and go anywhere on the line (besides ``--json``)."""
 
 
@@ -81,6 +81,7 @@ class Line:
         self.agent: str | None = None
         self.db: str | None = None
         self.scope: str | None = None
+        self.project: str | None = None
         self.words: list[str] = []
         i = 0
         while i < len(argv):
@@ -107,10 +108,14 @@ class Line:
 class Call:
     """One parsed command: positionals, options, and the open store."""
 
-    def __init__(self, args: dict[str, Any], *, as_json: bool, agent: str | None) -> None:
+    def __init__(
+        self, args: dict[str, Any], *, as_json: bool, agent: str | None, cwd: str | None = None
+    ) -> None:
         self.args = args
         self.as_json = as_json
         self._agent = agent
+        self.cwd = cwd
+        """What relative paths are relative to (None: the scope root)."""
         self.coord: Coord
 
     def __getitem__(self, key: str) -> Any:

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from codeswarm.cli.args import Parser
+from codeswarm.cli.args import WEEK, Parser, seconds
 from codeswarm.core.defaults import APPROVAL_POLICIES, SANDBOXES
 
 APPROVE = ("ask", "workspace", "all", "decline")
@@ -54,6 +54,13 @@ def parser() -> Parser:
     p.add_argument(
         "--model-log", type=Path, help="with --script: write the model's request log here"
     )
+    p.add_argument(
+        "--retry-deadline",
+        type=float,
+        metavar="SECONDS",
+        help="give a turn up when it has only retried an unreachable model this long "
+        "(default: [codex] retry_deadline in the configuration, else 60)",
+    )
     return p
 
 
@@ -80,6 +87,8 @@ def _run(argv: list[str]) -> int:
         raise UsageError("--script only works with --model-provider mock")
     if args.model_log is not None and args.script is None:
         raise UsageError("--model-log only works with the scripted model (--script)")
+    if args.retry_deadline is not None:
+        seconds("--retry-deadline", args.retry_deadline, 1.0, WEEK)
     overrides = parse_overrides(args.config)
     workdir = (args.cwd or Path.cwd()).expanduser()
     if not workdir.is_dir():
@@ -101,6 +110,7 @@ def _run(argv: list[str]) -> int:
         interactive=args.interactive,
         raw_overrides=overrides,
         model_log=args.model_log,
+        retry_deadline=args.retry_deadline,
     )
     launched = prelaunch(opts)  # Codex boots while the rest loads
     try:

@@ -8,8 +8,9 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codeswarm.cli.toolchain_install import locate_or_install
 from codeswarm.codex.launch import launch
-from codeswarm.codex.toolchain import CodexBinary, locate
+from codeswarm.codex.toolchain import CodexBinary
 from codeswarm.core.layers import user_codex_home
 from codeswarm.mockmodel.overrides import codex_overrides
 
@@ -38,6 +39,7 @@ class ExecOptions:
         interactive: bool = False,
         raw_overrides: dict[str, str] | None = None,
         model_log: Path | None = None,
+        retry_deadline: float | None = None,
     ) -> None:
         self.prompt = prompt
         self.cwd = cwd
@@ -51,6 +53,8 @@ class ExecOptions:
         self.interactive = interactive
         self.raw_overrides = raw_overrides or {}
         self.model_log = model_log
+        self.retry_deadline = retry_deadline
+        """Seconds a turn may only retry an unreachable model (None: the configured value)."""
 
 
 class Launched:
@@ -100,7 +104,7 @@ def _listen_local() -> socket.socket:
 
 def prelaunch(opts: ExecOptions) -> Launched:
     """Locate and start Codex for ``opts``. Raises ToolchainError/UsageError, leaving nothing."""
-    binary = locate()
+    binary = locate_or_install()  # installs the pinned Codex on first use
     overrides: dict[str, Any] = {}
     sock: socket.socket | None = None
     if opts.script is not None:
@@ -116,6 +120,9 @@ def prelaunch(opts: ExecOptions) -> Launched:
         home = Path(tempfile.mkdtemp(prefix="codeswarm-home-"))
     else:
         home = user_codex_home()
+        if opts.model_provider is not None:
+            # the server's provider, not only the thread's: account/read answers for it
+            overrides["model_provider"] = opts.model_provider
     try:
         popen = launch(
             binary,

@@ -37,6 +37,7 @@ class TerminalRenderer:
         self.show_output = show_output
         self._in_text = False
         self.usage: dict[str, Any] | None = None
+        self._said: str | None = None  # the last error shown (a failed turn need not repeat it)
 
     def _end_text(self) -> None:
         if self._in_text:
@@ -46,7 +47,7 @@ class TerminalRenderer:
 
     def line(self, markup: str) -> None:
         self._end_text()
-        self.console.print(markup)
+        self.console.print(markup, soft_wrap=True)  # one line, however long: greppable
 
     def __call__(self, event: Event) -> None:
         kind = event["type"]
@@ -91,13 +92,22 @@ class TerminalRenderer:
             pass  # the approval prompt speaks for itself
         elif kind == ev.USAGE_UPDATED:
             self.usage = event.get("total")
+        elif kind == ev.ERROR and event.get("gave_up"):
+            pass  # the failed turn that follows says why
         elif kind == ev.ERROR:
             retry = " (retrying)" if event.get("will_retry") else ""
-            self.line(f"[red]error: {escape(str(event.get('message')))}{retry}[/]")
+            text = str(event.get("message"))
+            details = event.get("details")
+            if isinstance(details, str) and details and details not in text:
+                text += f" ({details})"
+            self.line(f"[red]error: {escape(' '.join(text.split()))}{retry}[/]")
+            self._said = str(event.get("message"))
         elif kind == ev.TURN_COMPLETED:
             status = event.get("status")
             if status == "interrupted":
                 self.line("[yellow]turn interrupted[/]")
+            elif status == "failed" and event.get("error") and event["error"] == self._said:
+                self.line("[red]turn failed (the error above)[/]")
             elif status == "failed":
                 self.line(f"[red]turn failed: {escape(str(event.get('error') or ''))}[/]")
             self._end_text()

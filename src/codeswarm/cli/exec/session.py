@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from codeswarm.cli.exec.launch import EXEC_AGENT, ExecOptions, Launched
+from codeswarm.codex.account import login_problem, start_failure
 from codeswarm.codex.approval import (
     AcceptAll,
     AcceptWithinWorkspace,
@@ -23,10 +24,12 @@ from codeswarm.codex.approval import (
     DeclineAll,
 )
 from codeswarm.codex.client import AppServer
+from codeswarm.codex.retries import RetryWatch, follow_turn
 from codeswarm.codex.turn import TurnHandle
 from codeswarm.control.events.translate import EventStamper
 from codeswarm.core import events as ev
 from codeswarm.core.config import load_config
+from codeswarm.core.errors import CodeswarmError, ProcessExitedError
 from codeswarm.core.events import Event
 from codeswarm.core.paths import ensure_state_dir
 
@@ -64,6 +67,7 @@ async def _run(opts: ExecOptions, launched: Launched) -> int:
     model = opts.model or config.codex.model
     approval_policy = opts.approval_policy or config.codex.approval_policy
     sandbox = opts.sandbox or config.codex.sandbox
+    deadline = opts.retry_deadline or config.codex.retry_deadline
     stamper = EventStamper(EXEC_AGENT)
     stderr_log = (
         ensure_state_dir() / "logs" / f"exec-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
@@ -97,7 +101,17 @@ async def _run(opts: ExecOptions, launched: Launched) -> int:
             renderer = term
         approval.policy = _policy(opts, err_console)
 
-        await codex.initialize()
+        try:
+            await codex.initialize()
+        except ProcessExitedError as exc:  # Codex refused its settings: its own words
+            why = start_failure(codex)
+            if why is None:
+                raise
+            raise CodeswarmError(f"codex cannot start: {why}") from exc
+        if opts.script is None:  # without a login every turn would only retry: say so now
+            problem = await login_problem(codex, launched.codex_home)
+            if problem is not None:
+                raise CodeswarmError(problem)
         thread = await codex.thread_start(
             cwd=opts.cwd,
             model=model,
@@ -114,7 +128,7 @@ async def _run(opts: ExecOptions, launched: Launched) -> int:
         prompt: str | None = opts.prompt
         while prompt is not None:
             turn = await codex.turn_start(thread.id, prompt)
-            status = await _drive_turn(turn, stamper, renderer)
+            status = await _drive_turn(turn, stamper, renderer, RetryWatch(deadline))
             if term is not None:
                 term.usage_line()
             rc = {"completed": 0, "interrupted": 130}.get(status, 1)
@@ -143,9 +157,11 @@ def _policy(opts: ExecOptions, console: Any) -> ApprovalPolicy:
 
 
 async def _drive_turn(
-    turn: TurnHandle, stamper: EventStamper, renderer: Callable[[Event], None]
+    turn: TurnHandle, stamper: EventStamper, renderer: Callable[[Event], None], watch: RetryWatch
 ) -> str:
-    """Render the turn's events; Ctrl-C interrupts the turn once, a second Ctrl-C quits."""
+    """Render the turn's events; Ctrl-C interrupts the turn once, a second Ctrl-C quits. A turn
+    that only retried an unreachable model for the deadline is interrupted and comes back
+    ``failed``, its cause said in one error event."""
     loop = asyncio.get_running_loop()
     presses = 0
     main = asyncio.current_task()
@@ -161,13 +177,23 @@ async def _drive_turn(
         elif main is not None:
             main.cancel()
 
+    gave_up: list[str] = []
+
+    async def give_up(reason: str) -> None:
+        gave_up.append(reason)
+        renderer(stamper.stamp({"type": ev.ERROR, "turn_id": turn.turn_id, "message": reason,
+                                "will_retry": False, "gave_up": True}))  # fmt: skip
+        await turn.interrupt()
+
     installed = False
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGINT, on_sigint)
         installed = True
     try:
-        async for msg in turn:
+        async for msg in follow_turn(turn, watch, give_up):
             for event in stamper.events(msg):
+                if gave_up and event["type"] == ev.TURN_COMPLETED and presses == 0:
+                    event.update(status="failed", error=gave_up[0])  # interrupted by us: why
                 renderer(event)
     except asyncio.CancelledError:
         raise KeyboardInterrupt from None
@@ -175,7 +201,7 @@ async def _drive_turn(
         if installed:
             loop.remove_signal_handler(signal.SIGINT)
     assert turn.result is not None
-    return turn.result.status
+    return "failed" if gave_up and presses == 0 else turn.result.status
 
 
 async def _next_prompt(console: Any) -> str | None:

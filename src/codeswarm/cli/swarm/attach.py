@@ -5,14 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from pathlib import Path
 from typing import Any
 
 from codeswarm.core import events as ev
-from codeswarm.core.swarm import RunDir
 
 
 def run_attach(
-    swarm: str, *, json_out: bool, cursor: str | None, from_start: bool, remote: str | None = None
+    swarm: str,
+    *,
+    json_out: bool,
+    cursor: str | None,
+    from_start: bool,
+    remote: str | None = None,
+    project: Path | None = None,
 ) -> int:
     from codeswarm.control.fleet.router import Router
 
@@ -21,7 +27,9 @@ def run_attach(
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_attach_remote(remote, swarm, start, json_out=json_out))
         return 0
-    run = RunDir.find(swarm)
+    from codeswarm.cli.args import find_run
+
+    run = find_run(swarm, project)
     spec = run.load_spec()
     router = Router(run, start=start, spec=spec)
 

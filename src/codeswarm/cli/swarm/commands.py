@@ -5,26 +5,40 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from codeswarm.cli.args import WEEK, seconds
+from codeswarm.cli.args import PROJECT_HELP, WEEK, find_run, project_dir, seconds
 from codeswarm.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from codeswarm.control.steering import History
+    from codeswarm.core.swarm import RunDir, SwarmSpec
 
 UP_TIMEOUT = 120.0
 
 
-def _run(name: str):  # type: ignore[no-untyped-def]
-    from codeswarm.core.swarm import RunDir
-
-    run = RunDir.find(name)
+def _run(name: str, project: Path | None = None):  # type: ignore[no-untyped-def]
+    run = find_run(name, project_dir(project))
     return run, run.load_spec()
+
+
+def _replay(run: RunDir, spec: SwarmSpec) -> tuple[dict[str, dict[str, Any]], History]:
+    """Every agent's status view (as ``status --json`` shows it) and the steering history."""
+    from codeswarm.cli.swarm.status import fleet_views
+    from codeswarm.control.steering import History
+
+    history = History()
+    return fleet_views(run, spec, history), history
 
 
 def up(
     n: int = typer.Option(..., "-n", "--agents", min=1, max=512, help="How many agents."),
     name: str = typer.Option(..., "--name", help="The swarm's name (agent ids are NAME_0 …)."),
-    cwd: Path | None = typer.Option(None, "--cwd", "-C", help="The repository the agents work in."),
+    cwd: Path | None = typer.Option(
+        None, "--cwd", "-C", "--project", help="The repository the agents work in (its project)."
+    ),
     model_provider: str | None = typer.Option(
         None, "--model-provider", help="'mock' or a Codex provider."
     ),
@@ -90,6 +104,18 @@ def up(
         max=3600,
         help="Slurm: seconds workers get to stop at the job's end.",
     ),
+    replace: bool = typer.Option(
+        False,
+        "--replace",
+        help="An existing swarm of this name with another directory, provider or model: "
+        "delete it (its threads) and start anew (without: refused).",
+    ),
+    retry_deadline: float | None = typer.Option(
+        None,
+        "--retry-deadline",
+        help="Seconds a turn may only retry an unreachable model before it is given up "
+        "(default: [codex] retry_deadline, else 60).",
+    ),
 ) -> None:
     """Start a swarm of N agents (local processes, or a Slurm job) and wait until every one is
     ready."""
@@ -97,6 +123,8 @@ def up(
     from codeswarm.core.swarm import SlurmOptions
 
     seconds("--timeout", timeout, 1.0, WEEK)  # before anything starts
+    if retry_deadline is not None:
+        seconds("--retry-deadline", retry_deadline, 1.0, WEEK)
 
     slurm = SlurmOptions(
         nodes=nodes, ntasks_per_node=ntasks_per_node, partition=partition, account=account,
@@ -107,7 +135,7 @@ def up(
         approval_policy=approval_policy, sandbox=sandbox, approvals=approvals,
         message_mode=message_mode, config=config, timeout=timeout, json_out=json_out,
         coord=coord, roles=roles, leases_auto=leases_auto, backend=backend, slurm=slurm,
-        resume_interrupted=resume_interrupted,
+        resume_interrupted=resume_interrupted, replace=replace, retry_deadline=retry_deadline,
     )  # fmt: skip
 
 
@@ -123,23 +151,32 @@ def attach(
     remote: str | None = typer.Option(
         None, "--remote", help="ssh://[user@]host[:port]/path/to/workspace of a swarm elsewhere."
     ),
+    project: Path | None = typer.Option(None, "--project", help=PROJECT_HELP),
 ) -> None:
     """Follow the swarm live: every agent's events, one colour each; answer approvals inline."""
     from codeswarm.cli.swarm.attach import run_attach
 
     raise typer.Exit(
-        run_attach(swarm, json_out=json_out, cursor=cursor, from_start=from_start, remote=remote)
+        run_attach(
+            swarm,
+            json_out=json_out,
+            cursor=cursor,
+            from_start=from_start,
+            remote=remote,
+            project=project_dir(project),
+        )
     )
 
 
 def status(
     swarm: str = typer.Argument(..., help="The swarm."),
     json_out: bool = typer.Option(False, "--json", help="JSON output."),
+    project: Path | None = typer.Option(None, "--project", help=PROJECT_HELP),
 ) -> None:
     """Each agent's state, turns, tokens and last message; the totals."""
     from codeswarm.cli.swarm.status import run_status
 
-    run_status(swarm, json_out=json_out)
+    run_status(swarm, json_out=json_out, project=project_dir(project))
 
 
 def logs(
@@ -149,17 +186,21 @@ def logs(
     lines: int = typer.Option(
         50, "--lines", "-n", min=0, help="How many lines from the end (0: all)."
     ),
+    project: Path | None = typer.Option(None, "--project", help=PROJECT_HELP),
 ) -> None:
     """Print the end of an agent's worker log (or its Codex log)."""
     from codeswarm.control.steering import resolve_targets
 
-    run, spec = _run(swarm)
+    run, spec = _run(swarm, project)
     (one,) = resolve_targets(spec, agent)[:1]
     path = run.codex_log(one) if codex else run.worker_log(one)
     try:
         text = path.read_text(errors="replace").splitlines()
     except FileNotFoundError:
         raise UsageError(f"no log yet at {path}") from None
+    if not text:
+        print(f"{one}'s {'Codex' if codex else 'worker'} log is empty ({path})")
+        return
     for line in text[-lines:] if lines else text:
         print(line)
 
@@ -167,30 +208,40 @@ def logs(
 def interrupt(
     swarm: str = typer.Argument(...),
     target: str = typer.Argument(..., help="An agent id, a rank, a comma list, or 'all'."),
+    project: Path | None = typer.Option(None, "--project", help=PROJECT_HELP),
 ) -> None:
-    """Interrupt the running turn of these agents."""
-    from codeswarm.control.steering import interrupt as do_interrupt
-    from codeswarm.control.steering import resolve_targets
+    """Interrupt the running turn of these agents. Exit 1 when none of them has a turn to
+    interrupt (nothing is sent); an idle agent among busy ones is named, not interrupted."""
+    from codeswarm.control.steering import interrupt_checked, resolve_targets
 
-    run, spec = _run(swarm)
+    run, spec = _run(swarm, project)
     agents = resolve_targets(spec, target)
-    do_interrupt(run, agents)
-    print(f"interrupt sent to {', '.join(agents)}")
+    views, history = _replay(run, spec)
+    chosen, idle = interrupt_checked(run, agents, views, history)
+    print(f"interrupt sent to {', '.join(chosen)}")
+    for line in idle:
+        print(line)
 
 
 def approve(
     swarm: str = typer.Argument(...),
     agent: str = typer.Argument(..., help="Agent id or rank."),
-    request_id: str = typer.Argument(..., help="The request id (from attach or status)."),
+    request_id: str = typer.Argument(
+        ..., help="The request id (`status` lists what each agent waits on; `attach` shows it)."
+    ),
     decline: bool = typer.Option(False, "--decline", help="Decline instead."),
     session: bool = typer.Option(False, "--session", help="Accept for the rest of the session."),
+    project: Path | None = typer.Option(None, "--project", help=PROJECT_HELP),
 ) -> None:
-    """Answer an approval request an agent forwarded."""
+    """Answer an approval request an agent forwarded. Exit 2 (nothing sent) when the agent
+    does not wait on that request: already answered, or never asked."""
     from codeswarm.control.steering import approve as do_approve
-    from codeswarm.control.steering import resolve_targets
+    from codeswarm.control.steering import check_approval, resolve_targets
 
-    run, spec = _run(swarm)
+    run, spec = _run(swarm, project)
     (one,) = resolve_targets(spec, agent)[:1]
+    views, history = _replay(run, spec)
+    check_approval(one, request_id, views.get(one) or {}, history)
     decision = "decline" if decline else "acceptForSession" if session else "accept"
     # ascii: str.isdigit() also takes "²", which int() refuses
     digits = request_id.isascii() and request_id.isdigit()
@@ -207,6 +258,7 @@ def down(
     purge: bool = typer.Option(
         False, "--purge", help="Also delete the run directory (threads, mailbox, logs)."
     ),
+    project: Path | None = typer.Option(None, "--project", help=PROJECT_HELP),
 ) -> None:
     """Stop the swarm: graceful, then forceful after the grace period; nothing left behind.
 
@@ -215,7 +267,7 @@ def down(
     from codeswarm.control.launch import backend_for
 
     seconds("--grace", grace, 0.0, 3600.0)
-    run, spec = _run(swarm)
+    run, spec = _run(swarm, project)
     killed = backend_for(spec.backend).stop(run, spec, grace=grace)
     extra = f" (had to kill: {killed})" if killed else ""
     if purge:
@@ -226,7 +278,10 @@ def down(
     print(f"swarm {spec.name} is down{extra}")
 
 
-def ls(json_out: bool = typer.Option(False, "--json", help="JSON output.")) -> None:
+def ls(
+    json_out: bool = typer.Option(False, "--json", help="JSON output."),
+    project: Path | None = typer.Option(None, "--project", help=PROJECT_HELP),
+) -> None:
     """List the swarms of this project."""
     import orjson
 
@@ -235,7 +290,7 @@ def ls(json_out: bool = typer.Option(False, "--json", help="JSON output.")) -> N
     from codeswarm.core.swarm import RunDir, runs_root
 
     rows = []
-    root = runs_root()
+    root = runs_root(project_dir(project))
     for path in sorted(root.iterdir()) if root.is_dir() else []:
         run = RunDir(path)
         try:

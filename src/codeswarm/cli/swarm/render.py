@@ -97,20 +97,20 @@ def usage_table(fleet_json: dict[str, Any], width: int = 100) -> Any:
 
     def cells(a: dict[str, Any]) -> list[str]:
         tok = a["tokens"]
-        return [a["id"], a["state"], str(a["turns"]), f"{tok['input']:,}", f"{tok['output']:,}",
-                f"{tok['total']:,}"]  # fmt: skip
+        return [a["id"], a.get("role") or "", a["state"], str(a["turns"]), f"{tok['input']:,}",
+                f"{tok['output']:,}", f"{tok['total']:,}"]  # fmt: skip
 
     tot = fleet_json["tokens"]
-    totals = ["total", "", "", f"{tot['input']:,}", f"{tot['output']:,}", f"{tot['total']:,}"]
-    fixed = [len(h) for h in ("agent", "state", "turns", "input", "output", "total")]
+    totals = ["total", "", "", "", f"{tot['input']:,}", f"{tot['output']:,}", f"{tot['total']:,}"]
+    fixed = [len(h) for h in ("agent", "role", "state", "turns", "input", "output", "total")]
     for row in [*(cells(a) for a in fleet_json["agents"]), totals]:
         fixed = [max(w, len(c)) for w, c in zip(fixed, row, strict=True)]
     left = max(12, width - sum(fixed) - 3 * len(fixed) - 4)
 
     t = Table(title=f"swarm {fleet_json['swarm']}", title_justify="left")
     for (col, justify), w in zip(
-        (("agent", "left"), ("state", "left"), ("turns", "right"), ("input", "right"),
-         ("output", "right"), ("total", "right")),
+        (("agent", "left"), ("role", "left"), ("state", "left"), ("turns", "right"),
+         ("input", "right"), ("output", "right"), ("total", "right")),
         fixed,
         strict=True,
     ):  # fmt: skip
@@ -123,3 +123,19 @@ def usage_table(fleet_json: dict[str, Any], width: int = 100) -> Any:
     t.add_section()
     t.add_row(*totals, "")
     return t
+
+
+def approval_lines(fleet_json: dict[str, Any]) -> list[str]:
+    """One line (Rich markup) per approval request an agent waits on, with its request id and
+    the command that answers it."""
+    out = []
+    for a in fleet_json["agents"]:
+        for req in a.get("pending_approvals") or ():
+            rid = req.get("request_id")
+            what = req.get("command") or req.get("kind") or "a request"
+            out.append(
+                f"[bold yellow]{escape(a['id'])} waits for approval #{escape(str(rid))}[/]: "
+                f"{escape(str(what))}  [dim](codeswarm approve {escape(fleet_json['swarm'])} "
+                f"{escape(a['id'])} {escape(str(rid))} {escape('[--decline]')})[/]"
+            )
+    return out

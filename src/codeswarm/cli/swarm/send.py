@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import sys
 
-from codeswarm.cli.args import WEEK, Parser, seconds
+from codeswarm.cli.args import PROJECT_HELP, WEEK, Parser, find_run, project_dir, seconds
 
 TYPE_CHECKING = False  # not `typing` at run time: `send --help` and bad input stay cheap
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
 
@@ -35,6 +36,7 @@ def parser() -> Parser:
     p.add_argument(
         "--remote", help="ssh://[user@]host[:port]/path/to/workspace of a swarm elsewhere"
     )
+    p.add_argument("--project", metavar="DIR", help=PROJECT_HELP)
     return p
 
 
@@ -61,6 +63,7 @@ def _run(argv: list[str]) -> int:
         timeout=args.timeout,
         json_out=args.json_out,
         remote=args.remote,
+        project=project_dir(args.project),
     )
 
 
@@ -75,17 +78,17 @@ def run_send(
     timeout: float,
     json_out: bool,
     remote: str | None = None,
+    project: Path | None = None,
 ) -> int:
     import asyncio
 
     from codeswarm.control.steering import resolve_targets, send
     from codeswarm.core.errors import CodeswarmError
-    from codeswarm.core.swarm import RunDir
 
     if remote is not None:
         return asyncio.run(_remote_send(remote, swarm, target, text, wait=wait, stream=stream,
                                         mode=mode, deadline_s=timeout, json_out=json_out))  # fmt: skip
-    run = RunDir.find(swarm)
+    run = find_run(swarm, project)
     spec = run.load_spec()
     agents = resolve_targets(spec, target)
     router = None
@@ -175,6 +178,8 @@ async def _wait(
     turn_of: dict[str, str] = {}
     text_of: dict[str, str] = {}
     done: dict[str, dict[str, Any]] = {}
+    gave_up: dict[str, str] = {}  # the worker gave the turn up (only retries): why
+    last_error: dict[str, str] = {}
 
     async def follow() -> None:
         async for batch in router.follow():
@@ -193,6 +198,18 @@ async def _wait(
                     else:  # recovered after a crash: its turn's end is already behind us
                         done[agent] = {"status": "completed", "text": "", "error": None}
                 turn = turn_of.get(agent)
+                if kind == ev.ERROR and _concerns(event, want[agent], turn):
+                    if renderer is None or event.get("turn_id") is None:
+                        _say_error(agent, event)  # as it comes: a retry, a missing login, ...
+                    last_error[agent] = _error_line(event)
+                    if event.get("inbox_id") == want[agent]:  # refused: no turn will come
+                        done[agent] = {"status": "failed", "text": "", "turn_id": None,
+                                       "error": last_error[agent]}  # fmt: skip
+                        continue
+                    if event.get("gave_up"):
+                        gave_up[agent] = str(event.get("message"))
+                if kind == ev.APPROVAL_REQUESTED and turn and event.get("turn_id") in (None, turn):
+                    _say_waiting(router.spec.name, agent, event)
                 if turn is None or event.get("turn_id") != turn:
                     continue
                 if renderer is not None:
@@ -200,10 +217,15 @@ async def _wait(
                 if kind == ev.MESSAGE_COMPLETED:
                     text_of[agent] = str(event.get("text") or "")
                 elif kind == ev.TURN_COMPLETED:
+                    status, error = event.get("status"), event.get("error")
+                    if status == "interrupted" and agent in gave_up:  # interrupted by its worker
+                        status, error = "failed", gave_up[agent]
+                    elif status == "failed" and not error:
+                        error = last_error.get(agent)
                     done[agent] = {
-                        "status": event.get("status"),
+                        "status": status,
                         "text": text_of.get(agent, ""),
-                        "error": event.get("error"),
+                        "error": error,
                         "turn_id": turn,
                     }
             if len(done) == len(want):
@@ -214,3 +236,35 @@ async def _wait(
     finally:
         router.close()
     return {a: done[a] for a in records}
+
+
+def _say_waiting(swarm: str, agent: str, event: dict[str, Any]) -> None:
+    """The turn waits for a person: say so (on stderr: stdout stays the answers), with the
+    request id and the command that answers it."""
+    rid = event.get("request_id")
+    what = event.get("command") or event.get("kind") or "a request"
+    print(f"{agent} waits for approval #{rid} ({what}): codeswarm approve {swarm} {agent} {rid} "
+          "[--decline]", file=sys.stderr, flush=True)  # fmt: skip
+
+
+def _concerns(event: dict[str, Any], inbox_id: str, turn: str | None) -> bool:
+    """Whether an error event is about the message being waited for: its refusal, its turn,
+    or the agent itself (no turn named: Codex cannot start, there is no login, ...)."""
+    if event.get("inbox_id") is not None:
+        return event.get("inbox_id") == inbox_id
+    named = event.get("turn_id")
+    return named is None or (turn is not None and named == turn)
+
+
+def _error_line(event: dict[str, Any]) -> str:
+    """An error event as one line: the message, its cause, whether Codex retries."""
+    text = str(event.get("message") or "error")
+    details = event.get("details")
+    if isinstance(details, str) and details and details not in text:
+        text += f" ({details})"
+    return " ".join(text.split())
+
+
+def _say_error(agent: str, event: dict[str, Any]) -> None:
+    retry = " (retrying)" if event.get("will_retry") else ""
+    print(f"{agent}: error: {_error_line(event)}{retry}", file=sys.stderr, flush=True)

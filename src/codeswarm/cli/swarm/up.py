@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from codeswarm.core.defaults import APPROVAL_POLICIES, SANDBOXES
+from codeswarm.core.defaults import APPROVAL_POLICIES, ROLE, SANDBOXES
 from codeswarm.core.errors import CodeswarmError, UsageError, say
 from codeswarm.core.swarm import SlurmOptions
 
@@ -34,6 +34,7 @@ def _exposures(spec: SwarmSpec, run: RunDir) -> list[str]:
     (docs/security/state.md), one warning per writable root; and state an older codeswarm left in
     the project."""
     import codeswarm
+    from codeswarm.coordination.target import sqlite_path
     from codeswarm.core.paths import legacy_state_dir
     from codeswarm.core.sandbox import WORKSPACE_TABLE, configured_table, exposures, writable_roots
 
@@ -41,11 +42,8 @@ def _exposures(spec: SwarmSpec, run: RunDir) -> list[str]:
     workspace = configured_table(seed, spec.config_overrides, WORKSPACE_TABLE)
     roots = writable_roots(spec.sandbox, spec.cwd, workspace, os.environ)
     guarded = {"the swarm's state": run.root}
-    db = spec.coord_db or ""
-    if db.startswith("sqlite:"):
-        rest = db[len("sqlite:") :]
-        db = (rest[2:] if rest.startswith("//") else rest).partition("?")[0]
-    if db and "://" not in db:
+    db = sqlite_path(spec.coord_db) if spec.coord_db else None
+    if db:
         guarded["the coordination store"] = Path(db)
     guarded["codeswarm's code"] = Path(codeswarm.__file__).parent
     guarded["codeswarm's Python"] = Path(sys.prefix)
@@ -87,8 +85,10 @@ def run_up(
     resume_interrupted: bool = True,
     backend: str = "local",
     slurm: SlurmOptions | None = None,
+    replace: bool = False,
+    retry_deadline: float | None = None,
 ) -> None:
-    from codeswarm.codex.toolchain import locate
+    from codeswarm.cli.toolchain_install import locate_or_install
     from codeswarm.control.launch import backend_for
     from codeswarm.core.config import load_config
     from codeswarm.core.layers import user_codex_home
@@ -114,13 +114,16 @@ def run_up(
     if not workdir.is_dir():
         raise UsageError(f"--cwd {workdir}: not a directory")
     script_path = None
+    role_list = [r.strip() for r in (roles or "").split(",") if r.strip()]
     if script is not None:
         from codeswarm.mockmodel.script import load_script
 
-        load_script(script)  # refuse a bad script now, not in every worker
+        parsed = load_script(script)  # refuse a bad script now, not in every worker
         script_path = str(script.expanduser().resolve())
+        if not role_list and parsed.roles:  # the script's roles unless --roles says otherwise
+            role_list = [parsed.role_for(f"{name}_{r}") or ROLE for r in range(n)]
     cfg = load_config()
-    binary = locate(cfg)
+    binary = locate_or_install(cfg)  # installs the pinned Codex on first use
     ensure_state_dir(workdir)  # the state of --cwd's project (docs/security/state.md)
     run = RunDir.of(name, workdir)
     launcher = backend_for(backend)
@@ -149,17 +152,53 @@ def run_up(
         created_ms=int(time.time() * 1000),
         coord=coord,
         coord_db=_coord_db(workdir) if coord else None,
-        roles=[r.strip() for r in (roles or "").split(",") if r.strip()],
+        roles=role_list,
         leases_auto=leases_auto,
         resume_interrupted=resume_interrupted,
         backend=backend,  # type: ignore[arg-type]
         slurm=slurm,
+        retry_deadline_s=retry_deadline or cfg.codex.retry_deadline,
     )
+    changed = _changed(previous, spec) if previous is not None else []
+    if changed and not replace:
+        raise UsageError(
+            f"swarm {name!r} exists with other settings ({'; '.join(changed)}); its threads "
+            f"would resume on the old ones: 'codeswarm down {name} --purge' first, choose "
+            "another --name, or pass --replace to start it anew with these"
+        )
+    from codeswarm.cli.swarm.preflight import check_model_access
+
+    check_model_access(spec)  # no login, or settings Codex refuses: said now, not by hanging
+    if changed:  # --replace: the old run goes (as with `down --purge`), its threads with it
+        import shutil
+
+        shutil.rmtree(run.root)
+        say(f"replaced swarm {name!r} ({'; '.join(changed)}): its old threads are gone")
+        previous = None
     spec, warnings = launcher.prepare(spec, previous)
     for warning in [*_exposures(spec, run), *warnings]:
         say(f"warning: {warning}")
     _launch(launcher, run, spec, fresh=previous is None and not run.root.exists(),
             timeout=timeout, json_out=json_out)  # fmt: skip
+
+
+def _changed(previous: SwarmSpec, spec: SwarmSpec) -> list[str]:
+    """What of a swarm's identity a relaunch would change: the directory, the provider, the
+    model (a resumed thread keeps its provider; it must not silently move elsewhere)."""
+
+    def provider(value: str | None) -> str:
+        return value or "the configured default"
+
+    out = []
+    if previous.cwd != spec.cwd:
+        out.append(f"directory {previous.cwd} -> {spec.cwd}")
+    if previous.model_provider != spec.model_provider:
+        out.append(
+            f"model provider {provider(previous.model_provider)} -> {provider(spec.model_provider)}"
+        )
+    if previous.model != spec.model:
+        out.append(f"model {previous.model} -> {spec.model}")
+    return out
 
 
 def _launch(

@@ -97,7 +97,20 @@ def record_events(agent: str, record: MailRecord) -> list[Event]:
         out: Event = {**base, "type": ev.ERROR, "message": str(message), "will_retry": False}
         if kind == "inbox.rejected":
             out["inbox_id"] = record.get("inbox_id")
+        if record.get("login_missing"):
+            out["login_missing"] = True
         return [out]
+    if kind == "turn.gave_up":  # Codex only retried: the worker interrupts the turn, says why
+        return [
+            {
+                **base,
+                "type": ev.ERROR,
+                "turn_id": record.get("turn_id"),
+                "message": str(record.get("reason") or "the turn was given up"),
+                "will_retry": False,
+                "gave_up": True,
+            }
+        ]
     if kind == "agent.stopped":
         return [{**base, "type": ev.AGENT_STOPPED, "reason": record.get("reason")}]
     if kind == "worker.exited":

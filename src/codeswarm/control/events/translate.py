@@ -156,6 +156,25 @@ def _approval(msg: Message, params: dict[str, Any]) -> list[Event]:
     ]
 
 
+def _error(params: dict[str, Any]) -> Event:
+    """Codex's ``error`` notification: its message, the cause behind it (``additionalDetails``,
+    e.g. "Connection refused") and the HTTP status when the model answered with one."""
+    err = _d(params.get("error"))
+    out: Event = {
+        "type": ev.ERROR,
+        "message": _s(err.get("message")) or "unknown error",
+        "will_retry": bool(params.get("willRetry")),
+    }
+    details = _s(err.get("additionalDetails"))
+    if details:
+        out["details"] = details
+    for info in _d(err.get("codexErrorInfo")).values():
+        status = _d(info).get("httpStatusCode")
+        if isinstance(status, int) and not isinstance(status, bool):
+            out["http_status"] = status
+    return out
+
+
 def _body(msg: Message) -> list[Event]:
     method = msg.get("method")
     params = _d(msg.get("params"))
@@ -207,14 +226,7 @@ def _body(msg: Message) -> list[Event]:
             }
         ]
     if method == "error":
-        err = _d(params.get("error"))
-        return [
-            {
-                "type": ev.ERROR,
-                "message": _s(err.get("message")) or "unknown error",
-                "will_retry": bool(params.get("willRetry")),
-            }
-        ]
+        return [_error(params)]
     if method == "serverRequest/resolved":
         return [{"type": ev.APPROVAL_RESOLVED, "request_id": params.get("requestId")}]
     if isinstance(method, str) and method in APPROVAL_METHODS and "id" in msg:

@@ -360,11 +360,16 @@ log "starting on $SLURM_JOB_NODELIST"
 """
     model = ""
     if spec.model_provider == "mock" and spec.script and spec.mock_port:
+        host = q(spec.mock_host) if spec.mock_host else '"$(hostname)"'
         model = f"""
-# the scripted model, in the batch step on the first node
+# the scripted model, in the batch step on the first node, at an address every node reaches;
+# the spec records it before the workers start (they read the model's URL from the spec)
+MODEL_HOST={host}
 "$PYTHON" -P -m codeswarm mock-model serve --script {q(spec.script)} --port {spec.mock_port} \\
-    --log "$RUN_DIR/model-requests.jsonl" >>"$RUN_DIR/model.log" 2>&1 &
+    --host "$MODEL_HOST" --log "$RUN_DIR/model-requests.jsonl" >>"$RUN_DIR/model.log" 2>&1 &
 model=$!
+"$PYTHON" -P -m codeswarm.control.launch.slurm_task --run-dir "$RUN_DIR" \\
+    --model-host "$MODEL_HOST" || log "could not record the model's host in the spec"
 """
     tail = r"""
 [ -n "$stopping" ] && { log "stopped before the workers started"; exit 0; }

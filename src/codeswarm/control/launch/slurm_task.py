@@ -9,6 +9,9 @@ stopped on request (SIGTERM, a ``shutdown`` record) ends the task.
 SIGTERM (the job's stop signal reaches every process of the step, the worker included): wait up
 to ``DOWN_GRACE`` for the worker to stop, then SIGKILL its process group; exit 0.
 
+``--model-host HOST`` (the batch step, once, before ``srun``): record where the step serves the
+scripted model in the spec (:func:`record_model_host`) and exit.
+
 The job owns the lifetime: when the job ends, Slurm kills whatever is left of the task.
 Exit codes: 0 stopped, 1 the agent was given up (or a failure), 2 bad input.
 """
@@ -48,7 +51,34 @@ async def keep_task(run: RunDir, agent: str) -> int:
     return 1 if ending is Ending.GAVE_UP else 0
 
 
+def record_model_host(run: RunDir, host: str) -> None:
+    """Write ``host`` into the spec as the scripted model's (``mock_host``): the batch step runs
+    the model on its node, known only once the job runs, and the workers, on any node, build
+    the model's URL from the spec. Atomic: a reader sees the old spec or the new one."""
+    import msgspec
+
+    from codeswarm.core.atomic import atomic_write
+
+    host = host.strip()
+    if not host or any(c.isspace() or c in "/@?#" for c in host):
+        raise UsageError(f"--model-host: not a host name or address: {host!r}")
+    spec = msgspec.structs.replace(run.load_spec(), mock_host=host)
+    atomic_write(run.spec_path, msgspec.json.format(msgspec.json.encode(spec), indent=2) + b"\n")
+
+
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if "--model-host" in args:  # the batch step, once, before the tasks start
+        i = args.index("--model-host")
+        host = args[i + 1] if i + 1 < len(args) else ""
+        rest = args[:i] + args[i + 2 :]
+        run_dir = keeper_entry(rest, "codeswarm.control.launch.slurm_task", "slurm_task")
+
+        def record() -> int:
+            record_model_host(RunDir(run_dir), host)
+            return 0
+
+        return run_guarded(record, "codeswarm slurm task")
     run_dir = keeper_entry(argv, "codeswarm.control.launch.slurm_task", "slurm_task")
     return run_guarded(lambda: _run(run_dir), "codeswarm slurm task")
 
