@@ -150,6 +150,10 @@ def test_an_agent_whose_login_is_gone_says_so_in_status(fresh_home: Swarm) -> No
         assert "run 'codex login'" in wait_until(said, what="the report")
         (said,) = [r for r in swarm.outbox(0) if r.get("login_missing")]
         assert said["kind"] == "error"
+        # a message now fails at once, naming the cause: the turn could only retry
+        done, took = timed(swarm, "send", swarm.name, "0", "hello", "--wait")
+        assert done.returncode == 1 and took < SECONDS, done.stderr
+        assert "no Codex login" in done.stdout + done.stderr
 
 
 # -- an unreachable model -------------------------------------------------------------------------

@@ -80,7 +80,9 @@ def patch_tool_uses(patch: str) -> list[tuple[str, dict[str, Any]]]:
         if line.startswith(("*** Begin Patch", "*** End Patch", "*** End of File")):
             continue
         if line.startswith("*** Move to:"):
-            raise PatchNotTranslatableError(f"a patch that moves {path} has no Claude Code tool call")
+            raise PatchNotTranslatableError(
+                f"a patch that moves {path} has no Claude Code tool call"
+            )
         head = _PATCH_OPS.get(line.split(":", 1)[0]) if line.startswith("*** ") else None
         if head is not None:
             flush()

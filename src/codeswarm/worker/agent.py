@@ -137,6 +137,8 @@ class Worker:
         self._turn_task: asyncio.Task[Any] | None = None
         self._turn_record: str | None = None  # the id of what the running turn carries
         self._recovered: set[str] = set()  # record ids Codex took before a crash (not rerun)
+        self._login_missing: str | None = None
+        """Why Codex has no usable login (checked at each start), else None: turns are refused."""
         self._new_thread = False  # the old thread could not be resumed: nothing to continue
         self._recycle: str | None = None  # why Codex must be restarted at the next idle moment
         self.mcp = McpKeeper(MCP_SERVER, self._mcp_lost)
@@ -296,6 +298,7 @@ class Worker:
                     await self.codex.trust_hooks([self.spec.cwd])
                 await self._open_thread()
                 problem = await login_problem(self.codex, self.spec.user_codex_home or home)
+                self._login_missing = problem
                 if problem is not None:  # turns would only retry: said now (last), for `status`
                     self.emit("error", message=problem, login_missing=True)
                 break
@@ -486,6 +489,10 @@ class Worker:
         # written before the call: the window in which Codex may accept the turn unseen is
         # bounded by this record and turn.accepted (see _resolve_unfinished); mono_ns lets a
         # benchmark on the same machine measure inject latency across processes
+        if self._login_missing is not None:
+            # Codex reads its login only when it starts: every turn would fail, after retries
+            self._reject(record, self._login_missing)
+            return True
         extra = {"continues": record["continues"]} if "continues" in record else {}
         self.emit("turn.starting", inbox_id=rid, mono_ns=time.monotonic_ns(), **extra)
         try:
