@@ -171,6 +171,8 @@ def test_toolchain_doctor_json(codex_binary) -> None:  # type: ignore[no-untyped
     checks = {c["name"]: c for c in json.loads(proc.stdout)}
     assert checks["codex version"]["ok"] and proc.returncode == 0
     assert "login (real model)" in checks
+    claude = checks["claude (optional)"]
+    assert claude["required"] is False and ("claude" in claude["detail"]), claude
 
 
 def test_mock_model_serve_bad_script(tmp_path: Path) -> None:

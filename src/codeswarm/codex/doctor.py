@@ -82,4 +82,21 @@ def run_checks(config: Config) -> list[Check]:
             False,
         )
     )
+    checks.append(_claude())
     return checks
+
+
+def _claude() -> Check:
+    """Claude Code (optional: for a person's own sessions, and the test suite)."""
+    from codeswarm.codex.claude_toolchain import CLAUDE_VERSION
+    from codeswarm.codex.claude_toolchain import locate as locate_claude
+
+    try:
+        found = locate_claude(check_version=False)
+    except ToolchainError as exc:
+        return Check("claude (optional)", False, str(exc), False)
+    ok = found.version == CLAUDE_VERSION
+    detail = f"{found.path} [{found.source}] {found.version}" + (
+        "" if ok else f", tested with {CLAUDE_VERSION}: run 'codeswarm toolchain install --claude'"
+    )
+    return Check("claude (optional)", ok, detail, False)

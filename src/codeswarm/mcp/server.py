@@ -19,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 from mcp import types
 from mcp.server.fastmcp import FastMCP
@@ -555,13 +556,54 @@ async def _keep_alive(identity: Identity) -> None:
             await asyncio.to_thread(identity.coord.heartbeat, agent)
 
 
+class StoreLater:
+    """The store, opened on first use, and tried again on each use until it opens: a server
+    whose store is unreachable (PostgreSQL down, a bad path) still starts, and each tool call
+    says why. (A person's Codex mounts this server as ``required``: a server that failed to
+    start would stop their whole session.)"""
+
+    def __init__(self, url: str | None, root: str | None) -> None:
+        from codeswarm.coordination.target import resolve_root
+
+        self._url, self._root = url, root
+        try:
+            self.root = resolve_root(root)
+        except CodeswarmError:  # said at the first use, as the store's own error
+            self.root = os.path.abspath(root or os.curdir)
+        self._coord: Coord | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Coord:
+        with self._lock:
+            if self._coord is None:
+                self._coord = Coord.open(self._url, root=self._root)
+            return self._coord
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._coord is not None:
+                self._coord.close()
+                self._coord = None
+
+
 def serve(env: Mapping[str, str] | None = None) -> None:
     """Run the server on stdio until the client closes it."""
+    import sys
+
     env = os.environ if env is None else env
-    with Coord.open(
-        env.get("CODESWARM_DB") or None, root=env.get("CODESWARM_SCOPE") or None
-    ) as coord:
+    store = StoreLater(env.get("CODESWARM_DB") or None, env.get("CODESWARM_SCOPE") or None)
+    try:
+        store.get()
+    except CodeswarmError as exc:
+        print(f"codeswarm mcp: {exc} (serving anyway: each tool call says so)", file=sys.stderr)
+    coord = cast(Coord, store)
+    try:
         build_server(coord, Identity(coord, env)).run("stdio")
+    finally:
+        store.close()
 
 
 def run() -> int:
