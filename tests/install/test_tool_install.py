@@ -1,5 +1,5 @@
 """Install once, use anywhere: ``uv tool install`` of codeswarm (from the checkout, and from a
-built wheel) into a throwaway tool directory and HOME, then the installed ``codeswarm`` run from a
+built wheel), and ``pipx install`` of the checkout, into a throwaway tool directory and HOME, then the installed ``codeswarm`` run from a
 fresh project elsewhere, with nothing in its environment pointing at the checkout or at a Codex:
 the pinned Codex is installed on first need (into the fresh XDG cache), ``exec`` and ``up`` /
 ``send --wait`` / ``down`` run against the scripted model.
@@ -150,10 +150,44 @@ def person(tmp_path: Path, codex_binary) -> Iterator[dict[str, str]]:  # type: i
     shutil.rmtree(user / "cache", ignore_errors=True)  # the 400 MB Codex
 
 
+def _pipx() -> str:
+    """Debian's pipx (installed with apt-get when missing, as the other system parts are)."""
+    found = shutil.which("pipx")
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        apt = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q", "pipx"]
+        if subprocess.run(apt, capture_output=True, timeout=600).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=600)
+            subprocess.run(apt, capture_output=True, timeout=600)
+        found = shutil.which("pipx")
+    if found is None:
+        need("pipx is not installed and cannot be (apt-get install pipx)")
+    return str(found)
+
+
+def _pipx_install(
+    person: dict[str, str], wheelhouse: Path, constraints: Path, tmp_path: Path
+) -> Path:
+    """``pipx install`` of the checkout, offline (pip's index off, the wheelhouse, the lock's
+    versions); its app goes where the tool bin directory is on the person's PATH."""
+    env = {**person, "PIPX_HOME": str(tmp_path / "pipx"), "PIPX_BIN_DIR": person["UV_TOOL_BIN_DIR"],
+           "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse),
+           "PIP_CONSTRAINT": str(constraints)}  # fmt: skip
+    done = subprocess.run([_pipx(), "install", "--python", sys.executable, str(ROOT)], env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr  # (pipx may say it could not upgrade pip: offline)
+    (site,) = (tmp_path / "pipx").glob("venvs/codex-swarm/lib/python3*/site-packages")
+    assert (site / "codeswarm" / "cli" / "__init__.py").is_file()
+    assert not any(str(ROOT) in pth.read_text() for pth in site.glob("*.pth"))
+    return Path(person["UV_TOOL_BIN_DIR"]) / "codeswarm"
+
+
 def _install(
     source: str, person: dict[str, str], wheelhouse: Path, constraints: Path, tmp_path: Path
 ) -> Path:
-    """``uv tool install`` codeswarm from ``source`` ("checkout" or "wheel"), offline."""
+    """``uv tool install`` codeswarm from ``source`` ("checkout" or "wheel"), offline; or
+    ``pipx install`` of the checkout ("pipx")."""
+    if source == "pipx":
+        return _pipx_install(person, wheelhouse, constraints, tmp_path)
     offline = ["--offline", "--no-index", "--find-links", str(wheelhouse)]
     target = str(ROOT)
     if source == "wheel":
@@ -211,7 +245,7 @@ def _project(parent: Path, name: str) -> Path:
     return project
 
 
-@pytest.mark.parametrize("source", ["checkout", "wheel"])
+@pytest.mark.parametrize("source", ["checkout", "wheel", "pipx"])
 def test_installed_tool_works_in_any_project(
     source: str,
     person: dict[str, str],
