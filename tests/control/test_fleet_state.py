@@ -279,3 +279,25 @@ def test_only_each_agents_own_order_matters(stream: list[tuple[str, Event]], rnd
         agent = rnd.choice([a for a, q in queues.items() if q])
         shuffled.append({**queues[agent].pop(0), "agent": agent})
     assert fold(*shuffled, agents=AGENTS).as_json() == live.as_json()
+
+
+def test_a_completed_turn_clears_an_earlier_error() -> None:
+    fleet = fold(
+        event(ev.AGENT_READY, thread_id="th"),
+        event(ev.ERROR, message="Reconnecting... 1/5"),
+        event(
+            ev.TURN_COMPLETED, turn_id="a", status="failed", error="the model could not be reached"
+        ),
+    )
+    assert fleet.agents["s_0"].error == "the model could not be reached"
+    fleet.apply(event(ev.TURN_COMPLETED, turn_id="b", status="interrupted"))
+    assert fleet.agents["s_0"].error == "the model could not be reached"
+    fleet.apply(event(ev.TURN_COMPLETED, turn_id="c", status="completed"))
+    assert fleet.agents["s_0"].error is None
+    # an error about the agent's own records stays: a completed turn does not undo it
+    fleet.apply(event(ev.ERROR, message="corrupt outbox line 7"))
+    fleet.apply(event(ev.TURN_COMPLETED, turn_id="d", status="completed"))
+    assert fleet.agents["s_0"].error == "corrupt outbox line 7"
+    fleet.apply(event(ev.ERROR, message="Reconnecting... 2/5", will_retry=True))
+    fleet.apply(event(ev.TURN_COMPLETED, turn_id="e", status="completed"))
+    assert fleet.agents["s_0"].error is None

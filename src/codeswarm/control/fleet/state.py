@@ -45,6 +45,8 @@ class AgentView:
     node: str | None = None
     last_seen_ms: int = 0
     error: str | None = None
+    error_passes: bool = False
+    """Whether ``error`` is about reaching the model: a turn that completes clears it."""
     seq: int = 0
     """The last event seq applied (for dedupe by consumers)."""
 
@@ -124,7 +126,9 @@ class FleetState:
             if a.state in (BUSY, WAITING_APPROVAL, STARTING):
                 a.state = IDLE
             if event.get("status") == "failed":
-                a.error = event.get("error")
+                a.error, a.error_passes = event.get("error"), True
+            elif event.get("status") == "completed" and a.error_passes:
+                a.error = None  # the model answered: its earlier failure is over
         elif kind == ev.MESSAGE_COMPLETED:
             a.last_message = event.get("text")
         elif kind == ev.USAGE_UPDATED:
@@ -137,6 +141,10 @@ class FleetState:
             a.error = event.get("reason") or event.get("message")
         elif kind == ev.ERROR:
             a.error = event.get("message")
+            # about reaching the model (over once a turn completes), or about the agent itself
+            a.error_passes = bool(
+                event.get("will_retry") or event.get("http_status") or event.get("gave_up")
+            )
 
     @staticmethod
     def _usage(a: AgentView, event: Event) -> None:
