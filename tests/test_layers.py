@@ -29,7 +29,10 @@ TABLE: dict[str, set[str]] = {
 }
 CONTROL: dict[str, set[str]] = {
     # the parts of control, top to bottom
-    "launch": {"fleet", "events", "steering", "proc"},
+    "run": {"launch", "watch", "fleet", "events", "steering", "proc"},
+    "sessions": {"launch", "fleet", "events", "steering", "proc"},
+    "launch": {"watch", "fleet", "events", "steering", "proc"},
+    "watch": {"fleet", "events", "steering"},
     "fleet": {"events"},
     "steering": set(),
     "events": set(),

@@ -7,7 +7,9 @@ so a bug in the store cannot hide itself here. Input: events as dicts with ``seq
 Properties:
 - no two holders ever held conflicting leases at once (exclusive vs anything overlapping);
 - fencing tokens of grants strictly increase with seq;
-- a task is claimed only while open (never by two agents at once), finished only by its holder;
+- a task is claimed only while open (never by two agents at once), finished only by its holder
+  (a delegated task: assigned only while open, to one agent; flagged for review only by its
+  holder, who may still finish it);
 - every release or expiry ends a lease that was granted and not yet ended.
 """
 
@@ -69,8 +71,23 @@ def check(events: Iterable[dict[str, Any]]) -> dict[str, int]:
         elif kind == "lease.renewed":
             if data["id"] not in active:
                 raise Violation(f"seq {seq}: renewal of lease {data['id']}, which is not held")
-        elif kind == "task.added":
-            tasks[data["id"]] = (data["status"], None)
+        elif kind == "task.added":  # a delegated task may be claimed for its assignee at once
+            tasks[data["id"]] = (data["status"], data.get("assignee") if data.get("delegated")
+                                 and data["status"] == "claimed" else None)  # fmt: skip
+        elif kind == "task.assigned":  # delegated: claimed for its assignee (added or unblocked)
+            status, holder = tasks.get(data["id"], ("missing", None))
+            if status not in ("open", "claimed") or holder not in (None, data["assignee"]):
+                raise Violation(f"seq {seq}: task {data['id']} assigned while it was {status} "
+                                f"by {holder}")  # fmt: skip
+            tasks[data["id"]] = ("claimed", data["assignee"])
+        elif kind == "task.needs_review":
+            status, holder = tasks.get(data["id"], ("missing", None))
+            if status not in ("claimed", "in_progress") or holder != e["agent"]:
+                raise Violation(f"seq {seq}: task {data['id']} flagged by {e['agent']} while it "
+                                f"was {status} by {holder}")  # fmt: skip
+            tasks[data["id"]] = ("needs_review", holder)
+        elif kind == "task.reviewed":
+            tasks[data["id"]] = (data["status"], tasks.get(data["id"], ("missing", None))[1])
         elif kind == "task.claimed":
             status, holder = tasks.get(data["id"], ("missing", None))
             if status != "open":
@@ -80,9 +97,10 @@ def check(events: Iterable[dict[str, Any]]) -> dict[str, int]:
             counts["claims"] += 1
         elif kind in ("task.done", "task.failed", "task.reopened", "task.started"):
             status, holder = tasks.get(data["id"], ("missing", None))
-            if status not in ("claimed", "in_progress") or (
-                kind != "task.reopened" and holder != e["agent"]
-            ):
+            held = ("claimed", "in_progress", "needs_review")  # its holder may still report
+            if kind in ("task.started", "task.reopened"):
+                held = ("claimed", "in_progress")
+            if status not in held or (kind != "task.reopened" and holder != e["agent"]):
                 raise Violation(f"seq {seq}: {kind} of task {data['id']} by {e['agent']} while "
                                 f"it was {status} by {holder}")  # fmt: skip
             if kind == "task.started":

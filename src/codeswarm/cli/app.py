@@ -43,14 +43,18 @@ def _fast(name: str, help: str) -> None:
 
 
 def _register() -> None:
-    from codeswarm.cli import mockmodel, toolchain
+    from codeswarm.cli import mockmodel, sessions, toolchain
     from codeswarm.cli.install import install
     from codeswarm.cli.swarm import commands as swarm_commands
 
     swarm_commands.register(app)
+    from codeswarm.cli.run import run as run_command
+
+    app.command("run")(run_command)
     _fast("send", "Send a message to one agent, some, or all (see 'codeswarm send --help').")
     app.command("install")(install)
     app.add_typer(toolchain.app, name="toolchain")
+    app.add_typer(sessions.app, name="sessions")
     app.add_typer(mockmodel.app, name="mock-model")
     _fast(
         "mcp",

@@ -45,7 +45,7 @@ class Limits:
     range of a lease's TTL (:data:`~codeswarm.coordination.bounds.TTL`; a test with a real clock
     may allow shorter ones). The other bounds are fixed: :mod:`codeswarm.coordination.bounds`."""
 
-    __slots__ = ("files", "key", "kv_value", "message", "text", "title", "ttl")
+    __slots__ = ("files", "key", "kv_value", "message", "report", "text", "title", "ttl")
 
     def __init__(
         self,
@@ -57,6 +57,7 @@ class Limits:
         key: int = 512,
         files: int = 1000,
         ttl: Range = TTL,
+        report: int = 2000,
     ) -> None:
         self.kv_value = kv_value
         self.message = message
@@ -68,6 +69,9 @@ class Limits:
         self.files = files
         """Entries in a task's file lists."""
         self.ttl = ttl
+        self.report = report
+        """Characters of an agent's words (a delegated task's result, a reply) carried into the
+        message that tells the creator: the rest is cut (the creator's context is scarce)."""
 
 
 class CoordBase:

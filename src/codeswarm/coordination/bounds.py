@@ -95,6 +95,10 @@ VERSION = Range(0, MAX_ID, integer=True)
 """An expected version (0: "must not exist" for kv)."""
 PRIORITY = Range(-(2**31), 2**31 - 1, integer=True)
 PID = Range(1, 2**31 - 1, integer=True)
+BUDGET = Range(1, MAX_ID, integer=True)
+"""A token budget (input + output tokens)."""
+REPLY_WAIT = Range(0.0, 3600.0, integer=False)
+"""Seconds ``converse`` waits for an agent's reply."""
 
 
 def check_path_input(path: str) -> str:

@@ -142,7 +142,19 @@ CREATE INDEX events_kind ON events (scope, kind, seq);
 CREATE INDEX events_agent ON events (scope, agent, seq)
 """
 
-_STEPS: tuple[str, ...] = (_V1,)
+_V2 = """
+ALTER TABLE tasks ADD COLUMN budget_tokens {int};
+ALTER TABLE tasks ADD COLUMN delegated {int} NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN verdict TEXT;
+ALTER TABLE messages ADD COLUMN task_id {int};
+ALTER TABLE messages ADD COLUMN expects_reply {int} NOT NULL DEFAULT 0;
+CREATE INDEX messages_reply ON messages (scope, reply_to) WHERE reply_to IS NOT NULL
+"""
+"""Delegation (the orchestrator): a task's token budget, whether ``delegate`` made it, its
+verdict; the task a message is about, and whether it expects a reply (0 no, 1 yes, 2 yes and its
+sender waits for it: the reply is then handed to the waiter instead of waking the sender)."""
+
+_STEPS: tuple[str, ...] = (_V1, _V2)
 
 LATEST = len(_STEPS)
 """The schema version this code reads and writes."""

@@ -36,9 +36,20 @@ BLOCKED = "blocked"  # waits for its dependencies to be done
 DONE = "done"
 FAILED = "failed"
 CANCELLED = "cancelled"
-TASK_STATUSES = (OPEN, CLAIMED, IN_PROGRESS, BLOCKED, DONE, FAILED, CANCELLED)
+NEEDS_REVIEW = "needs_review"  # a turn for it ended without its agent reporting done or failed
+TASK_STATUSES = (OPEN, CLAIMED, IN_PROGRESS, BLOCKED, DONE, FAILED, CANCELLED, NEEDS_REVIEW)
 TERMINAL = frozenset({DONE, FAILED, CANCELLED})
 HELD = frozenset({CLAIMED, IN_PROGRESS})
+BUSY = frozenset({BLOCKED, CLAIMED, IN_PROGRESS, NEEDS_REVIEW})
+"""What a delegated task's assignee is busy with: it is not idle (see ``Coord.delegate``)."""
+
+# a verdict on a task (``Coord.end_task``)
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+VERDICTS = (ACCEPTED, REJECTED)
+
+ORCHESTRATOR = "orchestrator"
+"""The role of the agent that delegates: never picked as an idle worker."""
 
 # what a task does when one of its dependencies fails or is cancelled
 CANCEL = "cancel"
@@ -229,9 +240,11 @@ class Task(CoordRecord):
 
     __slots__ = (
         "assignee",
+        "budget_tokens",
         "claimed_at",
         "created_at",
         "created_by",
+        "delegated",
         "depends_on",
         "description",
         "files",
@@ -247,6 +260,7 @@ class Task(CoordRecord):
         "title",
         "type",
         "updated_at",
+        "verdict",
         "version",
     )
 
@@ -273,6 +287,9 @@ class Task(CoordRecord):
         tests_run: list[str],
         if_dep_fails: str,
         version: int,
+        budget_tokens: int | None = None,
+        delegated: bool = False,
+        verdict: str | None = None,
     ) -> None:
         self.id = id
         self.type = type
@@ -298,6 +315,13 @@ class Task(CoordRecord):
         self.if_dep_fails = if_dep_fails
         """cancel (the default) or block: what happens when a dependency fails or is cancelled."""
         self.version = version
+        self.budget_tokens = budget_tokens
+        """The most tokens (input + output) turns for it may spend; None: no limit of its own."""
+        self.delegated = delegated
+        """Made by ``delegate``: its assignee is woken by a message when it can start, and its
+        creator is told by a message when it ends (done, failed, cancelled, needs_review)."""
+        self.verdict = verdict
+        """accepted or rejected, once its creator ended it with a verdict (``end_task``)."""
 
 
 class TaskNote(CoordRecord):
@@ -330,7 +354,7 @@ class KvEntry(CoordRecord):
 class Message(CoordRecord):
     """A message as its recipient sees it. ``to`` is a name or ``*`` (broadcast)."""
 
-    __slots__ = ("id", "reply_to", "sender", "sent_at", "text", "to")
+    __slots__ = ("expects_reply", "id", "reply_to", "sender", "sent_at", "task_id", "text", "to")
 
     def __init__(
         self,
@@ -341,6 +365,8 @@ class Message(CoordRecord):
         text: str,
         sent_at: float,
         reply_to: int | None,
+        task_id: int | None = None,
+        expects_reply: bool = False,
     ) -> None:
         self.id = id
         self.sender = sender
@@ -348,6 +374,11 @@ class Message(CoordRecord):
         self.text = text
         self.sent_at = sent_at
         self.reply_to = reply_to
+        self.task_id = task_id
+        """The task it is about: a delegated task's instructions, or the news that it ended."""
+        self.expects_reply = expects_reply
+        """Its recipient answers it: the final message of the turn it starts goes back to the
+        sender as a reply (``reply_to`` this message)."""
 
 
 class AuditEvent(CoordRecord):

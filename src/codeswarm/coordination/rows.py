@@ -21,10 +21,12 @@ LEASE_COLS = (
 TASK_COLS = (
     "id, type, title, description, files, priority, depends_on, idem_key, parent, status, "
     "assignee, assignee_gen, created_by, created_at, updated_at, claimed_at, result, "
-    "files_changed, tests_run, if_dep_fails, version"
+    "files_changed, tests_run, if_dep_fails, version, budget_tokens, delegated, verdict"
 )
 KV_COLS = "key, value, version, updated_at, updated_by"
-MESSAGE_COLS = "m.id, m.sender, m.recipient, m.text, m.sent_at, m.reply_to"
+MESSAGE_COLS = (
+    "m.id, m.sender, m.recipient, m.text, m.sent_at, m.reply_to, m.task_id, m.expects_reply"
+)
 
 
 def agent(r: Row) -> Agent:
@@ -82,6 +84,9 @@ def task(r: Row) -> Task:
         tests_run=split_lines(r[18]),
         if_dep_fails=r[19],
         version=int(r[20]),
+        budget_tokens=None if r[21] is None else int(r[21]),
+        delegated=bool(r[22]),
+        verdict=r[23],
     )
 
 
@@ -97,6 +102,8 @@ def message(r: Row) -> Message:
         text=r[3],
         sent_at=float(r[4]),
         reply_to=None if r[5] is None else int(r[5]),
+        task_id=None if r[6] is None else int(r[6]),
+        expects_reply=bool(r[7]),
     )
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from codeswarm.coordination.agents import AgentOps
 from codeswarm.coordination.audit import AuditOps
+from codeswarm.coordination.delegation import DelegationOps
 from codeswarm.coordination.kv import KvOps
 from codeswarm.coordination.leases import LeaseOps
 from codeswarm.coordination.messages import MessageOps
 from codeswarm.coordination.target import open_store, resolve_root, resolve_url
-from codeswarm.coordination.tasks import TaskOps
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from codeswarm.coordination.clock import Clock
 
 
-class Coord(AgentOps, LeaseOps, TaskOps, KvOps, MessageOps, AuditOps):
-    """Agents, leases, tasks, kv, messages and the audit log of one scope.
+class Coord(AgentOps, LeaseOps, DelegationOps, KvOps, MessageOps, AuditOps):
+    """Agents, leases, tasks (and their delegation), kv, messages and the audit log of one
+    scope.
 
     ::
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from codeswarm.coordination import rows
 from codeswarm.coordination._base import CoordBase, ref_parts
-from codeswarm.coordination.bounds import PRIORITY, VERSION, check_count, check_path
+from codeswarm.coordination.bounds import BUDGET, PRIORITY, VERSION, check_count, check_path
+from codeswarm.coordination.messages import cut, post
 from codeswarm.coordination.models import BLOCK as BLOCK_ON_FAILURE
 from codeswarm.coordination.models import (
     BLOCKED,
@@ -15,6 +16,7 @@ from codeswarm.coordination.models import (
     FAILED,
     HELD,
     IN_PROGRESS,
+    NEEDS_REVIEW,
     OPEN,
     TASK_STATUSES,
     TERMINAL,
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
     from codeswarm.coordination.store import Params, Row, Tx
 
 _ENDED = {DONE: "task.done", FAILED: "task.failed", CANCELLED: "task.cancelled"}
+REPORTED = (DONE, FAILED, CANCELLED, NEEDS_REVIEW)
+"""The ends of a delegated task its creator is told of (by a message that wakes it)."""
 
 
 class _Keep:
@@ -66,13 +70,16 @@ class TaskOps(CoordBase):
         if_dep_fails: str = CANCEL,
         by: AgentLike | None = None,
         cwd: str | None = None,
+        budget_tokens: int | None = None,
     ) -> Task:
         """Add a task and return it. It starts ``open``, or ``blocked`` until every task in
         ``depends_on`` is done. With ``key``, adding the same key again returns the task the
         first call made (idempotent). ``files`` are lease paths (normalized like leases).
+        ``budget_tokens``: the most tokens turns for it may spend (kept with it; the workers
+        enforce it).
 
         Raises NotFoundError for an unknown dependency or parent; CoordInputError for a
-        dependency that already failed or was cancelled.
+        dependency that already failed or was cancelled, or a budget that is not positive.
         """
         title = self._line("title", title, self.limits.title)
         self._line("type", type, self.limits.key)
@@ -85,6 +92,8 @@ class TaskOps(CoordBase):
         deps = sorted({_task_id(d) for d in depends_on})
         check_count("depends_on", len(deps))
         priority = PRIORITY.check_int("priority", priority)
+        if budget_tokens is not None:
+            budget_tokens = BUDGET.check_int("budget_tokens", budget_tokens)
         with self.store.write() as tx:
             now = self.clock.now()
             actor, _ = self._begin(tx, now, by)
@@ -97,37 +106,115 @@ class TaskOps(CoordBase):
                     return rows.task(existing)
             if parent is not None:
                 self._load(tx, _task_id(parent))
-            status = OPEN
-            for dep in deps:
-                found = self._load(tx, dep)
-                if found.status in (FAILED, CANCELLED):
-                    raise CoordInputError(
-                        f"task #{dep} is {found.status}; nothing can depend on it"
-                    )
-                if found.status != DONE:
-                    status = BLOCKED
-            creator = None if actor is None else agent_ref(*actor)
-            row = tx.one(
-                f"INSERT INTO tasks (scope, type, title, description, files, priority, depends_on, "
-                "idem_key, parent, status, assignee, assignee_gen, created_by, created_at, "
-                "updated_at, claimed_at, result, files_changed, tests_run, if_dep_fails, version) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, NULL, NULL, '', '', ?, 1) "
-                f"RETURNING {rows.TASK_COLS}",
-                (self.scope, type, title, description, rows.join_lines(paths), priority,
-                 ",".join(map(str, deps)), key, parent, status, creator, now, now, if_dep_fails),
-            )  # fmt: skip
-            assert row is not None
-            task = rows.task(row)
-            for dep in deps:
-                tx.defer("INSERT INTO task_deps (task, depends_on) VALUES (?, ?)", (task.id, dep))
-            self._event(
-                tx, now, "task.added", str(task.id),
-                {"id": task.id, "title": title, "type": type, "priority": priority,
-                 "files": paths, "depends_on": deps, "parent": parent, "key": key,
-                 "status": status},
-                agent=actor,
+            task, _ = self._create(
+                tx, now, actor, title=title, type=type, description=description, files=paths,
+                priority=priority, deps=deps, key=key, parent=parent, if_dep_fails=if_dep_fails,
+                budget_tokens=budget_tokens,
             )  # fmt: skip
         return task
+
+    def _create(
+        self,
+        tx: Tx,
+        now: float,
+        actor: tuple[str, int] | None,
+        *,
+        title: str,
+        type: str,
+        description: str,
+        files: list[str],
+        priority: int,
+        deps: list[int],
+        key: str | None,
+        parent: int | None,
+        if_dep_fails: str,
+        budget_tokens: int | None,
+        assignee: tuple[str, int] | None = None,
+    ) -> tuple[Task, bool]:
+        """Insert a task (its checks done) and audit it; returns it and whether its dependencies
+        are all done. With ``assignee`` (``delegate``) it is delegated: claimed for the
+        assignee at once when ready, else blocked with the assignee kept."""
+        ready = True
+        for dep in deps:
+            found = self._load(tx, dep)
+            if found.status in (FAILED, CANCELLED):
+                raise CoordInputError(f"task #{dep} is {found.status}; nothing can depend on it")
+            if found.status != DONE:
+                ready = False
+        status = OPEN if ready else BLOCKED
+        if assignee is not None and ready:
+            status = CLAIMED
+        creator = None if actor is None else agent_ref(*actor)
+        name, gen = assignee or (None, None)
+        row = tx.one(
+            f"INSERT INTO tasks (scope, type, title, description, files, priority, depends_on, "
+            "idem_key, parent, status, assignee, assignee_gen, created_by, created_at, "
+            "updated_at, claimed_at, result, files_changed, tests_run, if_dep_fails, version, "
+            "budget_tokens, delegated) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '', '', ?, 1, ?, ?) "
+            f"RETURNING {rows.TASK_COLS}",
+            (self.scope, type, title, description, rows.join_lines(files), priority,
+             ",".join(map(str, deps)), key, parent, status, name, gen, creator, now, now,
+             now if status == CLAIMED else None, if_dep_fails, budget_tokens,
+             int(assignee is not None)),
+        )  # fmt: skip
+        assert row is not None
+        task = rows.task(row)
+        for dep in deps:
+            tx.defer("INSERT INTO task_deps (task, depends_on) VALUES (?, ?)", (task.id, dep))
+        data = {"id": task.id, "title": title, "type": type, "priority": priority, "files": files,
+                "depends_on": deps, "parent": parent, "key": key, "status": status}  # fmt: skip
+        if budget_tokens is not None:
+            data["budget_tokens"] = budget_tokens
+        if assignee is not None:
+            data["delegated"] = True
+            data["assignee"] = task.assignee
+        self._event(tx, now, "task.added", str(task.id), data, agent=actor)
+        return task, ready
+
+    def _wake(self, tx: Tx, task: Task, now: float, actor: tuple[str, int] | None) -> None:
+        """Send a delegated task's instructions to its assignee (the message wakes it)."""
+        assert task.assignee is not None
+        lines = [f"Task #{task.id}: {task.title}"]
+        if task.description:
+            lines.append(task.description)
+        if task.files:
+            lines.append("Files: " + ", ".join(task.files))
+        if task.budget_tokens is not None:
+            lines.append(f"Budget: {task.budget_tokens} tokens")
+        lines.append(f'When finished, report with task_update(id={task.id}, status="done", '
+                     'result=..., files_changed=[...]), or status="failed" with result = why.')  # fmt: skip
+        self._text("message", "\n".join(lines), self.limits.message)
+        post(self, tx, now, actor, agent_name(task.assignee), "\n".join(lines), task_id=task.id)
+        self._event(
+            tx, now, "task.assigned", str(task.id),
+            {"id": task.id, "assignee": task.assignee}, agent=actor,
+        )  # fmt: skip
+
+    def _tell_creator(self, tx: Tx, task: Task, now: float, actor: tuple[str, int] | None) -> None:
+        """Tell a delegated task's creator that it ended (``task`` as it is now): a compact
+        message that wakes it. Nothing when the creator ended it itself, or is unknown."""
+        if not task.delegated or task.created_by is None or task.status not in REPORTED:
+            return
+        creator = agent_name(task.created_by)
+        if actor is not None and actor[0] == creator:
+            return
+        if tx.one("SELECT 1 FROM agents WHERE scope = ? AND name = ?",
+                  (self.scope, creator)) is None:  # fmt: skip
+            return
+        from codeswarm.coordination._json import dumps
+
+        news: dict[str, object] = {"task": task.id, "status": task.status, "title": task.title}
+        if task.assignee:
+            news["agent"] = agent_name(task.assignee)
+        if task.result:
+            news["result"] = cut(task.result, self.limits.report)
+        if task.files_changed:
+            news["files_changed"] = task.files_changed[:50]
+        if task.tests_run:
+            news["tests_run"] = task.tests_run[:20]
+        text = f"task #{task.id} {task.status}: {dumps(news)}"
+        post(self, tx, now, actor, creator, text, task_id=task.id)
 
     def add_dependencies(
         self, task_id: int, depends_on: Iterable[int], *, by: AgentLike | None = None
@@ -355,13 +442,19 @@ class TaskOps(CoordBase):
             now = self.clock.now()
             task_id = _task_id(task_id)
             (name, gen), (found,) = self._begin_as(tx, now, agent, [self._select(task_id)])
-            task = self._mine(self._found(found, task_id), name)
+            task = self._found(found, task_id)
+            if task.status != NEEDS_REVIEW:  # its agent may still report on it: it is still its
+                task = self._mine(task, name)
+            elif task.assignee is None or agent_name(task.assignee) != name:
+                raise ClaimLostError(f"task #{task.id} is {task.status} by {task.assignee}, "
+                                     f"not {name}")  # fmt: skip
             updated = self._update(
                 tx, task, now, status=status, result=result,
                 files_changed=rows.join_lines(changed), tests_run=rows.join_lines(tests),
             )  # fmt: skip
             data = {"id": task.id, "result": result, "files_changed": changed, "tests_run": tests}
             self._event(tx, now, _ENDED[status], str(task.id), data, agent=(name, gen))
+            self._tell_creator(tx, updated, now, (name, gen))
             self._settle(tx, task.id, status, now, (name, gen))
         return updated
 
@@ -394,6 +487,7 @@ class TaskOps(CoordBase):
                 tx, now, "task.cancelled", str(task.id), {"id": task.id, "reason": reason},
                 agent=actor,
             )  # fmt: skip
+            self._tell_creator(tx, updated, now, actor)
             self._settle(tx, task.id, CANCELLED, now, actor)
         return updated
 
@@ -548,14 +642,22 @@ class TaskOps(CoordBase):
                         (task.id,),
                     )
                     if waiting is not None and int(waiting[0]) == 0:
-                        self._update(tx, task, now, status=OPEN)
+                        # a delegated task is claimed for its assignee, who is woken: in this
+                        # transaction, so that the wake-up happens exactly once
+                        held = task.delegated and task.assignee is not None
+                        now_task = self._update(
+                            tx, task, now, status=CLAIMED if held else OPEN,
+                            claimed_at=now if held else task.claimed_at,
+                        )  # fmt: skip
                         self._event(
                             tx, now, "task.unblocked", str(task.id), {"id": task.id},
                             agent=actor,
                         )  # fmt: skip
+                        if held:
+                            self._wake(tx, now_task, now, actor)
                 elif task.if_dep_fails == CANCEL:
                     reason = f"dependency #{dep_id} {dep_outcome}"
-                    self._update(
+                    gone = self._update(
                         tx, task, now, status=CANCELLED, result=reason,
                         assignee=None,
                     )  # fmt: skip
@@ -563,6 +665,7 @@ class TaskOps(CoordBase):
                         tx, now, "task.cancelled", str(task.id),
                         {"id": task.id, "reason": reason}, agent=actor,
                     )  # fmt: skip
+                    self._tell_creator(tx, gone, now, actor)
                     pending.append((task.id, CANCELLED))
 
 

@@ -38,6 +38,8 @@ TOOL_COMPLETED: Final = "tool.completed"
 APPROVAL_REQUESTED: Final = "approval.requested"
 APPROVAL_RESOLVED: Final = "approval.resolved"
 USAGE_UPDATED: Final = "usage.updated"
+BUDGET_WARNING: Final = "budget.warning"  # spent reached the warning share of a budget
+BUDGET_EXCEEDED: Final = "budget.exceeded"  # spent went past a budget: the turn is interrupted
 ERROR: Final = "error"
 
 EVENT_TYPES: Final = frozenset(
@@ -65,6 +67,8 @@ EVENT_TYPES: Final = frozenset(
         APPROVAL_REQUESTED,
         APPROVAL_RESOLVED,
         USAGE_UPDATED,
+        BUDGET_WARNING,
+        BUDGET_EXCEEDED,
         ERROR,
     }
 )

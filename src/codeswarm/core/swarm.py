@@ -9,6 +9,7 @@
                                    inbox.cursor
         supervisor.pid, supervisor.log
         consumers/<name>.cursor    where a named event consumer (attach --cursor) got to
+        watch.jsonl                what the watchers saw and did (docs/watch.md)
 """
 
 from __future__ import annotations
@@ -45,6 +46,28 @@ class SlurmOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     stop_grace_s: int = 60
     """Seconds the workers get between the stop signal and the hard kill of the job step; also
     how long before the time limit Slurm sends that signal (``--signal=B:TERM@...``)."""
+
+
+WatchAction = Literal["report", "nudge", "interrupt", "stop"]
+
+
+class WatchOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The watchers (docs/watch.md): rules over the event stream and what each does when it
+    fires. A rule is off while its threshold is None (scope: False). Each rule's ``*_actions``
+    escalate: the first firing takes the first action, each further firing (in the same turn;
+    for a stall: each further period without an event) the next, the last one repeating."""
+
+    stall_s: float | None = None
+    """An agent busy with no event for this many seconds is stalled."""
+    loop_k: int | None = None
+    """The same tool call with the same arguments this many times in one turn is a loop."""
+    scope: bool = False
+    """A write outside the files of the task the agent holds is reported."""
+    stall_actions: list[WatchAction] = msgspec.field(default_factory=lambda: ["report"])
+    loop_actions: list[WatchAction] = msgspec.field(default_factory=lambda: ["nudge", "interrupt"])
+    scope_actions: list[WatchAction] = msgspec.field(default_factory=lambda: ["report"])
+    nudge_text: str | None = None
+    """What a nudge says (default: a line per rule naming what was seen)."""
 
 
 class SwarmSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -86,6 +109,9 @@ class SwarmSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     registration, and waking an idle agent when a message arrives for it."""
     coord_db: str | None = None
     """The coordination store's URL or path, resolved at `up` (the same for every agent)."""
+    scope: str | None = None
+    """The coordination scope (the project's root), fixed at `up`: every process of the swarm
+    uses this one, whatever it would find from ``cwd`` later (a ``.git`` appearing above)."""
     roles: list[str] = []
     """Roles by rank, cycled (rank i gets roles[i % len]); default: every agent
     :data:`codeswarm.core.defaults.ROLE`."""
@@ -96,6 +122,25 @@ class SwarmSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     the restart and then continued by a follow-up turn; False: reported only."""
     slurm: SlurmOptions | None = None
     """The Slurm job's options when ``backend`` is "slurm"."""
+    budget_tokens: int | None = None
+    """The swarm's token budget (input + output, every agent together); None: none. Past it every
+    agent's running turn is interrupted and no further turn starts (docs/events.md, budgets)."""
+    agent_budget_tokens: int | None = None
+    """Each agent's own token budget; None: none."""
+    budget_warn: float = 0.8
+    """The fraction of a budget at which a ``budget.warning`` is given (once per scope)."""
+    watch: WatchOptions | None = None
+    """The watchers (stall, loop, scope) and their actions; None: none run."""
+
+
+def swarm_scope(spec: SwarmSpec) -> str:
+    """The swarm's coordination scope: the one fixed at `up` (older specs: the project root of
+    its ``cwd``)."""
+    if spec.scope:
+        return spec.scope
+    from codeswarm.core.paths import project_root
+
+    return str(project_root(Path(spec.cwd)))
 
 
 def mock_base_url(spec: SwarmSpec, agent: str) -> str:

@@ -285,7 +285,11 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    mcp = CoordServer(SERVER_NAME, instructions=INSTRUCTIONS, lifespan=lifespan)
+    orchestrating = identity.role == "orchestrator"
+    if orchestrating:  # its tools: only for the agent with that role (mcp/orchestrator.py)
+        from codeswarm.mcp import orchestrator
+    instructions = INSTRUCTIONS + (orchestrator.INSTRUCTIONS if orchestrating else "")
+    mcp = CoordServer(SERVER_NAME, instructions=instructions, lifespan=lifespan)
     cwd = os.getcwd()
 
     @mcp.tool(annotations=READ_ONLY, structured_output=True)
@@ -540,6 +544,8 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
         )
         return {"key": key, "version": entry.version}
 
+    if orchestrating:
+        orchestrator.register(mcp, tools, coord, identity)
     return mcp
 
 

@@ -5,7 +5,8 @@ Codex relay, the running turn, signals), so there is no race between, say, a tur
 message arriving. Outbox records (kinds, in ``docs/events.md``): ``worker.started``,
 ``agent.ready``, ``codex`` (every raw Codex message, lossless), ``turn.accepted``,
 ``turn.aborted``, ``turn.recovered``, ``turn.gave_up``, ``agent.restarted``, ``heartbeat``,
-``inbox.rejected``, ``error``, ``agent.stopped``.
+``inbox.rejected``, ``error``, ``agent.stopped``, ``budget.warning``, ``budget.exceeded``,
+``budget.interrupted``.
 
 Delivery: a message's inbox record is marked done only after Codex accepted its turn (and a
 ``turn.accepted`` record is in the outbox). The turn carries the record id as its
@@ -25,6 +26,11 @@ An unreachable model: Codex retries forever, so a turn that has done nothing but
 swarm's ``retry_deadline_s`` is given up (``turn.gave_up``, then interrupted;
 :mod:`codeswarm.codex.retries`); a Codex without the login its provider needs says so at start
 (an ``error`` with ``login_missing``).
+
+Budgets (tokens per agent, per task, per swarm; :mod:`codeswarm.worker.budget`): every usage
+update is counted as the relay receives it; the first one past a limit interrupts the running
+turn at once, and no further turn of that scope starts (its records are refused with the reason).
+The agent's usage is published in the store (kv ``usage/<agent>``), where the swarm's is summed.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import asyncio
 import collections
 import contextlib
 import enum
+import json
 import logging
 import os
 import signal
@@ -62,11 +69,11 @@ from codeswarm.core.errors import (
     StorePathError,
     StoreUnavailableError,
 )
-from codeswarm.core.paths import project_root
-from codeswarm.core.swarm import RunDir, SwarmSpec, agent_rank, mock_base_url
+from codeswarm.core.swarm import RunDir, SwarmSpec, agent_rank, mock_base_url, swarm_scope
 from codeswarm.mailbox import Layout, MailRecord, Writer, check_private, records_backward
 from codeswarm.worker import recovery
 from codeswarm.worker.approvals import ForwardedApprovals
+from codeswarm.worker.budget import Budgets, Crossing, Ledger, Usage, usage_of
 from codeswarm.worker.coordlink import CoordLink
 from codeswarm.worker.home import prepare_codex_home
 from codeswarm.worker.inbox import Inbox
@@ -112,6 +119,12 @@ class _Event:
     generation: int = 0  # MCP_LOST: of which Codex
 
 
+def task_of(record: MailRecord) -> int | None:
+    """The task a record's turn is for (``task_id``: a delegated task's message), if any."""
+    task = record.get("task_id")
+    return task if isinstance(task, int) and not isinstance(task, bool) else None
+
+
 class Worker:
     """Run with ``await Worker(run, agent).run()``; returns the process exit code."""
 
@@ -136,6 +149,7 @@ class Worker:
         self._stop_requested = asyncio.Event()
         self._turn_task: asyncio.Task[Any] | None = None
         self._turn_record: str | None = None  # the id of what the running turn carries
+        self._turn_carries: MailRecord | None = None  # that record (its task, a reply it expects)
         self._recovered: set[str] = set()  # record ids Codex took before a crash (not rerun)
         self._login_missing: str | None = None
         """Why Codex has no usable login (checked at each start), else None: turns are refused."""
@@ -144,6 +158,15 @@ class Worker:
         self.mcp = McpKeeper(MCP_SERVER, self._mcp_lost)
         self.coord: CoordLink | None = None  # when the swarm is wired and its store reachable
         self.role = role_of(self.spec, agent_rank(agent))
+        self.budgets = Budgets(
+            agent=self.spec.agent_budget_tokens,
+            swarm=self.spec.budget_tokens,
+            warn=self.spec.budget_warn,
+        )
+        self.ledger = Ledger(self.budgets)  # what the agent spent (restored from its state)
+        self._usage_changed = asyncio.Event()  # the ledger moved: save and publish it
+        self._budget_stopped: set[str] = set()  # turns interrupted for a budget (once each)
+        self._others_tasks: set[int] = set()  # tasks of other agents named by records (news)
 
     # -- outbox ---------------------------------------------------------------------------------
     def emit(self, kind: str, **fields: Any) -> None:
@@ -164,6 +187,7 @@ class Worker:
         self.outbox = Writer.open(self.layout.outbox(self.agent))
         previous = read_json(self.state_path)
         self.state = previous if isinstance(previous, dict) else {}
+        self.ledger = Ledger.restore(self.budgets, self.state.get("budget"))
         restarted = bool(self.state.get("thread_id"))
         self.run_dir.worker_pid(self.agent).write_text(f"{os.getpid()}\n")
         self.emit(
@@ -187,6 +211,7 @@ class Worker:
                 await self._next_queued()  # a continuation runs before what the inbox holds
             self._spawn(self._follow_inbox(), "inbox")
             self._spawn(self._heartbeat(), "heartbeat")
+            self._spawn(self._keep_usage(), "usage")
             if self.coord is not None:
                 self._spawn(self._follow_coord(self.coord), "coord")
             await self._loop()
@@ -355,6 +380,9 @@ class Worker:
         try:
             async for msg in sub:
                 self.emit("codex", msg=msg)
+                usage = usage_of(msg)
+                if usage is not None:
+                    self._on_usage(usage, time.monotonic_ns())
                 if self.spec.coord:
                     self.mcp.observe(msg)
         except CodexError as exc:
@@ -419,6 +447,7 @@ class Worker:
                 await self._on_record(event.record)
             elif event.kind is Input.TURN_DONE:
                 if self.turn is not None and self.turn.turn_id == event.detail:
+                    await self._turn_ended(self.turn)
                     self.turn = None
                     self._turn_record = None
                 if self._recycle is not None and self.turn is None:
@@ -470,9 +499,9 @@ class Worker:
         else:
             self._reject(record, f"unknown record kind {kind!r}")
 
-    def _reject(self, record: MailRecord, reason: str) -> None:
+    def _reject(self, record: MailRecord, reason: str, **extra: Any) -> None:
         assert self.inbox is not None
-        self.emit("inbox.rejected", inbox_id=record.get("id"), reason=reason)
+        self.emit("inbox.rejected", inbox_id=record.get("id"), reason=reason, **extra)
         self.inbox.done(record)
 
     async def _start_turn(self, record: MailRecord) -> bool:
@@ -493,6 +522,15 @@ class Worker:
             # Codex reads its login only when it starts: every turn would fail, after retries
             self._reject(record, self._login_missing)
             return True
+        task_id = task_of(record)
+        if task_id is None and isinstance(record.get("continues"), str):  # a crash cut it short
+            task_id = self.ledger.turn_tasks.get(record["continues"])
+        task_id = await self._own_task(task_id)
+        refused = await self._budget_refusal(task_id)
+        if refused is not None:  # a budget of the agent, the swarm or the task is spent
+            self._reject(record, refused, budget=True)
+            await self._ack_coord(record)
+            return True
         extra = {"continues": record["continues"]} if "continues" in record else {}
         self.emit("turn.starting", inbox_id=rid, mono_ns=time.monotonic_ns(), **extra)
         try:
@@ -507,6 +545,8 @@ class Worker:
             return False
         self.turn = turn
         self._turn_record = rid
+        self._turn_carries = record
+        self.ledger.begin_turn(turn.turn_id, task_id)
         self.emit("turn.accepted", inbox_id=rid, inbox_seq=record.get("seq"), turn_id=turn.turn_id,
                   **extra)  # fmt: skip
         self.inbox.done(record)
@@ -610,6 +650,158 @@ class Worker:
             return
         self.queued.appendleft(recovery.continuation(turn_id, cause))
 
+    # -- budgets --------------------------------------------------------------------------------
+    def _on_usage(self, usage: Usage, mono_ns: int) -> None:
+        """A usage update, as the relay receives it (``mono_ns``): counted at once, and past a
+        limit the running turn is interrupted at once (:mod:`codeswarm.worker.budget`)."""
+        self._crossed(self.ledger.usage(usage), mono_ns, usage.turn_id)
+        self._usage_changed.set()
+
+    def _crossed(self, crossings: list[Crossing], mono_ns: int, turn_id: str | None) -> None:
+        """Say each crossing (``budget.warning`` / ``budget.exceeded``); for one past a limit,
+        interrupt the turn it concerns (then tell the store and the orchestrator)."""
+        for c in crossings:
+            self.emit(f"budget.{c.kind}", **c.fields(), turn_id=turn_id, mono_ns=mono_ns)
+        turn = self.turn
+        for c in crossings:
+            if c.kind != "exceeded" or turn is None or turn.turn_id in self._budget_stopped:
+                continue
+            if c.scope != "task" or self.ledger.turn_tasks.get(turn.turn_id) == c.task_id:
+                self._budget_stopped.add(turn.turn_id)
+                self._spawn(self._budget_interrupt(turn, c, mono_ns), "budget-interrupt")
+        for c in crossings:
+            if self.coord is not None:
+                self._spawn(self._budget_told(self.coord, c), "budget-told")
+
+    async def _budget_interrupt(self, turn: TurnHandle, crossing: Crossing, mono_ns: int) -> None:
+        sent = time.monotonic_ns()  # the request is written in this same step of the loop
+        try:
+            await turn.interrupt()
+        except CodexError as exc:
+            self.emit("error", message=f"turn {turn.turn_id} past its budget could not be "
+                      f"interrupted: {exc}")  # fmt: skip
+            return
+        self.emit("budget.interrupted", turn_id=turn.turn_id, scope=crossing.scope,
+                  usage_mono_ns=mono_ns, sent_mono_ns=sent,
+                  answered_mono_ns=time.monotonic_ns())  # fmt: skip
+
+    async def _budget_told(self, link: CoordLink, crossing: Crossing) -> None:
+        """The store learns of a crossing: the audit log (``budget.exceeded``), a task past its
+        budget is failed, and the swarm's orchestrator (when there is one, and not this agent)
+        gets a message for the agent's crossings and a task's warning (the store itself tells a
+        task's creator that it failed; the swarm's end is the run's)."""
+        coord = link.coord
+        orchestrator = self._orchestrator()
+        said = crossing.reason.split(": ", 1)[1]  # "the agent spent 85 of 100 tokens"
+        text = f"Budget {crossing.kind} for {self.agent}: {said}"
+        if crossing.kind == "exceeded":
+            text += "; its turns are stopped"
+        told = crossing.scope == "agent" or (crossing.scope, crossing.kind) == ("task", "warning")
+
+        def tell() -> None:
+            if crossing.kind == "exceeded":
+                coord.report(self.agent, "budget.exceeded", crossing.scope, crossing.fields())
+                if crossing.scope == "task" and crossing.task_id is not None:
+                    with contextlib.suppress(CoordError):  # not this agent's (any more)
+                        coord.fail(self.agent, crossing.task_id, reason=crossing.reason)
+            if orchestrator is not None and told:
+                coord.send(orchestrator, text, sender=self.agent)
+
+        try:
+            await asyncio.to_thread(tell)
+        except CoordError as exc:
+            self.emit("error", message=f"budget {crossing.kind}: the store was not told: {exc}")
+
+    def _orchestrator(self) -> str | None:
+        """The swarm's orchestrator agent (the first of role ``orchestrator``), unless it is
+        this agent or there is none."""
+        for agent in self.run_dir.agents(self.spec):
+            if role_of(self.spec, agent_rank(agent)) == "orchestrator":
+                return None if agent == self.agent else agent
+        return None
+
+    async def _own_task(self, task_id: int | None) -> int | None:
+        """``task_id`` when a turn carrying it works on the task (it is this agent's, or nobody's
+        and not of its making: the news of a task's end that wakes the orchestrator is not work
+        on it), else None. Learns the task's budget from the store the first time."""
+        link = self.coord
+        if link is None or task_id is None:
+            return task_id
+        if task_id in self._others_tasks:
+            return None
+        if not self.ledger.knows_task(task_id):
+
+            def look() -> tuple[bool, int | None]:
+                try:
+                    task = link.coord.task(task_id)
+                except CoordError:  # no such task (any more), a store down: no budget of its own
+                    return True, None
+                holder = task.assignee.partition("#")[0] if task.assignee else None
+                creator = task.created_by.partition("#")[0] if task.created_by else None
+                mine = holder == self.agent or (holder is None and creator != self.agent)
+                limit = getattr(task, "budget_tokens", None)
+                return mine, limit if isinstance(limit, int) else None
+
+            mine, limit = await asyncio.to_thread(look)
+            if not mine:
+                self._others_tasks.add(task_id)
+                return None
+            self.ledger.set_task_limit(task_id, limit)
+        return task_id
+
+    async def _budget_refusal(self, task_id: int | None) -> str | None:
+        """Why a turn (carrying ``task_id``) must not start, if a budget says so; under a swarm
+        budget, what the others spent is read first."""
+        link = self.coord
+        if link is not None and self.budgets.swarm is not None:
+            try:
+                others = await asyncio.to_thread(self._others_spent, link.coord)
+            except CoordError:
+                others = None  # the store is down: what was last known
+            if others is not None:
+                self._crossed(self.ledger.others(others), time.monotonic_ns(), None)
+        return self.ledger.refusal(task_id)
+
+    async def _keep_usage(self) -> None:
+        """Each time the ledger moved (and once at the start): save it with the agent's state,
+        publish the agent's usage (kv ``usage/<agent>``) and, under a swarm budget, check the
+        swarm's sum. Only the latest counts: updates that came meanwhile are folded in."""
+        self._usage_changed.set()  # a restarted worker's figures replace whatever is published
+        while True:
+            await self._usage_changed.wait()
+            self._usage_changed.clear()
+            self.state["budget"] = self.ledger.snapshot()
+            atomic_write_json(self.state_path, self.state, durable=False)
+            link = self.coord
+            if link is None:
+                continue
+            value = json.dumps(self.ledger.totals())
+
+            def publish(coord: Any = link.coord, value: str = value) -> int | None:
+                coord.kv_set(f"usage/{self.agent}", value, by=self.agent)
+                return self._others_spent(coord) if self.budgets.swarm is not None else None
+
+            try:
+                others = await asyncio.to_thread(publish)
+            except CoordError as exc:
+                self.emit("error", message=f"the agent's usage could not be published: {exc}")
+                continue
+            if others is not None:
+                turn = self.turn.turn_id if self.turn is not None else None
+                self._crossed(self.ledger.others(others), time.monotonic_ns(), turn)
+
+    def _others_spent(self, coord: Any) -> int:
+        """What the swarm's other agents published they spent (blocking: call in a thread)."""
+        swarm = set(self.run_dir.agents(self.spec)) - {self.agent}
+        spent = 0
+        for entry in coord.kv_list("usage/"):
+            if entry.key.removeprefix("usage/") not in swarm:
+                continue  # this agent, or another swarm's in the same project
+            with contextlib.suppress(ValueError, AttributeError):
+                total = json.loads(entry.value).get("total")
+                spent += total if isinstance(total, int) and total > 0 else 0
+        return spent
+
     # -- the MCP server -------------------------------------------------------------------------
     def _mcp_lost(self, detail: str) -> None:
         self.inputs.put_nowait(_Event(Input.MCP_LOST, detail=detail, generation=self._generation))
@@ -680,7 +872,7 @@ class Worker:
             try:
                 self.coord = await CoordLink.open(
                     self.spec.coord_db,
-                    root=str(project_root(Path(self.spec.cwd))),  # the project's scope
+                    root=swarm_scope(self.spec),  # the project's scope, fixed at `up`
                     agent=self.agent,
                     role=self.role,
                     label=f"swarm {self.spec.name}",
@@ -703,6 +895,16 @@ class Worker:
 
     def _coord_error(self, message: str) -> None:
         self.emit("error", message=message)
+
+    async def _turn_ended(self, turn: TurnHandle) -> None:
+        """The turn ended: the store learns what its record asked for (a task turn without a
+        report: ``needs_review``; a message expecting a reply: the turn's final message)."""
+        record, self._turn_carries = self._turn_carries, None
+        if self.coord is not None and record is not None and turn.result is not None:
+            task_id = self.ledger.turn_tasks.get(turn.turn_id)
+            if task_id is not None and self.ledger.task_over(task_id):
+                task_id = None  # failed for its budget (_budget_told), not left for review
+            await self.coord.turn_ended(record, task_id, turn.result.text)
 
     async def _ack_coord(self, record: MailRecord) -> None:
         """The turn carrying a coordination message was accepted: the message is read."""

@@ -68,14 +68,25 @@ class _State(enum.Enum):
 
 def wake_record(message: Message) -> MailRecord:
     """The inbox-style record that carries a coordination message into a turn: ``coord_id`` is
-    the message to acknowledge once the turn is accepted."""
+    the message to acknowledge once the turn is accepted; ``task_id`` the task it is about (a
+    turn for it that ends without a report marks it ``needs_review``); ``expects_reply``: the
+    turn's final message goes back to ``coord_sender`` (see :meth:`CoordLink.turn_ended`). These
+    three are there only when the message is about a task or expects a reply."""
     sender = message.sender or "someone"
-    return {
+    text = f"Message #{message.id} from {sender} (codeswarm): {message.text}"
+    if message.expects_reply:
+        text += f"\n(Your final message of this turn is sent back to {sender} as the reply.)"
+    record: MailRecord = {
         "id": f"coord-{message.id}",
         "kind": "message",
-        "text": f"Message #{message.id} from {sender} (codeswarm): {message.text}",
+        "text": text,
         "coord_id": message.id,
     }
+    if message.task_id is not None or message.expects_reply:  # a plain message: only the above
+        record["task_id"] = message.task_id
+        record["expects_reply"] = message.expects_reply
+        record["coord_sender"] = message.sender
+    return record
 
 
 class CoordLink:
@@ -179,6 +190,27 @@ class CoordLink:
             await asyncio.to_thread(self.coord.ack, self.agent, [message_id])
         except CoordError as exc:
             self._report(f"could not acknowledge message {message_id}: {exc}")
+
+    async def turn_ended(self, record: MailRecord, task_id: int | None, text: str) -> None:
+        """A turn that carried ``record`` (for task ``task_id``, if any) ended with the final
+        message ``text``: a task still held by the agent (no report came) is marked
+        ``needs_review``, and a message that expects a reply is answered with ``text`` (the
+        store cuts it to its report size). Failures are reported, not raised.
+
+        Raises StoreUnavailableError if the link is closed.
+        """
+        self._check_open()
+        if task_id is not None:
+            try:
+                await asyncio.to_thread(self.coord.flag_for_review, self.agent, task_id)
+            except CoordError as exc:
+                self._report(f"could not mark task #{task_id} for review: {exc}")
+        asked = record.get("coord_id")
+        if record.get("expects_reply") and isinstance(asked, int):
+            try:
+                await asyncio.to_thread(self.coord.reply, self.agent, asked, text)
+            except CoordError as exc:
+                self._report(f"could not reply to message {asked}: {exc}")
 
     async def aclose(self) -> None:
         """Deregister the agent (its leases are released, its tasks reopened; unread messages

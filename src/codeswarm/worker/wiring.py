@@ -17,8 +17,7 @@ from typing import Any
 from codeswarm.core import defaults
 from codeswarm.core.atomic import atomic_write
 from codeswarm.core.entry import module_args
-from codeswarm.core.paths import project_root
-from codeswarm.core.swarm import SwarmSpec
+from codeswarm.core.swarm import SwarmSpec, swarm_scope
 from codeswarm.hooks import groups
 
 MCP_SERVER = "codeswarm"
@@ -33,7 +32,7 @@ def agent_env(spec: SwarmSpec, agent: str, role: str) -> dict[str, str]:
     env = {
         "CODESWARM_AGENT_ID": agent,
         "CODESWARM_SWARM": spec.name,
-        "CODESWARM_SCOPE": str(project_root(Path(spec.cwd))),  # as a session in the project
+        "CODESWARM_SCOPE": swarm_scope(spec),  # as a session in the project
         "CODESWARM_ROLE": role,
         "CODESWARM_AGENT_ROLE": role,  # the MCP server's name for it (mcp/identity.py)
         "CODESWARM_LEASES_AUTO": "1" if spec.leases_auto else "0",
@@ -69,7 +68,8 @@ def mcp_overrides(env: dict[str, str]) -> dict[str, Any]:
             "env": env,
             "required": True,
             "startup_timeout_sec": 30,
-            "tool_timeout_sec": 60,
+            # the orchestrator's `converse` waits for an answer (up to an hour)
+            "tool_timeout_sec": 3660 if env.get("CODESWARM_AGENT_ROLE") == "orchestrator" else 60,
             "default_tools_approval_mode": "approve",
         }
     }

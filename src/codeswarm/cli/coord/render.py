@@ -61,19 +61,30 @@ def render(name: str, value: Any, now: float) -> str:
                 f"{expiry}{note}")  # fmt: skip
     if isinstance(value, Task):
         who = f"  [{value.assignee}]" if value.assignee else ""
+        if value.budget_tokens is not None:
+            who += f"  budget {value.budget_tokens}"
+        if value.verdict:
+            who += f"  {value.verdict}"
         return f"#{value.id:<5} {value.status:<11} p{value.priority:<3} {value.title}{who}"
     if isinstance(value, KvEntry):
         text = value.value if len(value.value) <= 60 else value.value[:57] + "..."
         return f"{value.key}  v{value.version}  {text}"
     if isinstance(value, Message):
-        return f"#{value.id} from {value.sender or '-'} to {value.to}: {value.text}"
+        about = f" (task #{value.task_id})" if value.task_id is not None else ""
+        about += " (expects a reply)" if value.expects_reply else ""
+        about += f" (re #{value.reply_to})" if value.reply_to is not None else ""
+        return f"#{value.id} from {value.sender or '-'} to {value.to}{about}: {value.text}"
     if isinstance(value, AuditEvent):
         from codeswarm.coordination._json import dumps
 
         return (f"{value.seq:<7} {value.kind:<18} {value.agent or '-':<14} {value.subject}  "
                 f"{dumps(value.data)}")  # fmt: skip
     if isinstance(value, dict) and "notes" in value:  # task show
-        lines = [f"{k}: {v}" for k, v in value.items() if k != "notes" and v not in (None, "", [])]
+        lines = [
+            f"{k}: {v}"
+            for k, v in value.items()
+            if k != "notes" and v is not False and v not in (None, "", [])
+        ]
         lines += [f"note {n['seq']} ({n['agent'] or '-'}): {n['text']}" for n in value["notes"]]
         return "\n".join(lines)
     if isinstance(value, dict):

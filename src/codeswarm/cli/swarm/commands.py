@@ -10,6 +10,16 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from codeswarm.cli.args import PROJECT_HELP, WEEK, find_run, project_dir, seconds
+from codeswarm.cli.swarm.options import (
+    AgentBudget,
+    Budget,
+    BudgetWarn,
+    WatchAction,
+    WatchLoop,
+    WatchNudge,
+    WatchScope,
+    WatchStall,
+)
 from codeswarm.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -116,15 +126,28 @@ def up(
         help="Seconds a turn may only retry an unreachable model before it is given up "
         "(default: [codex] retry_deadline, else 60).",
     ),
+    budget: Budget = None,
+    agent_budget: AgentBudget = None,
+    budget_warn: BudgetWarn = 0.8,
+    watch_stall: WatchStall = None,
+    watch_loop: WatchLoop = None,
+    watch_scope: WatchScope = False,
+    watch_action: WatchAction = None,
+    watch_nudge: WatchNudge = None,
 ) -> None:
     """Start a swarm of N agents (local processes, or a Slurm job) and wait until every one is
     ready."""
-    from codeswarm.cli.swarm.up import run_up
+    from codeswarm.cli.swarm.up import check_budgets, run_up
     from codeswarm.core.swarm import SlurmOptions
 
     seconds("--timeout", timeout, 1.0, WEEK)  # before anything starts
     if retry_deadline is not None:
         seconds("--retry-deadline", retry_deadline, 1.0, WEEK)
+    check_budgets(budget=budget, agent_budget=agent_budget, warn=budget_warn)
+    from codeswarm.control.watch.config import watch_options
+
+    watch = watch_options(stall_s=watch_stall, loop_k=watch_loop, scope=watch_scope,
+                          actions=watch_action or [], nudge_text=watch_nudge)  # fmt: skip
 
     slurm = SlurmOptions(
         nodes=nodes, ntasks_per_node=ntasks_per_node, partition=partition, account=account,
@@ -136,6 +159,8 @@ def up(
         message_mode=message_mode, config=config, timeout=timeout, json_out=json_out,
         coord=coord, roles=roles, leases_auto=leases_auto, backend=backend, slurm=slurm,
         resume_interrupted=resume_interrupted, replace=replace, retry_deadline=retry_deadline,
+        budget=budget, agent_budget=agent_budget, budget_warn=budget_warn,
+        watch=watch,
     )  # fmt: skip
 
 

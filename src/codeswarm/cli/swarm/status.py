@@ -18,10 +18,10 @@ def _with_leases(out: dict[str, Any], spec: Any) -> dict[str, Any]:
     from codeswarm.coordination import Coord
     from codeswarm.coordination.models import agent_name
     from codeswarm.core.errors import CoordError
-    from codeswarm.core.paths import project_root
+    from codeswarm.core.swarm import swarm_scope
 
     try:
-        with Coord.open(spec.coord_db, root=str(project_root(Path(spec.cwd)))) as coord:
+        with Coord.open(spec.coord_db, root=swarm_scope(spec)) as coord:
             leases = coord.leases()
     except CoordError as exc:
         out["coordination"] = {"error": str(exc)}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from codeswarm.core.defaults import APPROVAL_POLICIES, ROLE, SANDBOXES
 from codeswarm.core.errors import CodeswarmError, UsageError, say
-from codeswarm.core.swarm import SlurmOptions
+from codeswarm.core.swarm import SlurmOptions, WatchOptions
 
 if TYPE_CHECKING:
     from codeswarm.control.fleet.router import Router
@@ -64,6 +64,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def check_budgets(*, budget: int | None, agent_budget: int | None, warn: float) -> None:
+    """``--budget``, ``--agent-budget`` (tokens, > 0) and ``--budget-warn`` (a fraction in
+    (0, 1]): :class:`UsageError` for a bad one, before anything starts."""
+    for flag, value in (("--budget", budget), ("--agent-budget", agent_budget)):
+        if value is not None and value <= 0:
+            raise UsageError(f"{flag} must be a positive number of tokens, not {value}")
+    if not 0 < warn <= 1:  # NaN fails too
+        raise UsageError(f"--budget-warn must be a fraction above 0 and at most 1, not {warn:g}")
+
+
 def run_up(
     *,
     n: int,
@@ -87,16 +97,21 @@ def run_up(
     slurm: SlurmOptions | None = None,
     replace: bool = False,
     retry_deadline: float | None = None,
+    budget: int | None = None,
+    agent_budget: int | None = None,
+    budget_warn: float = 0.8,
+    watch: WatchOptions | None = None,
 ) -> None:
     from codeswarm.cli.toolchain_install import locate_or_install
     from codeswarm.control.launch import backend_for
     from codeswarm.core.config import load_config
     from codeswarm.core.layers import user_codex_home
-    from codeswarm.core.paths import ensure_state_dir
+    from codeswarm.core.paths import ensure_state_dir, project_root
     from codeswarm.core.swarm import RunDir, SwarmSpec, check_swarm_name
     from codeswarm.core.tomlfmt import parse_overrides
 
     check_swarm_name(name)
+    check_budgets(budget=budget, agent_budget=agent_budget, warn=budget_warn)
     if approval_policy is not None and approval_policy not in APPROVAL_POLICIES:
         raise UsageError(f"--approval-policy must be one of {', '.join(APPROVAL_POLICIES)}")
     if sandbox is not None and sandbox not in SANDBOXES:
@@ -152,12 +167,17 @@ def run_up(
         created_ms=int(time.time() * 1000),
         coord=coord,
         coord_db=_coord_db(workdir) if coord else None,
+        scope=str(project_root(workdir)) if coord else None,
         roles=role_list,
         leases_auto=leases_auto,
         resume_interrupted=resume_interrupted,
         backend=backend,  # type: ignore[arg-type]
         slurm=slurm,
         retry_deadline_s=retry_deadline or cfg.codex.retry_deadline,
+        budget_tokens=budget,
+        agent_budget_tokens=agent_budget,
+        budget_warn=budget_warn,
+        watch=watch,
     )
     changed = _changed(previous, spec) if previous is not None else []
     if changed and not replace:

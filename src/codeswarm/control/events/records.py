@@ -99,6 +99,8 @@ def record_events(agent: str, record: MailRecord) -> list[Event]:
             out["inbox_id"] = record.get("inbox_id")
         if record.get("login_missing"):
             out["login_missing"] = True
+        if record.get("budget"):
+            out["budget"] = True
         return [out]
     if kind == "turn.gave_up":  # Codex only retried: the worker interrupts the turn, says why
         return [
@@ -111,6 +113,19 @@ def record_events(agent: str, record: MailRecord) -> list[Event]:
                 "gave_up": True,
             }
         ]
+    if kind in ("budget.warning", "budget.exceeded"):
+        out = {
+            **base,
+            "type": ev.BUDGET_WARNING if kind == "budget.warning" else ev.BUDGET_EXCEEDED,
+            "scope": record.get("scope"),
+            "limit": record.get("limit"),
+            "spent": record.get("spent"),
+        }
+        if record.get("task_id") is not None:
+            out["task_id"] = record.get("task_id")
+        if record.get("turn_id") is not None:
+            out["turn_id"] = record.get("turn_id")
+        return [out]
     if kind == "agent.stopped":
         return [{**base, "type": ev.AGENT_STOPPED, "reason": record.get("reason")}]
     if kind == "worker.exited":

@@ -45,6 +45,9 @@ class AgentView:
     node: str | None = None
     last_seen_ms: int = 0
     error: str | None = None
+    budget: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Each budget of the agent that was reached (key ``agent``, ``swarm`` or ``task:<id>``):
+    ``{scope, task_id?, limit, spent, state}``, state ``warning`` or ``exceeded``."""
     error_passes: bool = False
     """Whether ``error`` is about reaching the model: a turn that completes clears it."""
     seq: int = 0
@@ -72,6 +75,7 @@ class AgentView:
             "node": self.node,
             "last_seen_ms": self.last_seen_ms,
             "error": self.error,
+            "budget": self.budget,
         }
 
 
@@ -133,6 +137,8 @@ class FleetState:
             a.last_message = event.get("text")
         elif kind == ev.USAGE_UPDATED:
             self._usage(a, event)
+        elif kind in (ev.BUDGET_WARNING, ev.BUDGET_EXCEEDED):
+            self._budget(a, event)
         elif kind == ev.AGENT_STOPPED:
             a.state = STOPPED
             a.turn_id = None
@@ -161,6 +167,24 @@ class FleetState:
         a.cached_input_tokens = sum(t["cached_input_tokens"] for t in a.threads.values())
         a.output_tokens = sum(t["output_tokens"] for t in a.threads.values())
         a.total_tokens = sum(t["total_tokens"] for t in a.threads.values())
+
+    @staticmethod
+    def _budget(a: AgentView, event: Event) -> None:
+        """A budget reached: its latest state (a warning never undoes an ``exceeded`` of the
+        same limit)."""
+        scope = str(event.get("scope") or "agent")
+        task = event.get("task_id")
+        key = f"task:{task}" if scope == "task" else scope
+        state = "exceeded" if event["type"] == ev.BUDGET_EXCEEDED else "warning"
+        seen = a.budget.get(key)
+        if state == "warning" and seen and seen["state"] == "exceeded" \
+                and seen["limit"] == event.get("limit"):  # fmt: skip
+            return
+        entry: dict[str, Any] = {"scope": scope, "limit": event.get("limit"),
+                                 "spent": event.get("spent"), "state": state}  # fmt: skip
+        if scope == "task":
+            entry["task_id"] = task
+        a.budget[key] = entry
 
     def totals(self) -> dict[str, int]:
         views = self.agents.values()

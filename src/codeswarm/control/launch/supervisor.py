@@ -62,11 +62,14 @@ class Supervisor:
             asyncio.create_task(self._keep_model()) if self.spec.model_provider == "mock" else None
         )
         keepers = [asyncio.create_task(k.run()) for k in self.keepers.values()]
+        watch_stop = asyncio.Event()
+        watch = self._start_watch(watch_stop)
         every_agent_done = asyncio.ensure_future(asyncio.gather(*keepers))
         asked = asyncio.ensure_future(self.stopping.wait())
         try:
             either: list[asyncio.Future[Any]] = [every_agent_done, asked]
             await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            watch_stop.set()  # nothing to watch while the workers stop
             if not every_agent_done.done():
                 live = sum(1 for k in self.keepers.values() if k.pid is not None)
                 log.info("stopping %d workers", live)
@@ -76,12 +79,23 @@ class Supervisor:
             endings = await every_agent_done
         finally:
             asked.cancel()
+            watch_stop.set()
+            if watch is not None:
+                await asyncio.gather(watch, return_exceptions=True)
             if model is not None:
                 model.cancel()
                 await asyncio.gather(model, return_exceptions=True)
             await self._stop_model()
             lock.release()
         return 1 if Ending.GAVE_UP in endings else 0
+
+    def _start_watch(self, stop: asyncio.Event) -> asyncio.Task[None] | None:
+        """The watchers (docs/watch.md), when the spec configures them."""
+        if self.spec.watch is None:
+            return None
+        from codeswarm.control.watch.runner import keep_watching
+
+        return asyncio.create_task(keep_watching(self.run, self.spec, stop), name="watch")
 
     async def _stop_workers(self) -> None:
         await asyncio.gather(*(k.stop(DOWN_GRACE) for k in self.keepers.values()))

@@ -1,0 +1,45 @@
+"""The options `up` and `run` share, declared once (the same names, help and defaults): the token
+budgets and the watchers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+Budget = Annotated[
+    int | None,
+    typer.Option(
+        "--budget", help="The swarm's token budget (input + output, all agents together)."
+    ),
+]
+AgentBudget = Annotated[
+    int | None, typer.Option("--agent-budget", help="Each agent's token budget (input + output).")
+]
+BudgetWarn = Annotated[
+    float,
+    typer.Option("--budget-warn", help="The fraction of a budget at which to warn (0 < F <= 1)."),
+]
+WatchStall = Annotated[
+    float | None,
+    typer.Option("--watch-stall", help="Watch: an agent busy with no event for S seconds stalls."),
+]
+WatchLoop = Annotated[
+    int | None,
+    typer.Option("--watch-loop", help="Watch: the same tool call K times in one turn is a loop."),
+]
+WatchScope = Annotated[
+    bool, typer.Option("--watch-scope", help="Watch: report writes outside the held task's files.")
+]
+WatchAction = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--watch-action",
+        help="Watch: [RULE=]ACTION[,ACTION…] (report|nudge|interrupt|stop, escalating); "
+        "repeatable. Defaults: stall=report, loop=nudge,interrupt, scope=report (docs/watch.md).",
+    ),
+]
+WatchNudge = Annotated[
+    str | None,
+    typer.Option("--watch-nudge", help="Watch: what a nudge says (default: what was seen)."),
+]
