@@ -1,10 +1,14 @@
-"""Small helpers shared by the benchmarks: percentiles and JSON output."""
+"""Small helpers shared by the benchmarks: percentiles, JSON output, running codeswarm, waiting."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
+import subprocess
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 
@@ -31,3 +35,36 @@ def summary(values: list[float], scale: float = 1000.0) -> dict[str, float]:
 def emit(result: dict[str, Any]) -> None:
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+CS = str(Path(sys.executable).parent / "codeswarm")
+"""The codeswarm of this virtualenv."""
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``codeswarm ARGS`` from the checkout, output captured; fails loudly."""
+    return subprocess.run(
+        [CS, *args], env=env, capture_output=True, text=True, check=True, cwd=ROOT
+    )
+
+
+def jsonl(path: Path) -> list[dict[str, Any]]:
+    """The JSON lines of ``path`` (a torn or bad line skipped; none when it is missing)."""
+    out = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            with contextlib.suppress(ValueError):
+                out.append(json.loads(line))
+    return out
+
+
+def wait_for(pred: Any, timeout: float = 60, poll: float = 0.005) -> Any:
+    """``pred()`` once it is true (exits the benchmark after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(poll)
+    raise SystemExit("timed out")

@@ -21,50 +21,21 @@ Codex took the interrupt, possible only with a model that answers within millise
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import emit, summary
+from _common import CS, ROOT, cli, emit, jsonl, summary, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
-CS = str(Path(sys.executable).parent / "codeswarm")
 USAGE = {"input_tokens": 40, "output_tokens": 4}
 STEP = {"exec": "sleep 0.3", "usage": USAGE}
 BUDGET = 50
 TARGET_P99_MS = 20.0
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CS, *args], env=env, capture_output=True, text=True, check=True, cwd=ROOT
-    )
-
-
-def jsonl(path: Path) -> list[dict[str, Any]]:
-    out = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            with contextlib.suppress(ValueError):
-                out.append(json.loads(line))
-    return out
-
-
-def wait_for(pred: Any, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.005)
-    raise SystemExit("timed out")
 
 
 def main() -> None:

@@ -51,6 +51,9 @@ def _register() -> None:
     from codeswarm.cli.run import run as run_command
 
     app.command("run")(run_command)
+    from codeswarm.cli.demo import demo
+
+    app.command("demo")(demo)
     _fast("send", "Send a message to one agent, some, or all (see 'codeswarm send --help').")
     app.command("install")(install)
     app.add_typer(toolchain.app, name="toolchain")

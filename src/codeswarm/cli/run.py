@@ -18,6 +18,7 @@ from codeswarm.cli.swarm.options import (
     AgentBudget,
     Budget,
     BudgetWarn,
+    ReportChars,
     WatchAction,
     WatchLoop,
     WatchScope,
@@ -86,6 +87,7 @@ def run(
         [], "--sbatch-arg", help="Slurm: an extra sbatch option (--time=2:00:00); repeatable."
     ),
     budget_warn: BudgetWarn = 0.8,
+    report_chars: ReportChars = 2000,
     watch_stall: WatchStall = None,
     watch_loop: WatchLoop = None,
     watch_scope: WatchScope = False,
@@ -131,6 +133,7 @@ def run(
             budget=budget,
             agent_budget=agent_budget,
             budget_warn=budget_warn,
+            report_chars=report_chars,
             watch=watch,
             slurm=slurm,
             max_time=max_time,
@@ -215,6 +218,7 @@ def run_goal(
     budget: int | None = None,
     agent_budget: int | None = None,
     budget_warn: float = 0.8,
+    report_chars: int = 2000,
     watch: WatchOptions | None = None,
     slurm: SlurmOptions | None = None,
     max_time: str | None = None,
@@ -225,7 +229,7 @@ def run_goal(
     """The whole run; returns its exit code. Raises UsageError (nothing started) for bad input."""
     import contextlib
 
-    from codeswarm.cli.swarm.up import run_up
+    from codeswarm.cli.swarm.up import check_report_chars, run_up
     from codeswarm.control.run import dirty_files, roles
     from codeswarm.core.swarm import RunDir
 
@@ -234,6 +238,7 @@ def run_goal(
         script=script, budget=budget, agent_budget=agent_budget, budget_warn=budget_warn,
         max_time=max_time, summary_json=summary_json, timeout=timeout,
     )  # fmt: skip
+    check_report_chars(report_chars)
     run_dir = RunDir.of(name, workdir)
     before = dirty_files(workdir)
     started = time.time()
@@ -245,7 +250,7 @@ def run_goal(
                 message_mode="queue", config=list(config or []), timeout=timeout,
                 json_out=False, roles=",".join(roles(n)), backend=backend, budget=budget,
                 agent_budget=agent_budget, budget_warn=budget_warn, watch=watch,
-                slurm=slurm,
+                slurm=slurm, report_chars=report_chars,
             )  # fmt: skip
     except KeyboardInterrupt:
         _bring_down(run_dir, launching=True)  # whatever of it started

@@ -95,6 +95,10 @@ class CoordBase:
         self.clock = clock or SYSTEM_CLOCK
         self.limits = limits or Limits()
 
+    def _hand_out(self, tx: Tx, now: float, name: str, ended: Sequence[int] = ()) -> None:
+        """Give agent ``name``, when it is idle (its tasks other than ``ended`` over), the
+        oldest unassigned delegated task: :mod:`codeswarm.coordination.delegation`."""
+
     # -- checks ---------------------------------------------------------------------------
 
     def _text(self, what: str, value: str, limit: int) -> str:

@@ -70,6 +70,7 @@ class AgentOps(CoordBase):
                 )
             data = {"role": role, "label": label, "pid": pid, "host": host, "lease_s": lease}
             self._event(tx, now, "agent.registered", name, data, agent=(name, gen))
+            self._hand_out(tx, now, name)  # an unassigned delegated task, if one waits
             row = tx.one(
                 f"SELECT {rows.AGENT_COLS} FROM agents WHERE scope = ? AND name = ?",
                 (self.scope, name),

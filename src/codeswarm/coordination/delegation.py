@@ -12,7 +12,7 @@ Nobody polls.
 from __future__ import annotations
 
 from codeswarm.coordination import rows
-from codeswarm.coordination._base import _lease_data
+from codeswarm.coordination._base import Limits, _lease_data
 from codeswarm.coordination.bounds import BUDGET, check_count
 from codeswarm.coordination.models import (
     ACCEPTED,
@@ -20,6 +20,7 @@ from codeswarm.coordination.models import (
     BUSY,
     CANCEL,
     CANCELLED,
+    CLAIMED,
     DONE,
     FAILED,
     HELD,
@@ -36,7 +37,7 @@ from codeswarm.core.errors import ClaimLostError, CoordInputError, NotFoundError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from codeswarm.coordination._base import AgentLike
     from codeswarm.coordination.store import Tx
@@ -87,7 +88,7 @@ class DelegationOps(TaskOps):
             task, ready = self._create(
                 tx, now, actor, title=title, type="task", description=instructions,
                 files=paths, priority=0, deps=deps, key=None, parent=None, if_dep_fails=CANCEL,
-                budget_tokens=budget_tokens, assignee=assignee,
+                budget_tokens=budget_tokens, assignee=assignee, delegated=True,
             )  # fmt: skip
             if assignee is None:
                 return task, UNASSIGNED
@@ -129,6 +130,44 @@ class DelegationOps(TaskOps):
                     (self.scope, self.clock.now(), ORCHESTRATOR),
                 )
             ]
+
+    def _hand_out(self, tx: Tx, now: float, name: str, ended: Sequence[int] = ()) -> None:
+        """Give agent ``name`` the oldest unassigned delegated task (``delegate`` found no idle
+        agent for it) when ``name`` is idle: active, not the orchestrator, and busy with no
+        task but ``ended`` (tasks this transaction just ended: its writes are deferred). The
+        task is claimed for it and its instructions sent (from the task's creator), in the
+        transaction that freed it: the wake-up happens exactly once."""
+        me = tx.one(
+            "SELECT generation, status, role, expires_at FROM agents WHERE scope = ? AND name = ?",
+            (self.scope, name),
+        )
+        if me is None or me[1] != ACTIVE or me[2] == ORCHESTRATOR or float(me[3]) <= now:
+            return
+        for (busy,) in tx.query(
+            f"SELECT id FROM tasks WHERE scope = ? AND assignee = ? AND status IN ({_BUSY_SQL})",
+            (self.scope, name),
+        ):
+            if int(busy) not in ended:
+                return
+        row = tx.one(
+            f"SELECT {rows.TASK_COLS} FROM tasks WHERE scope = ? AND delegated = 1 AND "
+            "assignee IS NULL AND status = 'open' ORDER BY id LIMIT 1",
+            (self.scope,),
+        )
+        if row is None:
+            return
+        task = rows.task(row)
+        creator = None
+        if task.created_by is not None:
+            by = tx.one(
+                "SELECT generation FROM agents WHERE scope = ? AND name = ?",
+                (self.scope, agent_name(task.created_by)),
+            )
+            creator = None if by is None else (agent_name(task.created_by), int(by[0]))
+        handed = self._update(
+            tx, task, now, status=CLAIMED, assignee=(name, int(me[0])), claimed_at=now
+        )
+        self._wake(tx, handed, now, creator)
 
     def flag_for_review(self, agent: AgentLike, task_id: int, *, reason: str = "") -> Task | None:
         """A turn of ``agent`` for task ``task_id`` ended: if the task is still claimed or in
@@ -172,6 +211,8 @@ class DelegationOps(TaskOps):
             task = self._load(tx, task_id)
             updated = self._judge(tx, task, verdict, summary, now, actor)
             released = self._free(tx, task.assignee, now, actor)
+            if task.assignee is not None:
+                self._hand_out(tx, now, agent_name(task.assignee), [task.id])
         return updated, released
 
     def end_agent(
@@ -199,6 +240,7 @@ class DelegationOps(TaskOps):
             ]
             ended = [self._judge(tx, t, verdict, summary, now, actor) for t in found]
             released = self._free(tx, name, now, actor)
+            self._hand_out(tx, now, name, [t.id for t in found])
         return ended, released
 
     def _judge(
@@ -241,6 +283,25 @@ class DelegationOps(TaskOps):
             self._event(tx, now, "lease.released", lease.path, data, agent=actor)
             released.append(lease.path)
         return released
+
+
+REPORT_ENV = "CODESWARM_REPORT_CHARS"
+"""The swarm's ``report_chars`` (SwarmSpec), given to its agents' MCP servers and hooks."""
+
+
+def report_limits(chars: str | int | None) -> Limits:
+    """The store's limits with :attr:`Limits.report` = ``chars`` (the swarm's ``report_chars``;
+    absent or not a positive number: the default): the most characters of an agent's words
+    carried to a delegated task's creator (its result in the message that tells it, a reply,
+    ``check``)."""
+    limits = Limits()
+    try:
+        n = int(chars) if chars is not None else 0
+    except ValueError:
+        n = 0
+    if n > 0:
+        limits.report = max(n, 100)
+    return limits
 
 
 def _verdict(verdict: str) -> str:

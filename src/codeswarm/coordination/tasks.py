@@ -130,6 +130,7 @@ class TaskOps(CoordBase):
         if_dep_fails: str,
         budget_tokens: int | None,
         assignee: tuple[str, int] | None = None,
+        delegated: bool = False,
     ) -> tuple[Task, bool]:
         """Insert a task (its checks done) and audit it; returns it and whether its dependencies
         are all done. With ``assignee`` (``delegate``) it is delegated: claimed for the
@@ -156,7 +157,7 @@ class TaskOps(CoordBase):
             (self.scope, type, title, description, rows.join_lines(files), priority,
              ",".join(map(str, deps)), key, parent, status, name, gen, creator, now, now,
              now if status == CLAIMED else None, if_dep_fails, budget_tokens,
-             int(assignee is not None)),
+             int(delegated or assignee is not None)),
         )  # fmt: skip
         assert row is not None
         task = rows.task(row)
@@ -166,8 +167,9 @@ class TaskOps(CoordBase):
                 "depends_on": deps, "parent": parent, "key": key, "status": status}  # fmt: skip
         if budget_tokens is not None:
             data["budget_tokens"] = budget_tokens
-        if assignee is not None:
+        if task.delegated:
             data["delegated"] = True
+        if assignee is not None:
             data["assignee"] = task.assignee
         self._event(tx, now, "task.added", str(task.id), data, agent=actor)
         return task, ready
@@ -456,6 +458,7 @@ class TaskOps(CoordBase):
             self._event(tx, now, _ENDED[status], str(task.id), data, agent=(name, gen))
             self._tell_creator(tx, updated, now, (name, gen))
             self._settle(tx, task.id, status, now, (name, gen))
+            self._hand_out(tx, now, name, [task.id])
         return updated
 
     def unclaim(self, agent: AgentLike, task_id: int) -> Task:

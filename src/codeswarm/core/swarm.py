@@ -129,6 +129,9 @@ class SwarmSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Each agent's own token budget; None: none."""
     budget_warn: float = 0.8
     """The fraction of a budget at which a ``budget.warning`` is given (once per scope)."""
+    report_chars: int = 2000
+    """The most characters of an agent's own words (a delegated task's result, a reply, a
+    message) carried to the orchestrator; longer ones are cut, saying so (docs/coordination.md)."""
     watch: WatchOptions | None = None
     """The watchers (stall, loop, scope) and their actions; None: none run."""
 

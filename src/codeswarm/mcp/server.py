@@ -582,7 +582,10 @@ class StoreLater:
     def get(self) -> Coord:
         with self._lock:
             if self._coord is None:
-                self._coord = Coord.open(self._url, root=self._root)
+                from codeswarm.coordination.delegation import REPORT_ENV, report_limits
+
+                limits = report_limits(os.environ.get(REPORT_ENV))
+                self._coord = Coord.open(self._url, root=self._root, limits=limits)
             return self._coord
 
     def __getattr__(self, name: str) -> Any:

@@ -877,6 +877,7 @@ class Worker:
                     role=self.role,
                     label=f"swarm {self.spec.name}",
                     report=self._coord_error,
+                    report_chars=self.spec.report_chars,
                 )
                 return
             except StorePathError as exc:  # a bad path does not get better by waiting

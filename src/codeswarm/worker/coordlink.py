@@ -31,6 +31,9 @@ from pathlib import Path
 from typing import Protocol
 
 from codeswarm.coordination import DEFAULT_LEASE_S, Coord, Message
+from codeswarm.coordination.delegation import report_limits
+from codeswarm.coordination.messages import cut
+from codeswarm.coordination.models import ORCHESTRATOR
 from codeswarm.coordination.sqlite import MEMORY, SqliteStore
 from codeswarm.core.errors import CoordError, FencedError, NotFoundError, StoreUnavailableError
 from codeswarm.mailbox import MailRecord
@@ -66,14 +69,19 @@ class _State(enum.Enum):
     CLOSED = "closed"  # aclose() ran: deregistered (or tried to), store closed; use raises
 
 
-def wake_record(message: Message) -> MailRecord:
+def wake_record(message: Message, cap: int | None = None) -> MailRecord:
     """The inbox-style record that carries a coordination message into a turn: ``coord_id`` is
     the message to acknowledge once the turn is accepted; ``task_id`` the task it is about (a
     turn for it that ends without a report marks it ``needs_review``); ``expects_reply``: the
     turn's final message goes back to ``coord_sender`` (see :meth:`CoordLink.turn_ended`). These
-    three are there only when the message is about a task or expects a reply."""
+    three are there only when the message is about a task or expects a reply. ``cap``: a
+    message not about a task (an agent's own words) cut to that many characters (the orchestrator's: the swarm's
+    ``report_chars``)."""
     sender = message.sender or "someone"
-    text = f"Message #{message.id} from {sender} (codeswarm): {message.text}"
+    said = message.text  # the store's own messages about a task are compact already
+    if cap is not None and message.task_id is None:
+        said = cut(said, cap)
+    text = f"Message #{message.id} from {sender} (codeswarm): {said}"
     if message.expects_reply:
         text += f"\n(Your final message of this turn is sent back to {sender} as the reply.)"
     record: MailRecord = {
@@ -113,6 +121,8 @@ class CoordLink:
         self._state = _State.OPEN
         self._seen: set[int] = set()  # messages already yielded by this link
         self._last_beat = time.monotonic()
+        self.cap: int | None = None
+        """Messages to this agent are cut to this many characters (the orchestrator's)."""
 
     @classmethod
     async def open(
@@ -126,18 +136,21 @@ class CoordLink:
         report: Callable[[str], None],
         lease_s: float = DEFAULT_LEASE_S,
         cadence: Cadence = DEFAULT_CADENCE,
+        report_chars: int | None = None,
     ) -> CoordLink:
         """Open the store at ``url`` (with :meth:`Coord.open`, which resolves and reads every
         form of database URL) for the scope ``root``, and join it: adopt the agent's live
         registration (a worker restarted within its lease keeps its generation, leases and
         claims), else register the agent anew, lapsing ``lease_s`` after its last heartbeat.
+        ``report_chars``: the swarm's size for an agent's words carried to the orchestrator
+        (the store's ``Limits.report``; the orchestrator's own messages are cut to it too).
 
         Raises CoordError when the store cannot be opened or the agent cannot be registered;
         the store is closed again then.
         """
 
         def join() -> Coord:
-            coord = Coord.open(url, root=root)
+            coord = Coord.open(url, root=root, limits=report_limits(report_chars))
             try:
                 try:
                     coord.heartbeat(agent)
@@ -148,7 +161,10 @@ class CoordLink:
                 raise
             return coord
 
-        return cls(await asyncio.to_thread(join), agent, report=report, cadence=cadence)
+        link = cls(await asyncio.to_thread(join), agent, report=report, cadence=cadence)
+        if role == ORCHESTRATOR:
+            link.cap = link.coord.limits.report
+        return link
 
     async def messages(self) -> AsyncIterator[MailRecord]:
         """Yield a :func:`wake_record` for each of the agent's unacknowledged messages, oldest
@@ -169,7 +185,7 @@ class CoordLink:
                     await self._failed(exc)
                     continue
                 for message in fresh:
-                    yield wake_record(message)
+                    yield wake_record(message, self.cap)
                 try:
                     await wake.wait()
                     await self._beat_when_due()

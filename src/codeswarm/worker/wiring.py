@@ -36,6 +36,7 @@ def agent_env(spec: SwarmSpec, agent: str, role: str) -> dict[str, str]:
         "CODESWARM_ROLE": role,
         "CODESWARM_AGENT_ROLE": role,  # the MCP server's name for it (mcp/identity.py)
         "CODESWARM_LEASES_AUTO": "1" if spec.leases_auto else "0",
+        "CODESWARM_REPORT_CHARS": str(spec.report_chars),  # the store's Limits.report
     }
     if spec.coord_db:
         env["CODESWARM_DB"] = spec.coord_db

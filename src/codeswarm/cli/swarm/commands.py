@@ -14,6 +14,7 @@ from codeswarm.cli.swarm.options import (
     AgentBudget,
     Budget,
     BudgetWarn,
+    ReportChars,
     WatchAction,
     WatchLoop,
     WatchNudge,
@@ -129,6 +130,7 @@ def up(
     budget: Budget = None,
     agent_budget: AgentBudget = None,
     budget_warn: BudgetWarn = 0.8,
+    report_chars: ReportChars = 2000,
     watch_stall: WatchStall = None,
     watch_loop: WatchLoop = None,
     watch_scope: WatchScope = False,
@@ -160,7 +162,7 @@ def up(
         coord=coord, roles=roles, leases_auto=leases_auto, backend=backend, slurm=slurm,
         resume_interrupted=resume_interrupted, replace=replace, retry_deadline=retry_deadline,
         budget=budget, agent_budget=agent_budget, budget_warn=budget_warn,
-        watch=watch,
+        watch=watch, report_chars=report_chars,
     )  # fmt: skip
 
 

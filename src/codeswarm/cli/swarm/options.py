@@ -20,6 +20,14 @@ BudgetWarn = Annotated[
     float,
     typer.Option("--budget-warn", help="The fraction of a budget at which to warn (0 < F <= 1)."),
 ]
+ReportChars = Annotated[
+    int,
+    typer.Option(
+        "--report-chars",
+        help="The most characters of an agent's words (a task's result, a reply, a message) "
+        "carried to the orchestrator; longer ones are cut (100..1000000).",
+    ),
+]
 WatchStall = Annotated[
     float | None,
     typer.Option("--watch-stall", help="Watch: an agent busy with no event for S seconds stalls."),

@@ -101,6 +101,7 @@ def run_up(
     agent_budget: int | None = None,
     budget_warn: float = 0.8,
     watch: WatchOptions | None = None,
+    report_chars: int = 2000,
 ) -> None:
     from codeswarm.cli.toolchain_install import locate_or_install
     from codeswarm.control.launch import backend_for
@@ -112,6 +113,7 @@ def run_up(
 
     check_swarm_name(name)
     check_budgets(budget=budget, agent_budget=agent_budget, warn=budget_warn)
+    check_report_chars(report_chars)
     if approval_policy is not None and approval_policy not in APPROVAL_POLICIES:
         raise UsageError(f"--approval-policy must be one of {', '.join(APPROVAL_POLICIES)}")
     if sandbox is not None and sandbox not in SANDBOXES:
@@ -178,6 +180,7 @@ def run_up(
         agent_budget_tokens=agent_budget,
         budget_warn=budget_warn,
         watch=watch,
+        report_chars=report_chars,
     )
     changed = _changed(previous, spec) if previous is not None else []
     if changed and not replace:
@@ -200,6 +203,12 @@ def run_up(
         say(f"warning: {warning}")
     _launch(launcher, run, spec, fresh=previous is None and not run.root.exists(),
             timeout=timeout, json_out=json_out)  # fmt: skip
+
+
+def check_report_chars(report_chars: int) -> None:
+    """Raises UsageError for a ``--report-chars`` out of range."""
+    if not 100 <= report_chars <= 1_000_000:
+        raise UsageError(f"--report-chars must be between 100 and 1000000, not {report_chars}")
 
 
 def _changed(previous: SwarmSpec, spec: SwarmSpec) -> list[str]:
