@@ -6,7 +6,6 @@ Exit codes (docs/run.md): 0 the orchestrator finished, 1 it failed (or ``--max-t
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from pathlib import Path
@@ -41,19 +40,14 @@ LAUNCH_SETTLE_S = 10.0
 """After Ctrl-C during the launch: how long to wait for the swarm's supervisor (or job) to come
 up, so that it can be stopped."""
 BACKENDS = ("local", "slurm")
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
 
 def parse_duration(flag: str, text: str) -> float:
-    """``90``, ``90s``, ``10m``, ``1h``, ``1h30m`` → seconds (> 0). UsageError otherwise."""
-    match = _DURATION.match(text.strip().lower())
-    if not text.strip() or match is None or not any(match.groups()):
-        raise UsageError(f"{flag} {text!r}: a duration like 90s, 10m, 1h30m")
-    h, m, s = (float(g) if g else 0.0 for g in match.groups())
-    total = h * 3600 + m * 60 + s
-    if total <= 0:
-        raise UsageError(f"{flag} must be more than 0 seconds")
-    return total
+    """``--max-time``: ``90``, ``90s``, ``10m``, ``1h``, ``1h30m`` → seconds (> 0; hours at
+    most as a unit). UsageError otherwise."""
+    from codeswarm.core.durations import parse_duration as parse
+
+    return parse(text, flag, units="hms", positive=True)
 
 
 def run(
@@ -295,34 +289,18 @@ def _bring_down(run: RunDir, *, launching: bool = False) -> None:
         say(f"had to kill: {killed}")
 
 
-def _follow(
-    run: RunDir,
-    *,
-    goal: str,
-    started: float,
-    limit: float | None,
-    keep: bool,
-    summary_json: Path | None,
-    before: dict[str, str | None] | None,
-    budget: int | None,
-    agent_budget: int | None,
-) -> int:
-    """Send the goal, follow the run until it ends, bring it down, print the summary."""
+def _follow(run: RunDir, **options: Any) -> int:
+    """Send the goal, follow the run until it ends, bring it down, print the summary
+    (:func:`_follow_in`, with the swarm's spec and store)."""
     from codeswarm.coordination import Coord
     from codeswarm.core.swarm import swarm_scope
 
     spec = run.load_spec()
-    coord = Coord.open(spec.coord_db, root=swarm_scope(spec))
-    try:
-        return _follow_with(
-            run, spec, coord, goal=goal, started=started, limit=limit, keep=keep,
-            summary_json=summary_json, before=before, budget=budget, agent_budget=agent_budget,
-        )  # fmt: skip
-    finally:
-        coord.close()
+    with Coord.open(spec.coord_db, root=swarm_scope(spec)) as coord:
+        return _follow_in(run, spec, coord, **options)
 
 
-def _follow_with(
+def _follow_in(
     run: RunDir,
     spec: SwarmSpec,
     coord: Coord,
@@ -336,7 +314,7 @@ def _follow_with(
     budget: int | None,
     agent_budget: int | None,
 ) -> int:
-    """:func:`_follow` with the swarm's spec and store."""
+    """:func:`_follow` once the swarm's spec is read and its store open."""
     import asyncio
 
     from codeswarm.control.fleet.router import Router

@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from codeswarm.core.durations import parse_duration as parse_duration
 from codeswarm.core.errors import CodeswarmError, UsageError
 from codeswarm.core.swarm import RunDir, SwarmSpec
 
@@ -534,19 +535,3 @@ def remove_run(run: RunDir, spec: SwarmSpec) -> None:
     finally:
         lock.release()
     shutil.rmtree(grave, ignore_errors=True)
-
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_duration(text: str, flag: str = "--older-than") -> float:
-    """Seconds in ``90`` (seconds), ``90s``, ``15m``, ``2h``, ``7d``, ``2w``, ``1h30m``;
-    :class:`UsageError` for anything else."""
-    value = text.strip().lower()
-    if re.fullmatch(r"\d+(?:\.\d+)?", value):
-        return float(value)
-    parts = list(_DURATION.finditer(value))
-    if not value or "".join(p.group(0) for p in parts) != value:
-        raise UsageError(f"{flag}: {text!r} is not a duration (like 90s, 15m, 2h, 7d, 1h30m)")
-    return sum(float(p.group(1)) * _UNIT[p.group(2)] for p in parts)
