@@ -2,7 +2,7 @@
 ``report_chars`` (`up --report-chars`): real workers and Codex, the scripted model. A worker
 reports a 50,000-character result, ends its turn with a 50,000-character final message and
 answers `converse` with another; the orchestrator is woken by the completion, calls `check` on
-the task and the agent and `converse`; its requests (the request log) hold at most
+the task and the agent, `tasks` and `converse`; its requests (the request log) hold at most
 ``report_chars`` characters of any of them, cut with a marker (docs/coordination.md)."""
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def test_no_orchestrator_request_carries_more_than_report_chars(swarm: Swarm) ->
                 _tool("delegate", title="big", instructions="write the big report", agent=w1),
                 {"text": "Delegated."},
                 {"when": done, **_tool("check", task=1)},
+                {"when": done, **_tool("tasks")},
                 {"when": done, **_tool("converse", agent=w1, message="Tell me all", timeout=60)},
                 {"when": done, **_tool("check", agent=w1)},
                 {"when": done, **_tool("list")},
@@ -73,8 +74,8 @@ def test_no_orchestrator_request_carries_more_than_report_chars(swarm: Swarm) ->
         assert coord.task(1).result == _raw("R")
         mine = [r for r in swarm.model_requests() if r["agent"] == swarm.agent(0)]
         called = [(r.get("entry") or {}).get("tool") for r in mine]
-        assert [c for c in called if c] == ["delegate", "check", "converse", "check", "list",
-                                            "finish"]  # fmt: skip
+        assert [c for c in called if c] == ["delegate", "check", "tasks", "converse", "check",
+                                            "list", "finish"]  # fmt: skip
         bodies = [json.dumps(r["body"], ensure_ascii=False) for r in mine]
         longest = max(_longest_run(b) for b in bodies)
         assert 0 < longest <= CAP, longest

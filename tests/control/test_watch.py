@@ -127,6 +127,39 @@ def test_a_write_outside_the_held_task_is_reported(swarm: Swarm) -> None:
     )  # fmt: skip
 
 
+def test_scope_deny_refuses_a_write_outside_the_held_task_up_front(swarm: Swarm) -> None:
+    (swarm.workdir / "src").mkdir()
+    script = {
+        "agents": {
+            "0": [
+                {"tool": "task_add", "arguments": {"title": "a", "files": ["src/a.py"]}},
+                {"tool": "task_claim", "arguments": {}},
+                {"patch": add("src/a.py", "inside")},
+                {"patch": add("src/b.py", "outside")},
+                {"exec": "echo sneaky > src/c.py"},
+                {"text": "done"},
+            ]
+        }
+    }
+    swarm.up(1, script, "--watch-scope", "--watch-action", "scope=deny")
+    spec = json.loads((swarm.run_dir / "swarm.json").read_text())
+    assert spec["watch"]["scope_deny"] is True and spec["watch"]["scope_actions"] == ["report"]
+    swarm.cli("send", "t", "0", "go", "--wait", "--timeout", "60")
+    assert (swarm.workdir / "src" / "a.py").exists()  # inside: written
+    assert not (swarm.workdir / "src" / "b.py").exists()  # a patch outside: denied
+    assert not (swarm.workdir / "src" / "c.py").exists()  # a shell write outside: denied
+
+    def denials() -> list[dict[str, Any]]:
+        rows = audit(swarm, "scope.denied")
+        return rows if len(rows) >= 2 else []
+
+    rows = wait_until(denials, timeout=15, what="two scope.denied rows")
+    subjects = sorted(r["subject"] for r in rows)
+    assert subjects == ["src/b.py", "src/c.py"] and all(r["agent"].startswith("t_0#") for r in rows)
+    assert "outside the files of your task" in rows[0]["data"]["reasons"][0]
+    assert not watch_events(RunDir(swarm.run_dir))  # nothing got through to report
+
+
 def test_no_watch_flags_no_watcher(swarm: Swarm) -> None:
     swarm.up(1, {"agents": {"*": [LOOP] * 4 + [{"text": "done"}]}})
     swarm.cli("send", "t", "0", "go", "--wait", "--timeout", "60")
@@ -140,6 +173,8 @@ def test_bad_watch_flags_start_nothing(swarm: Swarm) -> None:
         (["--watch-stall", "0"], "--watch-stall"),
         (["--watch-loop", "3", "--watch-action", "loop=explode"], "unknown action"),
         (["--watch-action", "stop"], "need a rule"),
+        (["--watch-loop", "3", "--watch-action", "scope=deny"], "needs --watch-scope"),
+        (["--watch-scope", "--watch-action", "deny"], "scope=deny"),
     ):
         proc = swarm.cli(*swarm.up_args(1, {"agents": {"*": ["hi"]}}, *flags), check=False)
         assert proc.returncode == 2, proc.stderr

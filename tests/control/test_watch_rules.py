@@ -18,9 +18,9 @@ from codeswarm.control.watch.rules import (
     call_key,
     changed_paths,
     kind_for,
-    outside_scope,
     pick,
 )
+from codeswarm.coordination.paths import outside as outside_scope
 from codeswarm.core.errors import UsageError
 from codeswarm.core.swarm import WatchOptions
 

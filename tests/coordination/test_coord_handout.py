@@ -1,6 +1,7 @@
 """Unassigned delegated tasks (every backend): ``delegate`` found no idle worker, so the task waits;
 the first worker that becomes free (its task ends, its task gets a verdict, or it registers) is
-handed it in the same transaction, with the wake-up message, exactly once."""
+handed it in the same transaction, with the wake-up message, exactly once; a blocked one goes to
+an idle worker in the transaction that makes it ready."""
 
 from __future__ import annotations
 
@@ -86,3 +87,29 @@ def test_only_delegated_tasks_are_handed_out_and_a_busy_worker_gets_none(coord: 
     coord.complete(w1, mine.id, result="done")
     assert coord.task(b.id).assignee == w1
     assert coord.task(plain.id).status == "done"
+
+
+def test_a_waiting_unassigned_task_goes_to_an_idle_worker_when_it_becomes_ready(
+    coord: Coord,
+) -> None:
+    boss = coord.register("s_0", role="orchestrator").id
+    w1 = coord.register("s_1", role="implementer").id
+    w2 = coord.register("s_2", role="implementer").id
+    a, _ = coord.delegate(boss, "part a", "write a.py")
+    b, _ = coord.delegate(boss, "part b", "write b.py")
+    c, state_c = coord.delegate(boss, "join", "join a and b", depends_on=[a.id])
+    assert state_c == "unassigned" and coord.task(c.id).status == "blocked"
+    coord.complete(w2, b.id, result="b done")  # w2 is idle now, but c is not ready yet
+    assert coord.task(c.id).assignee is None
+    coord.claim(w1, coord.add_task("w1's own", by=w1).id)  # w1 stays busy after a
+    coord.complete(w1, a.id, result="a done")  # c is ready: to the idle worker, at once
+    got = coord.task(c.id)
+    assert (got.status, got.assignee) == ("claimed", w2)
+    assert len(coord.events(kind="task.assigned", subject=str(c.id))) == 1
+    wakes = [m for m in _task_messages(coord, w2) if m.task_id == c.id]
+    assert len(wakes) == 1 and "join a and b" in wakes[0].text and wakes[0].sender == boss
+    # nobody idle when it gets ready: it stays open for the next worker that frees up
+    d, state_d = coord.delegate(boss, "after c", "use c", depends_on=[c.id])
+    assert state_d == "unassigned"
+    coord.complete(w2, c.id, result="c done")  # w2 frees up in that transaction: it gets d
+    assert coord.task(d.id).assignee == w2

@@ -156,7 +156,19 @@ class DelegationOps(TaskOps):
         )
         if row is None:
             return
-        task = rows.task(row)
+        self._give(tx, rows.task(row), now, (name, int(me[0])))
+
+    def _hand_out_ready(self, tx: Tx, task: Task, now: float) -> None:
+        """An unassigned delegated task whose last dependency just got done: to the first idle
+        agent (as ``delegate`` picks), in this transaction; none idle: it stays open, for the
+        next agent that frees up (:meth:`_hand_out`) or anyone to claim."""
+        creator = agent_name(task.created_by) if task.created_by else ""
+        pick = self._assignee(tx, now, None, creator)
+        if pick is not None:
+            self._give(tx, task, now, pick)
+
+    def _give(self, tx: Tx, task: Task, now: float, to: tuple[str, int]) -> None:
+        """Claim ``task`` for ``to`` and send it the instructions, from the task's creator."""
         creator = None
         if task.created_by is not None:
             by = tx.one(
@@ -164,9 +176,7 @@ class DelegationOps(TaskOps):
                 (self.scope, agent_name(task.created_by)),
             )
             creator = None if by is None else (agent_name(task.created_by), int(by[0]))
-        handed = self._update(
-            tx, task, now, status=CLAIMED, assignee=(name, int(me[0])), claimed_at=now
-        )
+        handed = self._update(tx, task, now, status=CLAIMED, assignee=to, claimed_at=now)
         self._wake(tx, handed, now, creator)
 
     def flag_for_review(self, agent: AgentLike, task_id: int, *, reason: str = "") -> Task | None:

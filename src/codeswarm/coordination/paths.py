@@ -22,7 +22,7 @@ from codeswarm.core.errors import CoordInputError, PathEscapeError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
 GLOB_CHARS = frozenset("*?[")
 FILE = "file"
@@ -220,3 +220,23 @@ def _fnmatch() -> Callable[[str, str], bool]:
     import fnmatch  # only globs pay for `re`
 
     return fnmatch.fnmatchcase
+
+
+def outside(paths: Iterable[str], files: Iterable[str], root: str, cwd: str) -> list[str]:
+    """Those of ``paths`` (absolute, or relative to ``cwd``) that no task file spec (canonical,
+    relative to the scope ``root``: a file, ``dir/`` or a glob) covers. A path outside the root
+    is outside every scope. Empty ``files``: no scope, nothing is outside."""
+
+    specs = [from_canonical(f) for f in files]
+    if not specs:
+        return []
+    out = []
+    for path in paths:
+        try:
+            spec = normalize(path, root, cwd)
+        except (CoordInputError, PathEscapeError):
+            out.append(path)
+            continue
+        if not any(s.overlaps(spec) for s in specs):
+            out.append(path)
+    return out

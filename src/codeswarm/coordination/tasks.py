@@ -193,6 +193,10 @@ class TaskOps(CoordBase):
             {"id": task.id, "assignee": task.assignee}, agent=actor,
         )  # fmt: skip
 
+    def _hand_out_ready(self, tx: Tx, task: Task, now: float) -> None:
+        """A delegated task nobody was given just became ready (delegation hands it to an idle
+        agent: :mod:`codeswarm.coordination.delegation`)."""
+
     def _tell_creator(self, tx: Tx, task: Task, now: float, actor: tuple[str, int] | None) -> None:
         """Tell a delegated task's creator that it ended (``task`` as it is now): a compact
         message that wakes it. Nothing when the creator ended it itself, or is unknown."""
@@ -658,6 +662,8 @@ class TaskOps(CoordBase):
                         )  # fmt: skip
                         if held:
                             self._wake(tx, now_task, now, actor)
+                        elif task.delegated:
+                            self._hand_out_ready(tx, now_task, now)
                 elif task.if_dep_fails == CANCEL:
                     reason = f"dependency #{dep_id} {dep_outcome}"
                     gone = self._update(

@@ -66,6 +66,10 @@ class WatchOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     stall_actions: list[WatchAction] = msgspec.field(default_factory=lambda: ["report"])
     loop_actions: list[WatchAction] = msgspec.field(default_factory=lambda: ["nudge", "interrupt"])
     scope_actions: list[WatchAction] = msgspec.field(default_factory=lambda: ["report"])
+    scope_deny: bool = False
+    """Writes outside the held task's files are denied up front by the PreToolUse hook
+    (``--watch-action scope=deny``); what still gets through (e.g. a shell write the hook
+    cannot read) gets ``scope_actions``."""
     nudge_text: str | None = None
     """What a nudge says (default: a line per rule naming what was seen)."""
 

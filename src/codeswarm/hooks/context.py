@@ -162,6 +162,7 @@ class HookContext:
             session = session_identity(client, env, self.session_id)
             self.name, self.label, self.pid = session.name, session.label, session.pid
         self.auto_lease = leases_auto(env)
+        self.scope_deny = env.get("CODESWARM_SCOPE_DENY") == "1"
         self.fail_closed = env.get("CODESWARM_HOOKS_FAIL", "open").lower() == "closed"
 
     def role(self, root: str) -> str:

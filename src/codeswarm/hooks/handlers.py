@@ -172,6 +172,10 @@ class Hooks:
         found = self._conflicts(me, [*edits, *shell], peers)
         if found:
             return self._deny(me, tool, found)
+        if self.ctx.scope_deny and (edits or shell):
+            found = self._out_of_scope(me, [*edits, *shell])
+            if found:
+                return self._deny(me, tool, found, kind="scope.denied")
         if edits or shell:
             self.me()  # a heartbeat (a deny's audit row is one too)
         took = False
@@ -234,6 +238,25 @@ class Hooks:
                     ]
         return found
 
+    def _out_of_scope(self, me: str, paths: list[str]) -> list[tuple[str, str]]:
+        """``(path, why)`` for each of ``paths`` outside the files of the tasks ``me`` holds
+        (claimed or in progress; ``--watch-action scope=deny``). No task, or a task without
+        files: no scope. Paths are taken by their real path (a symlink out of scope is out)."""
+        from codeswarm.coordination.paths import outside
+
+        held = self.coord.tasks(status=["claimed", "in_progress"], assignee=me)
+        files = [f for t in held for f in t.files]
+        if not files:
+            return []
+        real = [os.path.realpath(os.path.join(self.ctx.cwd, p)) for p in paths]
+        tasks = ", ".join(f"#{t.id}" for t in held if t.files)
+        scope = ", ".join(files[:8]) + (" …" if len(files) > 8 else "")
+        return [
+            (path, f"{path} is outside the files of your task {tasks} ({scope})")
+            for path, full in zip(paths, real, strict=True)
+            if outside([full], files, self.root, self.ctx.cwd)
+        ]
+
     def _peer_inodes(self, peers: list[tuple[str, str, str]]) -> dict[tuple[int, int], str]:
         from codeswarm.hooks.leased import Spec, covered, inode_index
 
@@ -276,19 +299,26 @@ class Hooks:
                 continue
         return reasons, took
 
-    def _deny(self, me: str, tool: str, found: list[tuple[str, str]]) -> Output:
+    def _deny(
+        self, me: str, tool: str, found: list[tuple[str, str]], kind: str = "lease.denied"
+    ) -> Output:
         """Refuse the call, naming the holders; the audit log records the attempt (this agent
         is the actor, the first leased path the subject)."""
         reasons = [why for _, why in found]
         data = {"tool": tool, "tool_use_id": self.ctx.payload.get("tool_use_id"),
                 "paths": list(dict.fromkeys(p for p, _ in found)), "reasons": reasons}  # fmt: skip
-        self._report(me, "lease.denied", found[0][0], data)
-        reason = (
-            "codeswarm: "
-            + "; ".join(reasons)
-            + ". Work on another file, or ask the holder to release it (codeswarm MCP tool "
-            "`send`), then try again."
-        )
+        self._report(me, kind, found[0][0], data)
+        if kind == "scope.denied":
+            advice = (
+                ". Keep to your task's files, or ask the orchestrator (or whoever gave you the "
+                "task) to widen its scope."
+            )
+        else:
+            advice = (
+                ". Work on another file, or ask the holder to release it (codeswarm MCP tool "
+                "`send`), then try again."
+            )
+        reason = "codeswarm: " + "; ".join(reasons) + advice
         return {
             "hookSpecificOutput": {
                 "hookEventName": "PreToolUse",

@@ -43,6 +43,7 @@ from codeswarm.coordination.bounds import (
     VERSION,
     Range,
 )
+from codeswarm.coordination.messages import cut
 from codeswarm.coordination.models import TASK_STATUSES, agent_name
 from codeswarm.core.errors import (
     CodeswarmError,
@@ -208,7 +209,7 @@ def _lease(lease: Lease) -> dict[str, Any]:
     return out
 
 
-def _task(task: Task) -> dict[str, Any]:
+def _task(task: Task, cap: int | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": task.id,
         "title": task.title,
@@ -219,14 +220,15 @@ def _task(task: Task) -> dict[str, Any]:
     for key in ("assignee", "description", "files", "depends_on", "result"):
         value = getattr(task, key)
         if value:
-            out[key] = value
+            out[key] = cut(value, cap) if cap is not None and isinstance(value, str) else value
     if task.type != "task":
         out["type"] = task.type
     return out
 
 
-def _message(m: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": m.id, "from": m.sender, "text": m.text}
+def _message(m: Message, cap: int | None = None) -> dict[str, Any]:
+    text = m.text if cap is None else cut(m.text, cap)
+    out: dict[str, Any] = {"id": m.id, "from": m.sender, "text": text}
     if m.to == "*":
         out["broadcast"] = True
     if m.reply_to is not None:
@@ -292,6 +294,14 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
     mcp = CoordServer(SERVER_NAME, instructions=instructions, lifespan=lifespan)
     cwd = os.getcwd()
 
+    def task_out(t: Task) -> dict[str, Any]:
+        """A task as a tool returns it; for the orchestrator, agents' words (a result, a
+        description) cut to the swarm's ``report_chars``: its context is the scarcest."""
+        return _task(t, coord.limits.report if orchestrating else None)
+
+    def message_out(m: Message) -> dict[str, Any]:
+        return _message(m, coord.limits.report if orchestrating else None)
+
     @mcp.tool(annotations=READ_ONLY, structured_output=True)
     async def swarm_status() -> dict[str, Any]:
         """Who you are, who else is here, the leases, your tasks, open tasks, unread messages."""
@@ -308,9 +318,10 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
                 ],
                 "leases": [_lease(x) for x in leases],
                 "my_tasks": [
-                    _task(t) for t in coord.tasks(status=["claimed", "in_progress"], assignee=name)
+                    task_out(t)
+                    for t in coord.tasks(status=["claimed", "in_progress"], assignee=name)
                 ],
-                "open_tasks": [_task(t) for t in open_tasks[:10]],
+                "open_tasks": [task_out(t) for t in open_tasks[:10]],
                 "open_task_count": len(open_tasks),
                 "unread_messages": len(coord.inbox(me)),
             }
@@ -397,7 +408,7 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
                 depends_on=depends_on or [], type=type, key=key, by=identity.id, cwd=cwd,
             )
         )  # fmt: skip
-        return _task(task)
+        return task_out(task)
 
     @mcp.tool(annotations=WRITES, structured_output=True)
     async def task_claim(
@@ -414,7 +425,7 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
             task: Task | None = await tools.call(lambda: coord.claim(identity.id, id))
         else:
             task = await tools.call(lambda: coord.claim_next(identity.id, type=type))
-        return {"task": None if task is None else _task(task)}
+        return {"task": None if task is None else task_out(task)}
 
     @mcp.tool(annotations=WRITES, structured_output=True)
     async def task_update(
@@ -463,7 +474,7 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
                 raise UsageError("give a status or a note")
             return coord.task(id)
 
-        return _task(await tools.call(run))
+        return task_out(await tools.call(run))
 
     @mcp.tool(annotations=READ_ONLY, structured_output=True)
     async def tasks(
@@ -479,7 +490,7 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
             who = identity.id if mine else None
             return coord.tasks(status=status or None, assignee=who)
 
-        return {"tasks": [_task(t) for t in await tools.call(run, as_agent=mine)]}
+        return {"tasks": [task_out(t) for t in await tools.call(run, as_agent=mine)]}
 
     @mcp.tool(annotations=WRITES, structured_output=True)
     async def send(
@@ -505,7 +516,7 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
         found = await tools.call(
             lambda: coord.inbox(identity.id, limit=limit, wait=MCP_WAIT.check("wait", wait))
         )
-        return {"messages": [_message(m) for m in found]}
+        return {"messages": [message_out(m) for m in found]}
 
     @mcp.tool(annotations=WRITES, structured_output=True)
     async def ack(

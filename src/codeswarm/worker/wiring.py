@@ -40,6 +40,8 @@ def agent_env(spec: SwarmSpec, agent: str, role: str) -> dict[str, str]:
     }
     if spec.coord_db:
         env["CODESWARM_DB"] = spec.coord_db
+    if spec.watch is not None and spec.watch.scope and spec.watch.scope_deny:
+        env["CODESWARM_SCOPE_DENY"] = "1"  # the PreToolUse hook denies writes outside the task
     return env
 
 

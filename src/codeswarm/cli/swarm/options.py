@@ -43,7 +43,8 @@ WatchAction = Annotated[
     list[str] | None,
     typer.Option(
         "--watch-action",
-        help="Watch: [RULE=]ACTION[,ACTION…] (report|nudge|interrupt|stop, escalating); "
+        help="Watch: [RULE=]ACTION[,ACTION…] (report|nudge|interrupt|stop, escalating; "
+        "scope=deny: the hook denies writes outside the task's files); "
         "repeatable. Defaults: stall=report, loop=nudge,interrupt, scope=report (docs/watch.md).",
     ),
 ]

@@ -23,7 +23,7 @@ def parse_actions(text: str) -> list[WatchAction]:
         if name not in ACTION_NAMES:
             raise UsageError(
                 f"--watch-action: unknown action {name!r} (one of {', '.join(ACTION_NAMES)}, "
-                "comma-separated to escalate: nudge,interrupt)"
+                "comma-separated to escalate: nudge,interrupt; scope=deny denies up front)"
             )
         out.append(cast(WatchAction, name))
     return out
@@ -48,6 +48,7 @@ def watch_options(
     if nudge_text is not None and not nudge_text.strip():
         raise UsageError("--watch-nudge: the message is empty")
     per_rule: dict[str, list[WatchAction]] = {}
+    scope_deny = False
     for item in actions:
         rule, sep, rest = item.partition("=")
         if sep:
@@ -57,6 +58,10 @@ def watch_options(
                     f"--watch-action {item!r}: unknown rule {rule!r} (one of "
                     f"{', '.join(RULE_NAMES)})"
                 )
+            deny = rule == "scope" and "deny" in [a.strip() for a in rest.split(",")]
+            if deny:
+                rest = ",".join(a for a in rest.split(",") if a.strip() != "deny") or "report"
+                scope_deny = True
             per_rule[rule] = parse_actions(rest)
         else:
             for r in RULE_NAMES:
@@ -68,7 +73,11 @@ def watch_options(
                 "--watch-scope"
             )
         return None
-    opts = WatchOptions(stall_s=stall_s, loop_k=loop_k, scope=scope, nudge_text=nudge_text)
+    if scope_deny and not scope:
+        raise UsageError("--watch-action scope=deny needs --watch-scope")
+    opts = WatchOptions(
+        stall_s=stall_s, loop_k=loop_k, scope=scope, nudge_text=nudge_text, scope_deny=scope_deny
+    )
     if "stall" in per_rule:
         opts.stall_actions = per_rule["stall"]
     if "loop" in per_rule:

@@ -207,7 +207,7 @@ class Watcher:
 
     def scope(self, event: Event, outside: Sequence[str], tasks: Iterable[int]) -> list[Finding]:
         """A ``file.changed`` of an agent whose changes ``outside`` lie outside the files of its
-        ``tasks`` (see :func:`outside_scope`): a finding, or none when nothing is outside."""
+        ``tasks`` (see :func:`codeswarm.coordination.paths.outside`): a finding, or none when nothing is outside."""
         if not self.options.scope or not outside:
             return []
         name = str(event.get("agent"))
@@ -230,26 +230,4 @@ def changed_paths(event: Event) -> list[str]:
             value = change.get(key)
             if isinstance(value, str) and value and value not in out:
                 out.append(value)
-    return out
-
-
-def outside_scope(paths: Iterable[str], files: Iterable[str], root: str, cwd: str) -> list[str]:
-    """Those of ``paths`` (absolute, or relative to ``cwd``) that no task file spec (canonical,
-    relative to the scope ``root``: a file, ``dir/`` or a glob) covers. A path outside the root
-    is outside every scope. Empty ``files``: no scope, nothing is outside."""
-    from codeswarm.coordination.paths import from_canonical, normalize
-    from codeswarm.core.errors import CodeswarmError
-
-    specs = [from_canonical(f) for f in files]
-    if not specs:
-        return []
-    out = []
-    for path in paths:
-        try:
-            spec = normalize(path, root, cwd)
-        except CodeswarmError:
-            out.append(path)
-            continue
-        if not any(s.overlaps(spec) for s in specs):
-            out.append(path)
     return out

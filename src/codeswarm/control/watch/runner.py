@@ -33,8 +33,8 @@ from codeswarm.control.watch.rules import (
     Finding,
     Watcher,
     changed_paths,
-    outside_scope,
 )
+from codeswarm.coordination.paths import outside
 from codeswarm.core import events as ev
 from codeswarm.core.atomic import read_json
 from codeswarm.core.errors import CodeswarmError
@@ -227,8 +227,8 @@ class WatchRunner:
             log.warning("watch: the tasks of %s: %s", agent, exc)
             return []
         files = [f for t in held for f in t.files]
-        outside = outside_scope(changed_paths(event), files, self.root, self.spec.cwd)
-        return self.watcher.scope(event, outside, [t.id for t in held])
+        found = outside(changed_paths(event), files, self.root, self.spec.cwd)
+        return self.watcher.scope(event, found, [t.id for t in held])
 
     # -- acting --------------------------------------------------------------------------------
     async def act(self, finding: Finding) -> Event:
