@@ -20,6 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from codeswarm.core.usage import ThreadTotals
+from codeswarm.core.usage import Tokens as Tokens  # the type of a usage update
+
 Scope = Literal["agent", "task", "swarm"]
 Kind = Literal["warning", "exceeded"]
 
@@ -38,19 +41,6 @@ class Budgets:
     @property
     def any(self) -> bool:
         return self.agent is not None or self.swarm is not None
-
-
-@dataclass(frozen=True)
-class Tokens:
-    """A thread's running totals."""
-
-    input: int = 0
-    cached_input: int = 0
-    output: int = 0
-
-    @property
-    def counted(self) -> int:
-        return self.input + self.output
 
 
 @dataclass(frozen=True)
@@ -126,7 +116,7 @@ class Ledger:
 
     def __init__(self, budgets: Budgets) -> None:
         self.budgets = budgets
-        self.threads: dict[str, Tokens] = {}
+        self.threads = ThreadTotals()
         self.tasks: dict[int, int] = {}
         """Task id → tokens spent by the turns that carried it."""
         self.task_limits: dict[int, int | None] = {}
@@ -142,7 +132,7 @@ class Ledger:
     @property
     def spent(self) -> int:
         """Tokens this agent spent (every thread it had)."""
-        return sum(t.counted for t in self.threads.values())
+        return self.threads.sum.counted
 
     @property
     def swarm_spent(self) -> int:
@@ -152,9 +142,9 @@ class Ledger:
         """What the agent publishes (kv ``usage/<agent>``): input, cached input, output, total
         (input + output), and the total per task."""
         return {
-            "input": sum(t.input for t in self.threads.values()),
-            "cached_input": sum(t.cached_input for t in self.threads.values()),
-            "output": sum(t.output for t in self.threads.values()),
+            "input": self.threads.sum.input,
+            "cached_input": self.threads.sum.cached_input,
+            "output": self.threads.sum.output,
             "total": self.spent,
             "tasks": {str(k): v for k, v in sorted(self.tasks.items())},
         }
@@ -183,11 +173,9 @@ class Ledger:
 
     def usage(self, update: Usage) -> list[Crossing]:
         """Count one usage update; the crossings it causes (none for an update sent again)."""
-        seen = self.threads.get(update.thread_id, Tokens())
-        grown = update.total.counted - seen.counted
+        grown = self.threads.add(update.thread_id, update.total)
         if grown <= 0:
             return []  # sent again after a resume, or out of order: nothing new
-        self.threads[update.thread_id] = update.total
         turn = update.turn_id or self._turn
         task = self.turn_tasks.get(turn) if turn is not None else None
         if task is None and turn is not None and turn == self._turn:
@@ -248,7 +236,9 @@ class Ledger:
     def snapshot(self) -> dict[str, Any]:
         """What a restarted worker needs to go on counting (JSON)."""
         return {
-            "threads": {k: [t.input, t.cached_input, t.output] for k, t in self.threads.items()},
+            "threads": {
+                k: [t.input, t.cached_input, t.output] for k, t in self.threads.by_thread.items()
+            },
             "tasks": {str(k): v for k, v in self.tasks.items()},
             "task_limits": {str(k): v for k, v in self.task_limits.items()},
             "turn_tasks": dict(self.turn_tasks),
@@ -263,7 +253,7 @@ class Ledger:
             return ledger
         for thread, t in _items(data.get("threads")):
             if isinstance(t, list) and len(t) == 3:
-                ledger.threads[thread] = Tokens(_int(t[0]), _int(t[1]), _int(t[2]))
+                ledger.threads.add(thread, Tokens(_int(t[0]), _int(t[1]), _int(t[2])))
         for task, n in _items(data.get("tasks")):
             if task.isdigit():
                 ledger.tasks[int(task)] = _int(n)

@@ -12,6 +12,7 @@ from typing import Any
 from codeswarm.core import events as ev
 from codeswarm.core.events import Event
 from codeswarm.core.swarm import agent_rank
+from codeswarm.core.usage import ThreadTotals, Tokens
 
 # Agent states (the `state` field of `codeswarm status`):
 STARTING = "starting"  # the worker is up, Codex not yet ready
@@ -36,9 +37,9 @@ class AgentView:
     thread_id: str | None = None
     turn_id: str | None = None
     pending_approvals: dict[str, Event] = field(default_factory=dict)
-    threads: dict[str, dict[str, int]] = field(default_factory=dict)
-    """Thread id -> its running token totals (the largest seen): Codex's own cumulative count,
-    so a usage update sent again (after ``thread/resume``, on a router replay) adds nothing."""
+    threads: ThreadTotals = field(default_factory=ThreadTotals)
+    """Each thread's running token totals (the largest seen): Codex's own cumulative count, so
+    a usage update sent again (after ``thread/resume``, on a router replay) adds nothing."""
     restarts: int = 0
     pid: int | None = None
     host: str | None = None
@@ -158,15 +159,16 @@ class FleetState:
         running total per thread across restarts and resumes); a thread's figures only grow."""
         total = event.get("total") or {}
         thread = str(event.get("thread_id") or a.thread_id or "")
-        seen = a.threads.get(thread)
-        now = {k: int(total.get(k) or 0) for k in _USAGE_KEYS}
-        if seen is not None and now["total_tokens"] <= seen["total_tokens"]:
-            return  # sent again (a resume, a replay) or out of order: nothing new
-        a.threads[thread] = now
-        a.input_tokens = sum(t["input_tokens"] for t in a.threads.values())
-        a.cached_input_tokens = sum(t["cached_input_tokens"] for t in a.threads.values())
-        a.output_tokens = sum(t["output_tokens"] for t in a.threads.values())
-        a.total_tokens = sum(t["total_tokens"] for t in a.threads.values())
+        n = {k: int(total.get(k) or 0) for k in _USAGE_KEYS}
+        a.threads.add(
+            thread,
+            Tokens(
+                n["input_tokens"], n["cached_input_tokens"], n["output_tokens"], n["total_tokens"]
+            ),
+        )
+        spent = a.threads.sum
+        a.input_tokens, a.cached_input_tokens = spent.input, spent.cached_input
+        a.output_tokens, a.total_tokens = spent.output, spent.total
 
     @staticmethod
     def _budget(a: AgentView, event: Event) -> None:
