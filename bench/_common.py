@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +73,51 @@ def wait_for(pred: Any, timeout: float = 60, poll: float = 0.005) -> Any:
             return v
         time.sleep(poll)
     raise SystemExit("timed out")
+
+
+@dataclass
+class BenchSwarm:
+    """A swarm a benchmark brought up (:func:`scripted_swarm`)."""
+
+    work: Path
+    repo: Path
+    env: dict[str, str]
+    run_dir: Path
+    spec: dict[str, Any]
+
+
+@contextlib.contextmanager
+def scripted_swarm(
+    prefix: str,
+    script: dict[str, Any],
+    n: int,
+    *up_args: str,
+    result: dict[str, Any],
+    keep: bool = False,
+    git: bool = False,
+    name: str = "b",
+) -> Iterator[BenchSwarm]:
+    """``up -n N`` of a swarm on the scripted model (``script``) in a fresh state directory and
+    repository under a temporary directory; brought down (and everything removed) at the end,
+    unless ``keep`` (then ``result["kept"]`` names the directory)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    codex = cli({**os.environ}, "toolchain", "path").stdout.strip()
+    env = {**os.environ, "CODESWARM_STATE_DIR": str(work / "state"), "CODESWARM_CODEX_BIN": codex}
+    repo = work / "repo"
+    repo.mkdir()
+    if git:
+        subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (work / "script.json").write_text(json.dumps(script))
+    try:
+        cli(env, "up", "-n", str(n), "--name", name, "--cwd", str(repo), "--model-provider",
+            "mock", "--script", str(work / "script.json"), *up_args)  # fmt: skip
+        run_dir = work / "state" / "runs" / name
+        spec = json.loads((run_dir / "swarm.json").read_text())
+        yield BenchSwarm(work, repo, env, run_dir, spec)
+    finally:
+        purge = [] if keep else ["--purge"]
+        subprocess.run([CS, "down", name, *purge], env=env, capture_output=True, cwd=ROOT)
+        if keep:
+            result["kept"] = str(work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)

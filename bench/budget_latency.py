@@ -22,15 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CS, ROOT, cli, emit, jsonl, summary, wait_for
+from _common import emit, jsonl, scripted_swarm, summary, wait_for
 
 USAGE = {"input_tokens": 40, "output_tokens": 4}
 STEP = {"exec": "sleep 0.3", "usage": USAGE}
@@ -47,30 +44,21 @@ def main() -> None:
     from codeswarm.coordination import Coord
     from codeswarm.mailbox import Layout, Writer
 
-    work = Path(tempfile.mkdtemp(prefix="bench-budget-"))
-    codex = cli({**os.environ}, "toolchain", "path").stdout.strip()
-    env = {**os.environ, "CODESWARM_STATE_DIR": str(work / "state"), "CODESWARM_CODEX_BIN": codex}
-    repo = work / "repo"
-    repo.mkdir()
     # spare steps at the end: a request that raced the interrupt took one
     step = {**STEP, "delay": args.model_delay}
     script = {"agents": {"0": [step, step] * args.rounds + [step] * args.rounds}}
-    (work / "script.json").write_text(json.dumps(script))
     result: dict[str, Any] = {
         "benchmark": "budget_latency",
         "rounds": args.rounds,
         "model_delay_s": args.model_delay,
     }
-    try:
-        cli(env, "up", "-n", "1", "--name", "b", "--cwd", str(repo), "--model-provider", "mock",
-            "--script", str(work / "script.json"))  # fmt: skip
-        run_dir = work / "state" / "runs" / "b"
-        spec = json.loads((run_dir / "swarm.json").read_text())
+    with scripted_swarm("bench-budget-", script, 1, result=result, keep=args.keep) as sw:
+        run_dir, spec = sw.run_dir, sw.spec
         outbox = run_dir / "mailbox" / "outbox" / "b_0.jsonl"
         requests = run_dir / "model-requests.jsonl"
         to_sent, to_answered, extra = [], [], []
         with (
-            Coord.open(spec["coord_db"], root=str(repo)) as coord,
+            Coord.open(spec["coord_db"], root=str(sw.repo)) as coord,
             Writer.open(Layout(run_dir).inbox("b_0"), lock=True) as inbox,
         ):
             for i in range(args.rounds):
@@ -104,11 +92,6 @@ def main() -> None:
         )
         result["target_p99_ms"] = TARGET_P99_MS
         result["meets_target"] = sent["p99_ms"] <= TARGET_P99_MS
-    finally:
-        purge = [] if args.keep else ["--purge"]
-        subprocess.run([CS, "down", "b", *purge], env=env, capture_output=True, cwd=ROOT)
-        if args.keep:
-            result["kept"] = str(work)
     emit(result)
 
 

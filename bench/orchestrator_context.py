@@ -27,15 +27,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CS, ROOT, cli, emit, jsonl, wait_for
+from _common import cli, emit, jsonl, scripted_swarm, wait_for
 
 WORKER = "b_1"
 
@@ -79,18 +76,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--keep", action="store_true", help="Keep the swarm's files (printed).")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-orchctx-"))
-    codex = cli({**os.environ}, "toolchain", "path").stdout.strip()
-    env = {**os.environ, "CODESWARM_STATE_DIR": str(work / "state"), "CODESWARM_CODEX_BIN": codex}
-    repo = work / "repo"
-    repo.mkdir()
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    (work / "script.json").write_text(json.dumps(script(args.rounds)))
     result: dict[str, Any] = {"benchmark": "orchestrator_context", "rounds": args.rounds}
-    try:
-        cli(env, "up", "-n", "2", "--name", "b", "--cwd", str(repo), "--model-provider", "mock",
-            "--script", str(work / "script.json"), "--roles", "orchestrator,implementer")  # fmt: skip
-        run_dir = work / "state" / "runs" / "b"
+    roles = ("--roles", "orchestrator,implementer")
+    with scripted_swarm(
+        "bench-orchctx-", script(args.rounds), 2, *roles, result=result, keep=args.keep, git=True
+    ) as sw:
+        env, run_dir = sw.env, sw.run_dir
         log = run_dir / "model-requests.jsonl"
         cli(env, "send", "b", "0", "The goal: ask the worker about each module.")
 
@@ -136,11 +127,6 @@ def main() -> None:
             "baseline": round(baseline[last] / baseline[0], 3),
             "baseline_conversation": round(conversation[last] / conversation[0], 3),
         }
-    finally:
-        purge = [] if args.keep else ["--purge"]
-        subprocess.run([CS, "down", "b", *purge], env=env, capture_output=True, cwd=ROOT)
-        if args.keep:
-            result["kept"] = str(work)
     emit(result)
 
 

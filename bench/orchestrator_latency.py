@@ -24,17 +24,13 @@ Timestamps the processes already write, compared on one clock (CLOCK_MONOTONIC):
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CS, ROOT, cli, emit, jsonl, summary, wait_for
+from _common import cli, emit, jsonl, scripted_swarm, summary, wait_for
 
 TARGET_DELEGATE_P50_MS = 20.0
 TARGET_DONE_P50_MS = 50.0
@@ -92,22 +88,14 @@ def main() -> None:
     args = ap.parse_args()
     from codeswarm.coordination import Coord
 
-    work = Path(tempfile.mkdtemp(prefix="bench-orch-"))
-    codex = cli({**os.environ}, "toolchain", "path").stdout.strip()
-    env = {**os.environ, "CODESWARM_STATE_DIR": str(work / "state"), "CODESWARM_CODEX_BIN": codex}
-    repo = work / "repo"
-    repo.mkdir()
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    (work / "script.json").write_text(json.dumps(script(args.rounds)))
     result: dict[str, Any] = {"benchmark": "orchestrator_latency", "rounds": args.rounds}
-    try:
-        cli(env, "up", "-n", "3", "--name", "b", "--cwd", str(repo), "--model-provider", "mock",
-            "--script", str(work / "script.json"), "--roles",
-            "orchestrator,implementer,implementer")  # fmt: skip
-        run_dir = work / "state" / "runs" / "b"
-        spec = json.loads((run_dir / "swarm.json").read_text())
+    roles = ("--roles", "orchestrator,implementer,implementer")
+    with scripted_swarm(
+        "bench-orch-", script(args.rounds), 3, *roles, result=result, keep=args.keep, git=True
+    ) as sw:
+        env, run_dir, spec = sw.env, sw.run_dir, sw.spec
         outboxes = {a: run_dir / "mailbox" / "outbox" / f"{a}.jsonl" for a in ("b_0", "b_1", "b_2")}
-        with Coord.open(spec["coord_db"], root=str(repo)) as coord:
+        with Coord.open(spec["coord_db"], root=str(sw.repo)) as coord:
             cli(env, "send", "b", "0", "The goal: write the parts.")
             wait_for(lambda: coord.events(kind="run.finished"), timeout=60 + 3 * args.rounds)
             offset = wall_minus_mono_ns()
@@ -139,11 +127,6 @@ def main() -> None:
             and a["p50_ms"] <= TARGET_DELEGATE_P50_MS
             and b["p50_ms"] <= TARGET_DONE_P50_MS
         )
-    finally:
-        purge = [] if args.keep else ["--purge"]
-        subprocess.run([CS, "down", "b", *purge], env=env, capture_output=True, cwd=ROOT)
-        if args.keep:
-            result["kept"] = str(work)
     emit(result)
 
 
