@@ -41,6 +41,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty project whose state directory does not exist yet (it must stay so)."""
     proj = tmp_path / "proj"
     (proj / ".git").mkdir(parents=True)
+    (proj / ".git" / "HEAD").write_text("ref: refs/heads/main\n")  # a repository
     (proj / "s.json").write_text('{"agents": {"*": [{"text": "hi"}]}}')
     monkeypatch.chdir(proj)
     for key in ("CODESWARM_DB", "CODESWARM_AGENT_ID", "CODESWARM_DEBUG"):

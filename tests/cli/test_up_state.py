@@ -46,6 +46,7 @@ def default_state(tmp_path: Path, codex_binary) -> Iterator[tuple[Swarm, Path]]:
             del swarm.env["CODESWARM_STATE_DIR"]
             swarm.env["XDG_STATE_HOME"] = str(base / "xdg")
             (swarm.workdir / ".git").mkdir()
+            (swarm.workdir / ".git" / "HEAD").write_text("ref: refs/heads/main\n")  # a repository
             (swarm.workdir / "sub").mkdir()
             projects = base / "xdg" / "codeswarm" / "projects"
             swarm.state = projects / project_key(swarm.workdir)  # for the teardown's checks

@@ -18,6 +18,7 @@ def test_url_order_argument_env_config_default(
 ) -> None:
     project = tmp_path / "proj"
     (project / ".git").mkdir(parents=True)
+    (project / ".git" / "HEAD").write_text("ref: refs/heads/main\n")  # a repository
     monkeypatch.chdir(project)
     monkeypatch.delenv("CODESWARM_DB", raising=False)
     monkeypatch.delenv("CODESWARM_STATE_DIR", raising=False)
@@ -39,6 +40,7 @@ def test_url_order_argument_env_config_default(
 def test_root_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     project = tmp_path / "proj"
     (project / ".git").mkdir(parents=True)
+    (project / ".git" / "HEAD").write_text("ref: refs/heads/main\n")  # a repository
     (project / "sub").mkdir()
     monkeypatch.chdir(project / "sub")
     monkeypatch.delenv("CODESWARM_SCOPE", raising=False)

@@ -52,6 +52,7 @@ def test_errors_name_the_source(project: Path) -> None:
 
 def test_project_root_and_state_dir(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (project / ".git").mkdir()
+    (project / ".git" / "HEAD").write_text("ref: refs/heads/main\n")  # a repository
     assert project_root(project / "sub" / "deeper") == project
     assert state_dir(project / "sub") == state_dir(project)
     assert not state_dir(project).is_relative_to(project)  # tests/core/test_paths.py

@@ -30,7 +30,11 @@ def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def repo(path: Path, marker: str = ".git") -> Path:
     path.mkdir(parents=True)
-    (path / marker).mkdir() if marker == ".git" else (path / marker).write_text("")
+    if marker == ".git":
+        (path / marker).mkdir()
+        (path / marker / "HEAD").write_text("ref: refs/heads/main\n")  # a repository
+    else:
+        (path / marker).write_text("")
     (path / "sub" / "deeper").mkdir(parents=True)
     return path
 
@@ -128,3 +132,18 @@ def test_state_left_in_the_project_by_codeswarm_01_is_found(xdg: Path) -> None:
     assert legacy_state_dir(project) is None
     (project / ".codeswarm" / "runs").mkdir()
     assert legacy_state_dir(project / "sub") == project / ".codeswarm"
+
+
+def test_an_empty_dot_git_directory_is_no_project(tmp_path: Path) -> None:
+    """Codex's sandbox leaves an empty ``.git`` mount point in ``/tmp`` while a command runs: a
+    project under it keeps its own root."""
+    (tmp_path / ".git").mkdir()  # empty: a mount point, not a repository
+    project = tmp_path / "work" / "repo"
+    project.mkdir(parents=True)
+    assert project_root(project) == project.resolve()
+    (tmp_path / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    assert project_root(project) == tmp_path.resolve()
+    (tmp_path / ".git" / "HEAD").unlink()
+    (tmp_path / ".git").rmdir()
+    (tmp_path / ".git").write_text("gitdir: /elsewhere/.git/worktrees/x\n")  # a worktree's
+    assert project_root(project) == tmp_path.resolve()

@@ -44,6 +44,7 @@ async def test_every_installed_hook_is_trusted_at_codexs_own_hash(rig: Any, scop
         home.symlink_to(rig.tmp_path / "real-home")
     home.mkdir(exist_ok=True)
     (repo / ".git").mkdir()
+    (repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")  # a repository
     where = repo / ".codex" if scope == "project" else home
     where.mkdir(exist_ok=True)
     (where / "hooks.json").write_text(json.dumps(OWN_HOOKS))  # ours come after it: index 1

@@ -28,6 +28,7 @@ def user(tmp_path: Path) -> dict[str, str]:
 
 def _repo(path: Path) -> Path:
     (path / ".git").mkdir(parents=True)
+    (path / ".git" / "HEAD").write_text("ref: refs/heads/main\n")  # a repository
     return path
 
 

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 STATE_DIR_NAME = ".codeswarm"
 """The in-project directory of codeswarm 0.1's state (still read by :func:`legacy_state_dir`)."""
-_PROJECT_MARKERS = ("codeswarm.toml", ".git")
 PROJECT_FILE = "project"
 """In a per-project state directory: the real path of the project it belongs to, one line."""
 _KEY_HASH_CHARS = 12
@@ -38,12 +37,23 @@ _KEY_NAME_CHARS = 40
 
 
 def project_root(start: Path | None = None) -> Path:
-    """The project directory that holds ``start`` (default: the working directory)."""
+    """The project directory that holds ``start`` (default: the working directory): the nearest
+    with a ``codeswarm.toml`` or a git repository, else ``start`` itself."""
     here = (start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
-        if any((candidate / marker).exists() for marker in _PROJECT_MARKERS):
+        if (candidate / "codeswarm.toml").exists() or _is_git(candidate / ".git"):
             return candidate
     return here
+
+
+def _is_git(dot_git: Path) -> bool:
+    """A repository's ``.git``: a directory with a ``HEAD``, or a file (a worktree's, a
+    submodule's ``gitdir:`` pointer). Not an empty ``.git`` directory: Codex's Linux sandbox
+    makes one in a writable root (``/tmp``) as a mount point for the time a command runs, and a
+    project under it must not be taken for that "repository"."""
+    if dot_git.is_dir():
+        return (dot_git / "HEAD").exists()
+    return dot_git.is_file()
 
 
 def _xdg(variable: str, default: str) -> Path:
