@@ -101,3 +101,26 @@ def test_the_state_goes_to_the_xdg_directory_of_the_cwd_project(
     assert lost.returncode == 2
     assert f"swarms 't' belong to {swarm.workdir.resolve()}, {tmp_path / 'twin'}" in lost.stderr
     assert "run the command from there" in lost.stderr
+
+
+@pytest.mark.codex
+def test_ctrl_c_while_the_agents_start_leaves_nothing_running(swarm: Swarm) -> None:
+    """Ctrl-C during `up`'s launch stops what came up (exit 130, a line saying so); the run
+    directory stays, and `up` again starts the swarm."""
+    import signal
+
+    from swarmkit import wait_until
+
+    script = {"agents": {"*": ["hi"]}}
+    proc = subprocess.Popen(
+        [sys.executable, "-P", "-m", "codeswarm", *swarm.up_args(2, script)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=swarm.env,
+        cwd=swarm.workdir,
+    )  # fmt: skip
+    wait_until(lambda: (swarm.run_dir / "swarm.json").exists(), 60, "the launch")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert f"interrupted: swarm {swarm.name} stopped while its agents started" in err, err
+    assert swarm.processes() == []
+    assert swarm.up(2, script)["agents"]  # nothing in the way of a new `up`

@@ -23,6 +23,7 @@ from codeswarm.cli.swarm.options import (
     WatchScope,
     WatchStall,
 )
+from codeswarm.cli.swarm.up import bring_down
 from codeswarm.core.errors import EXIT_INTERRUPTED, UsageError, say
 
 if TYPE_CHECKING:
@@ -33,12 +34,7 @@ if TYPE_CHECKING:
     from codeswarm.core.swarm import RunDir, SlurmOptions, SwarmSpec, WatchOptions
 
 UP_TIMEOUT = 120.0
-STOP_GRACE_S = 10.0
-"""Seconds the swarm's workers get to stop at the end of a run before they are killed."""
 LIVE_REFRESH_PER_S = 4
-LAUNCH_SETTLE_S = 10.0
-"""After Ctrl-C during the launch: how long to wait for the swarm's supervisor (or job) to come
-up, so that it can be stopped."""
 BACKENDS = ("local", "slurm")
 
 
@@ -247,46 +243,16 @@ def run_goal(
                 slurm=slurm, report_chars=report_chars,
             )  # fmt: skip
     except KeyboardInterrupt:
-        _bring_down(run_dir, launching=True)  # whatever of it started
+        bring_down(run_dir, launching=True)  # whatever of it started
         say("interrupted while the agents started")
         return EXIT_INTERRUPTED
     except BaseException:
-        _bring_down(run_dir)
+        bring_down(run_dir)
         raise
     return _follow(
         run_dir, goal=goal, started=started, limit=limit, keep=keep, summary_json=summary_json,
         before=before, budget=budget, agent_budget=agent_budget,
     )  # fmt: skip
-
-
-def _bring_down(run: RunDir, *, launching: bool = False) -> None:
-    """Stop the run's swarm if it was launched; says what had to be killed, or what could
-    not be stopped (the error that ended the run is the one that counts). ``launching``: the
-    launch was cut short, its supervisor (or job) may be on its way up: it is waited for (at
-    most :data:`LAUNCH_SETTLE_S`) so that it is stopped too. Ctrl-C meanwhile is ignored."""
-    import signal
-
-    from codeswarm.control.launch import backend_for
-    from codeswarm.core.errors import CodeswarmError
-
-    if not run.spec_path.exists():
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        spec = run.load_spec()
-        backend = backend_for(spec.backend)
-        if launching and (run.supervisor_log.exists() or (run.root / "slurm").exists()):
-            deadline = time.monotonic() + LAUNCH_SETTLE_S
-            while not backend.running(run) and time.monotonic() < deadline:
-                time.sleep(0.05)
-        killed = backend.stop(run, spec, grace=STOP_GRACE_S)
-    except CodeswarmError as exc:
-        say(f"warning: could not stop swarm {run.name!r}: {exc}")
-        return
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if killed:
-        say(f"had to kill: {killed}")
 
 
 def _follow(run: RunDir, **options: Any) -> int:
@@ -352,7 +318,7 @@ def _follow_in(
         end = RunEnd("interrupted", EXIT_INTERRUPTED, "interrupted (Ctrl-C)")
     finally:
         if not keep or end is None:
-            _bring_down(run)
+            bring_down(run)
     router.replay()  # what the workers said while stopping (their last usage)
     board = read_board(coord, set(router.agents), started)
     spent = task_tokens(run, workers, lambda ids: message_tasks(coord, ids))
@@ -363,9 +329,14 @@ def _follow_in(
         files_changed=files, diff=diff_stat(Path(spec.cwd), files), budget_tokens=budget,
         agent_budget_tokens=agent_budget, duration_s=time.time() - started, kept=keep,
     )  # fmt: skip
-    if summary_json is not None:
-        from codeswarm.core.atomic import atomic_write_json
+    import contextlib
 
+    from codeswarm.control.run.summary import SUMMARY_FILE
+    from codeswarm.core.atomic import atomic_write_json
+
+    with contextlib.suppress(OSError):  # the run's own copy (GET /api/swarms/S/run)
+        atomic_write_json(run.root / SUMMARY_FILE, summary)
+    if summary_json is not None:
         try:
             atomic_write_json(summary_json.expanduser(), summary)
         except OSError as exc:

@@ -19,6 +19,12 @@ if TYPE_CHECKING:
     from codeswarm.control.fleet.router import Router
     from codeswarm.control.launch.base import Backend, Ready
     from codeswarm.core.swarm import RunDir, SwarmSpec
+STOP_GRACE_S = 10.0
+"""Seconds a swarm's workers get to stop (the end of a run, Ctrl-C during `up`) before they are
+killed."""
+LAUNCH_SETTLE_S = 10.0
+"""After Ctrl-C during the launch: how long to wait for the swarm's supervisor (or job) to come
+up, so that it can be stopped."""
 
 
 def _coord_db(workdir: Path) -> str:
@@ -239,13 +245,20 @@ def _launch(
     from codeswarm.control.launch.base import create_run
 
     create_run(run, spec)
-    # the fleet as the outboxes tell it; the backend marks what the new launch will see
-    router = Router(run, start="begin", spec=spec)
-    router.replay()
-    said = launcher.launch(run, router, fresh=fresh)
-    if said:
-        say(said)
-    ready = asyncio.run(_wait_ready(launcher, router, timeout, quiet=json_out))
+    try:
+        # the fleet as the outboxes tell it; the backend marks what the new launch will see
+        router = Router(run, start="begin", spec=spec)
+        router.replay()
+        said = launcher.launch(run, router, fresh=fresh)
+        if said:
+            say(said)
+        ready = asyncio.run(_wait_ready(launcher, router, timeout, quiet=json_out))
+    except KeyboardInterrupt:
+        # nothing half-started is left running: what came up is stopped (the run directory
+        # stays: `up` again resumes every thread)
+        bring_down(run, launching=True)
+        say(f"interrupted: swarm {spec.name} stopped while its agents started")
+        raise
     if json_out:
         import orjson
 
@@ -308,3 +321,33 @@ async def _wait_ready(
             progress.update(task, description=phase, completed=ready)
 
         return await launcher.wait_ready(router, deadline_s, show)
+
+
+def bring_down(run: RunDir, *, launching: bool = False) -> None:
+    """Stop the run's swarm if it was launched; says what had to be killed, or what could
+    not be stopped (the error that ended the run is the one that counts). ``launching``: the
+    launch was cut short, its supervisor (or job) may be on its way up: it is waited for (at
+    most :data:`LAUNCH_SETTLE_S`) so that it is stopped too. Ctrl-C meanwhile is ignored."""
+    import signal
+
+    from codeswarm.control.launch import backend_for
+    from codeswarm.core.errors import CodeswarmError
+
+    if not run.spec_path.exists():
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        spec = run.load_spec()
+        backend = backend_for(spec.backend)
+        if launching and (run.supervisor_log.exists() or (run.root / "slurm").exists()):
+            deadline = time.monotonic() + LAUNCH_SETTLE_S
+            while not backend.running(run) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        killed = backend.stop(run, spec, grace=STOP_GRACE_S)
+    except CodeswarmError as exc:
+        say(f"warning: could not stop swarm {run.name!r}: {exc}")
+        return
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if killed:
+        say(f"had to kill: {killed}")
