@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from codeswarm.control.run.controller import Board, RunEnd
     from codeswarm.coordination import Task
 
+SUMMARY_FILE = "run-summary.json"
+"""In the run directory: the summary of the swarm's last ``codeswarm run`` (the API serves it)."""
 RESULT_CHARS = 500
 """How much of a task's result the summary keeps."""
 GIT_TIMEOUT_S = 30.0
