@@ -15,8 +15,12 @@ import typer
 
 from codeswarm.cli.swarm.options import (
     AgentBudget,
+    Base,
     Budget,
     BudgetWarn,
+    Check,
+    Into,
+    Isolation,
     ReportChars,
     WatchAction,
     WatchLoop,
@@ -94,6 +98,10 @@ def run(
     timeout: float = typer.Option(
         UP_TIMEOUT, "--timeout", help="Seconds to wait for every agent to be ready."
     ),
+    isolation: Isolation = "shared",
+    base: Base = None,
+    into: Into = None,
+    check: Check = None,
 ) -> None:
     """Hand a goal to a swarm: N workers and an orchestrator that delegates to them; live
     progress, then a summary (tasks, tokens, files changed). Exit 0 finished, 1 failed,
@@ -130,6 +138,10 @@ def run(
             summary_json=summary_json,
             keep=keep,
             timeout=timeout,
+            isolation=isolation,
+            base=base,
+            into=into,
+            check=check,
         )
     )
 
@@ -215,11 +227,15 @@ def run_goal(
     summary_json: Path | None = None,
     keep: bool = False,
     timeout: float = UP_TIMEOUT,
+    isolation: str = "shared",
+    base: str | None = None,
+    into: str | None = None,
+    check: str | None = None,
 ) -> int:
     """The whole run; returns its exit code. Raises UsageError (nothing started) for bad input."""
     import contextlib
 
-    from codeswarm.cli.swarm.up import check_report_chars, run_up
+    from codeswarm.cli.swarm.up import check_isolation, check_report_chars, run_up
     from codeswarm.control.run import dirty_files, roles
     from codeswarm.core.swarm import RunDir
 
@@ -229,6 +245,7 @@ def run_goal(
         max_time=max_time, summary_json=summary_json, timeout=timeout,
     )  # fmt: skip
     check_report_chars(report_chars)
+    check_isolation(isolation, base=base, into=into, check=check)
     run_dir = RunDir.of(name, workdir)
     before = dirty_files(workdir)
     started = time.time()
@@ -240,7 +257,8 @@ def run_goal(
                 message_mode="queue", config=list(config or []), timeout=timeout,
                 json_out=False, roles=",".join(roles(n)), backend=backend, budget=budget,
                 agent_budget=agent_budget, budget_warn=budget_warn, watch=watch,
-                slurm=slurm, report_chars=report_chars,
+                slurm=slurm, report_chars=report_chars, isolation=isolation, base=base,
+                into=into, check=check,
             )  # fmt: skip
     except KeyboardInterrupt:
         bring_down(run_dir, launching=True)  # whatever of it started

@@ -48,6 +48,9 @@ class SlurmOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     how long before the time limit Slurm sends that signal (``--signal=B:TERM@...``)."""
 
 
+Isolation = Literal["shared", "worktree"]
+ISOLATIONS = ("shared", "worktree")
+
 WatchAction = Literal["report", "nudge", "interrupt", "stop"]
 
 
@@ -138,6 +141,21 @@ class SwarmSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     message) carried to the orchestrator; longer ones are cut, saying so (docs/coordination.md)."""
     watch: WatchOptions | None = None
     """The watchers (stall, loop, scope) and their actions; None: none run."""
+    isolation: Isolation = "shared"
+    """``shared``: every agent works in ``cwd`` (leases enforced); ``worktree``: each agent in
+    its own git worktree under the run directory (:meth:`RunDir.worktree`), on branch
+    ``codeswarm/<swarm>/<agent>``, merged by the merge queue (docs/isolation.md)."""
+    base: str | None = None
+    """worktree: what every agent's branch starts from: ``--base REF`` as given, resolved to a
+    commit at the first `up` (``base_commit``); None: the project's current HEAD."""
+    base_commit: str | None = None
+    """worktree: the commit the agents' branches were created from (resolved at the first `up`)."""
+    into: str | None = None
+    """worktree: the branch the merge queue merges into (None: the branch checked out in the
+    project when the swarm was first started, recorded here then)."""
+    check: str | None = None
+    """worktree: the shell command the merge queue runs (in the merged tree) before it advances
+    ``into``; None: no check."""
 
 
 def swarm_scope(spec: SwarmSpec) -> str:
@@ -240,6 +258,15 @@ class RunDir:
     def inbox_cursor(self, agent: str) -> Path:
         return self.agent_dir(agent) / "inbox.cursor"
 
+    def worktree(self, agent: str) -> Path:
+        """The agent's git worktree (``isolation = "worktree"``)."""
+        return self.root / "worktrees" / agent
+
+    @property
+    def merge_dir(self) -> Path:
+        """The merge queue's journal, state and scratch worktree."""
+        return self.root / "merge"
+
     @property
     def supervisor_pid(self) -> Path:
         return self.root / "supervisor.pid"
@@ -292,3 +319,10 @@ def _elsewhere(run: RunDir) -> str:
     if not places:
         return ""
     return f"; swarms {run.name!r} belong to {', '.join(places)}: run the command from there"
+
+
+def agent_cwd(spec: SwarmSpec, run: RunDir, agent: str) -> str:
+    """Where agent ``agent`` works: its worktree (``isolation = "worktree"``), else ``cwd``."""
+    if spec.isolation == "worktree":
+        return str(run.worktree(agent))
+    return spec.cwd

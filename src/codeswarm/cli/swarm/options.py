@@ -52,3 +52,29 @@ WatchNudge = Annotated[
     str | None,
     typer.Option("--watch-nudge", help="Watch: what a nudge says (default: what was seen)."),
 ]
+Isolation = Annotated[
+    str,
+    typer.Option(
+        "--isolation",
+        help="shared (every agent in the project tree, leases enforced) | worktree (a git "
+        "worktree and branch per agent, merged by the merge queue; docs/isolation.md).",
+    ),
+]
+Base = Annotated[
+    str | None,
+    typer.Option(
+        "--base", help="worktree: the ref the agents' branches start from (default HEAD)."
+    ),
+]
+Into = Annotated[
+    str | None,
+    typer.Option(
+        "--into", help="worktree: the branch the merge queue merges into (default: the current)."
+    ),
+]
+Check = Annotated[
+    str | None,
+    typer.Option(
+        "--check", help="worktree: the command the merge queue runs before merging (e.g. tests)."
+    ),
+]

@@ -108,6 +108,10 @@ def run_up(
     budget_warn: float = 0.8,
     watch: WatchOptions | None = None,
     report_chars: int = 2000,
+    isolation: str = "shared",
+    base: str | None = None,
+    into: str | None = None,
+    check: str | None = None,
 ) -> None:
     from codeswarm.cli.toolchain_install import locate_or_install
     from codeswarm.control.launch import backend_for
@@ -120,6 +124,7 @@ def run_up(
     check_swarm_name(name)
     check_budgets(budget=budget, agent_budget=agent_budget, warn=budget_warn)
     check_report_chars(report_chars)
+    check_isolation(isolation, base=base, into=into, check=check)
     if approval_policy is not None and approval_policy not in APPROVAL_POLICIES:
         raise UsageError(f"--approval-policy must be one of {', '.join(APPROVAL_POLICIES)}")
     if sandbox is not None and sandbox not in SANDBOXES:
@@ -187,6 +192,10 @@ def run_up(
         budget_warn=budget_warn,
         watch=watch,
         report_chars=report_chars,
+        isolation=isolation,  # type: ignore[arg-type]
+        base=base,
+        into=into,
+        check=check,
     )
     changed = _changed(previous, spec) if previous is not None else []
     if changed and not replace:
@@ -209,6 +218,24 @@ def run_up(
         say(f"warning: {warning}")
     _launch(launcher, run, spec, fresh=previous is None and not run.root.exists(),
             timeout=timeout, json_out=json_out)  # fmt: skip
+
+
+def check_isolation(
+    isolation: str, *, base: str | None, into: str | None, check: str | None
+) -> None:
+    """Raises UsageError for an unknown ``--isolation``, or worktree options without it."""
+    from codeswarm.core.swarm import ISOLATIONS
+
+    if isolation not in ISOLATIONS:
+        raise UsageError(f"--isolation must be one of {', '.join(ISOLATIONS)}, not {isolation!r}")
+    if isolation != "worktree":
+        given = [f for f, v in (("--base", base), ("--into", into), ("--check", check)) if v]
+        if given:
+            verb = "apply" if len(given) > 1 else "applies"
+            raise UsageError(f"{', '.join(given)} only {verb} with --isolation worktree")
+    for flag, value in (("--base", base), ("--into", into), ("--check", check)):
+        if value is not None and (not value.strip() or "\n" in value or "\0" in value):
+            raise UsageError(f"{flag} must be one non-empty line")
 
 
 def check_report_chars(report_chars: int) -> None:
