@@ -13,10 +13,11 @@ import codeswarm
 
 ROOT = Path(codeswarm.__file__).parent
 
-LOW = {"core", "coordination", "mailbox", "codex", "mockmodel"}
+LOW = {"core", "coordination", "mailbox", "codex", "mockmodel", "openclaw"}
 TABLE: dict[str, set[str]] = {
     # docs/architecture.md, "Packages and the direction of imports": package -> what it may use
-    "cli": {"mcp", "control", "worker", "hooks"} | LOW,
+    "cli": {"api", "mcp", "control", "worker", "hooks"} | LOW,
+    "api": {"control", "worker", "hooks"} | LOW,  # beside mcp: neither imports the other
     "mcp": {"control", "worker", "hooks"} | LOW,
     "control": {"worker", "hooks"} | LOW,
     "worker": {"hooks"} | LOW,
@@ -25,12 +26,16 @@ TABLE: dict[str, set[str]] = {
     "mailbox": {"core"},
     "coordination": {"core"},
     "mockmodel": {"core"},
+    "openclaw": {"core"},
     "core": set(),
 }
 CONTROL: dict[str, set[str]] = {
     # the parts of control, top to bottom
     "run": {"launch", "watch", "fleet", "events", "steering", "proc"},
-    "sessions": {"launch", "fleet", "events", "steering", "proc"},
+    "sessions": {"launch", "worktrees", "fleet", "events", "steering", "proc"},
+    "status": {"launch", "fleet", "events", "steering", "proc"},
+    "merge": {"worktrees", "launch", "proc"},
+    "worktrees": {"launch", "proc"},
     "launch": {"watch", "fleet", "events", "steering", "proc"},
     "watch": {"fleet", "events", "steering"},
     "fleet": {"events"},

@@ -59,7 +59,10 @@ class Run:
         return self.proc.returncode, out, err
 
     def summary(self) -> dict[str, Any]:
-        return json.loads(self.summary_path.read_text())  # type: ignore[no-any-return]
+        summary: dict[str, Any] = json.loads(self.summary_path.read_text())
+        # the run keeps its own copy, which the API serves (GET /api/swarms/S/run)
+        assert json.loads((self.swarm.run_dir / "run-summary.json").read_text()) == summary
+        return summary
 
     def coord(self):  # type: ignore[no-untyped-def]
         from codeswarm.coordination import Coord

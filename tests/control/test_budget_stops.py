@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -66,6 +68,16 @@ def rejected(swarm: Swarm, rank: int, inbox_id: str) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
+def wide_status(swarm: Swarm) -> str:
+    """``codeswarm status`` as a person sees it on a wide terminal."""
+    done = subprocess.run(
+        [sys.executable, "-P", "-m", "codeswarm", "status", swarm.name],
+        capture_output=True, text=True, timeout=120, cwd=swarm.workdir,
+        env={**swarm.env, "COLUMNS": "200"}, check=True,
+    )  # fmt: skip
+    return done.stdout
+
+
 def test_an_agent_over_its_budget_is_interrupted_mid_turn_then_refused(swarm: Swarm) -> None:
     swarm.up(2, {"agents": {"0": [OK], "1": [STEP] * 5 + [{"text": "done"}]}},
              "--agent-budget", "100", "--budget-warn", "0.5",
@@ -85,6 +97,13 @@ def test_an_agent_over_its_budget_is_interrupted_mid_turn_then_refused(swarm: Sw
     assert agent["budget"]["agent"] == {"scope": "agent", "limit": 100, "spent": 132,
                                         "state": "exceeded"}  # fmt: skip
     assert agent["tokens"]["input"] == 120 and agent["tokens"]["output"] == 12
+    status = swarm.status()
+    spent = sum(a["tokens"]["input"] + a["tokens"]["output"] for a in status["agents"])
+    assert status["budgets"] == {"swarm": None, "agent": 100, "warn": 0.5, "spent": spent}
+    # the person's table: each agent against its budget, the one past it marked
+    table = wide_status(swarm)
+    row = next(line for line in table.splitlines() if "t_1" in line)
+    assert "132/100 exceeded" in row and "budget" in table
 
     # the next message is refused with the reason, and costs nothing
     refused = swarm.cli("send", "t", "1", "more", "--wait", "--timeout", "30", check=False)
@@ -208,3 +227,7 @@ def test_the_swarm_budget_stops_every_agent(swarm: Swarm) -> None:
         assert scopes == {"swarm"}
     status = swarm.status()
     assert all(a["budget"]["swarm"]["state"] == "exceeded" for a in status["agents"])
+    spent = status["budgets"]["spent"]
+    assert status["budgets"]["swarm"] == 150 and spent > 150
+    table = wide_status(swarm)
+    assert f"swarm budget: {spent:,} of 150 tokens" in table

@@ -72,3 +72,25 @@ def test_inbox_wait_wakes_on_a_new_message(open_coord: Callable[..., Coord]) -> 
 def test_inbox_wait_times_out_empty(coord: Coord) -> None:
     b = coord.register("b")
     assert coord.inbox(b, wait=0.05) == []
+
+
+def test_messages_lists_the_scope_oldest_first_without_acknowledging(
+    open_coord: Callable[..., Coord],
+) -> None:
+    coord = open_coord()
+    a, b, c = coord.register("a"), coord.register("b"), coord.register("c")
+    first = coord.send("b", "one", sender=a)
+    coord.send("c", "two", sender=b)
+    coord.send("*", "three", sender=c)
+    coord.send("a", "four", sender=c)
+    assert [m.text for m in coord.messages()] == ["one", "two", "three", "four"]
+    assert [m.text for m in coord.messages(limit=2)] == ["three", "four"]  # the last ones
+    # an agent's: what it sent or received, broadcasts included
+    assert [m.text for m in coord.messages(agent="a")] == ["one", "three", "four"]
+    assert [m.text for m in coord.messages(agent="b#1")] == ["one", "two", "three"]
+    assert coord.messages(agent="nobody") == [m for m in coord.messages() if m.to == "*"]
+    assert coord.messages()[0] == first
+    assert [m.text for m in coord.inbox(b)] == ["one", "three"]  # nothing acknowledged
+    assert open_coord(scope="elsewhere").messages() == []
+    with pytest.raises(CoordInputError):
+        coord.messages(limit=0)

@@ -54,10 +54,16 @@ def _register() -> None:
     from codeswarm.cli.demo import demo
 
     app.command("demo")(demo)
+    from codeswarm.cli.serve import serve
+
+    app.command("serve")(serve)
     _fast("send", "Send a message to one agent, some, or all (see 'codeswarm send --help').")
     app.command("install")(install)
     app.add_typer(toolchain.app, name="toolchain")
     app.add_typer(sessions.app, name="sessions")
+    from codeswarm.cli import merge
+
+    app.add_typer(merge.app, name="merge")
     app.add_typer(mockmodel.app, name="mock-model")
     _fast(
         "mcp",

@@ -1,5 +1,6 @@
-"""``codeswarm install codex|claude``: hooks, MCP server and the swarm picture command (Codex:
-the ``$swarm`` skill; Claude Code: ``/swarm``) into a person's own client."""
+"""``codeswarm install codex|claude|openclaw``: hooks, MCP server and the swarm picture command
+(Codex: the ``$swarm`` skill; Claude Code: ``/swarm``) into a person's own client; for OpenClaw,
+the ``codeswarm`` skill that lets the assistant run swarms (docs/openclaw.md)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import typer
 
 
 def install(
-    client: str = typer.Argument(..., help="codex or claude"),
+    client: str = typer.Argument(..., help="codex, claude or openclaw"),
     scope: str = typer.Option(
         "user", "--scope", help="user (your own config) or project (this repo)"
     ),
@@ -20,17 +21,25 @@ def install(
         None, "--repo", help="The project for --scope project (default: here)."
     ),
 ) -> None:
-    """Add codeswarm's lease hooks, its MCP server and $swarm (Codex) or /swarm (Claude Code).
+    """Add codeswarm's lease hooks, its MCP server and $swarm (Codex) or /swarm (Claude Code);
+    or the codeswarm skill to OpenClaw.
 
     Idempotent; keeps your own hooks and servers; --uninstall restores each file byte for byte."""
     from codeswarm.core.errors import UsageError
     from codeswarm.core.paths import project_root
     from codeswarm.hooks.install import plan
 
-    if client not in ("codex", "claude"):
-        raise UsageError(f"install what? 'codex' or 'claude', not {client!r}")
+    if client not in ("codex", "claude", "openclaw"):
+        raise UsageError(
+            f"install what? 'codex' or 'claude' (hooks), or 'openclaw' (its skill), not {client!r}"
+        )
     if scope not in ("user", "project"):
         raise UsageError(f"--scope must be user or project, not {scope!r}")
+    if client == "openclaw":
+        if scope != "user" or repo is not None:
+            raise UsageError("OpenClaw skills are installed per user: drop --scope and --repo")
+        _openclaw(dry_run=dry_run, uninstall=uninstall)
+        return
     root = (repo or project_root()).resolve()
     chosen = plan(client, scope, repo=root, uninstall=uninstall)  # type: ignore[arg-type]
     changes = chosen.apply(dry_run=dry_run, uninstall=uninstall)
@@ -47,6 +56,32 @@ def install(
             "codeswarm's hooks are trusted (the TUI and `codex exec` run them); type $swarm in "
             "Codex for the swarm's picture."
         )
+
+
+def _openclaw(*, dry_run: bool, uninstall: bool) -> None:
+    """The codeswarm skill into (or out of) OpenClaw's ``<state>/skills/codeswarm``."""
+    import shutil
+
+    from codeswarm.openclaw import install as skill
+
+    target = skill.skill_dir()
+    if uninstall:
+        changes = skill.uninstall(dry_run=dry_run, target=target)
+    else:
+        changes = skill.install(dry_run=dry_run, target=target)
+    for ch in changes:
+        print(("(dry run) " if dry_run else "") + ch.line())
+    changed = [c for c in changes if c.action not in ("unchanged", "keep")]
+    verb = "would" if dry_run else "did"
+    what = "uninstall" if uninstall else "install"
+    print(f"{verb} {what} codeswarm for openclaw ({target}): {len(changed)} file(s) changed")
+    if not uninstall and not dry_run:
+        print("OpenClaw offers it as the `codeswarm` skill: `openclaw skills info codeswarm`")
+        if shutil.which("codeswarm") is None:
+            print(
+                "note: `codeswarm` is not on PATH: OpenClaw counts the skill as not eligible "
+                "until it is (docs/openclaw.md)"
+            )
 
 
 def _note_project_trust(root: Path) -> None:

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from codeswarm.mockmodel import Script
 
 app = typer.Typer(
-    help="The scripted model: a Responses- and Messages-API server for offline runs and tests.",
+    help="The scripted model: a Responses-, Messages- and Chat-Completions-API server for "
+    "offline runs and tests.",
     no_args_is_help=True,
 )
 

@@ -276,6 +276,7 @@ def clean(
         swarm_runs,
         swarm_threads,
     )
+    from codeswarm.core.errors import PurgeRefusedError
     from codeswarm.core.swarm import RunDir
 
     age = None if older_than is None else parse_age(older_than)
@@ -308,7 +309,11 @@ def clean(
         if dry_run:
             rows.append({**row, "action": "would remove"})
             continue
-        remove_run(run, spec)
+        try:
+            remove_run(run, spec)
+        except PurgeRefusedError as exc:  # worktrees with unmerged work (docs/isolation.md)
+            rows.append({**row, "action": "kept", "why": str(exc)})
+            continue
         rows.append({**row, "action": "removed"})
     if json_out:
         _print_json(rows)

@@ -133,6 +133,21 @@ class MessageOps(CoordBase):
             )
         return rows.message(found[0]) if found else None
 
+    def messages(self, *, agent: str | None = None, limit: int = 100) -> list[Message]:
+        """The last ``limit`` messages of this scope, oldest first (read-only: nothing is
+        acknowledged); with ``agent``, those the agent of that name sent or received (its
+        broadcasts included)."""
+        limit = INBOX_LIMIT.check_int("limit", limit)
+        sql = f"SELECT {rows.MESSAGE_COLS} FROM messages m WHERE m.scope = ?"
+        params: list[object] = [self.scope]
+        if agent is not None:
+            name = agent_name(agent)
+            sql += " AND (substr(m.sender, 1, ?) = ? OR m.recipient = ? OR m.recipient = ?)"
+            params += [len(name) + 1, name + "#", name, BROADCAST]
+        with self.store.read() as tx:
+            found = tx.query(sql + " ORDER BY m.id DESC LIMIT ?", [*params, limit])
+        return [rows.message(r) for r in reversed(found)]
+
     def _reply(self, name: str, message_id: int) -> Message | None:
         with self.store.read() as tx:
             found = tx.query(

@@ -27,8 +27,17 @@
     │   ├── MailboxPermissionError  a mailbox others can write (also a UsageError)
     │   └── ...                 busy writer, oversized or invalid record, bad spill file, broken
     │                           stream, closed
-    └── SlurmError              a Slurm command failed or is missing (Slurm's own words)
-        └── SlurmRejectedError  sbatch refused the job: fix the flags (also a UsageError)
+    ├── SlurmError              a Slurm command failed or is missing (Slurm's own words)
+    │   └── SlurmRejectedError  sbatch refused the job: fix the flags (also a UsageError)
+    ├── GitError                a git command failed (git's words), timed out, or git is missing
+    ├── PurgeRefusedError       worktrees that may not be removed (also a UsageError): what would
+    │                           be lost, or who uses them
+    ├── ApiError                an HTTP API error: status, a stable code, a one-line message
+    │   ├── BadEventIdError     an event id that is not one of the stream's (HTTP 400)
+    │   └── BadTypesError       a ``types=`` filter naming no event type, or an unknown one
+    ├── FeedError               the API's follower could not read a swarm's outboxes
+    └── StopRequested           internal: work asked to stop midway (a re-read whose stream went,
+                                a merge round the queue was told to stop); never shown to a person
 
 Foreign exceptions (OSError from a pipe, JSON decode errors, ...) are translated where they occur,
 with ``raise ... from exc``; callers only ever catch these.
@@ -339,6 +348,58 @@ class SlurmError(CodeswarmError):
 
 class SlurmRejectedError(SlurmError, UsageError):
     """``sbatch`` refused the job (bad partition, account, time, option): fix the flags."""
+
+
+# --- worktrees and the merge queue (codeswarm.control.worktrees, codeswarm.control.merge) ---------
+
+
+class GitError(CodeswarmError):
+    """A git command failed (git's own words), timed out, or git is missing."""
+
+
+class PurgeRefusedError(UsageError):
+    """Worktrees that may not be removed: the message is one line, ``lines`` name each worktree
+    and why (what would be lost, or who uses it)."""
+
+    def __init__(self, message: str, lines: list[str]) -> None:
+        super().__init__(message)
+        self.lines = lines
+
+
+# --- the HTTP API (codeswarm.api) -----------------------------------------------------------------
+
+
+class ApiError(CodeswarmError):
+    """An HTTP error with a stable machine ``code`` and a one-line ``message``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class BadEventIdError(ApiError):
+    """An event id (``Last-Event-ID`` or ``?after=``) that is not one of this stream's ids."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(400, "bad_event_id", message)
+
+
+class BadTypesError(ApiError):
+    """A ``?types=`` filter naming no type, or one that does not exist."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(400, "bad_request", message)
+
+
+class FeedError(CodeswarmError):
+    """The API's follower could not read a swarm's outboxes (the reason is the message)."""
+
+
+class StopRequested(CodeswarmError):
+    """Internal: a piece of work was asked to stop midway (a re-read whose stream went away, a
+    merge round the queue was told to stop). Caught where it is raised; never shown."""
 
 
 # --- exit codes: the one policy of every entry point ----------------------------------------------

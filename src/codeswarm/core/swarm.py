@@ -10,6 +10,8 @@
         supervisor.pid, supervisor.log
         consumers/<name>.cursor    where a named event consumer (attach --cursor) got to
         watch.jsonl                what the watchers saw and did (docs/watch.md)
+        merge/                     the merge queue (docs/isolation.md): journal.jsonl,
+                                   runner.pid, runner.log, scratch worktrees
 """
 
 from __future__ import annotations
@@ -156,6 +158,10 @@ class SwarmSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     check: str | None = None
     """worktree: the shell command the merge queue runs (in the merged tree) before it advances
     ``into``; None: no check."""
+    worktree_leases: bool = True
+    """worktree: leases hold across the agents' worktrees (paths are repo-relative: ``src/a.py``
+    leased in one worktree denies ``src/a.py`` in another); False: not enforced (each agent
+    alone in its tree, conflicts left to the merge queue)."""
 
 
 def swarm_scope(spec: SwarmSpec) -> str:

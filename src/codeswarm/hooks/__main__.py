@@ -84,10 +84,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         from codeswarm.coordination import Coord
-        from codeswarm.hooks.handlers import Hooks, scope_root
+        from codeswarm.hooks.handlers import Hooks, lease_root, scope_root
 
-        root = scope_root(ctx)
-        hooks = Hooks(ctx, lambda: Coord.open(root=root), root)
+        root = lease_root(ctx)  # a worktree's own root; the key stays the project's scope
+        scope = scope_root(ctx) if ctx.worktree else None
+        hooks = Hooks(ctx, lambda: Coord.open(root=root, scope=scope), root)
         try:
             out = getattr(hooks, EVENTS[event])()
         finally:

@@ -8,6 +8,8 @@
 | ``CODESWARM_LEASES_AUTO`` | ``1`` (default): a first edit of a free file leases it, ``0``: never |
 | ``CODESWARM_HOOKS_FAIL`` | ``open`` (default): an unreachable coordinator allows the call, with a warning; ``closed``: denies it |
 | ``CODESWARM_DB``, ``CODESWARM_SCOPE`` | which coordination store and which scope root (see codeswarm.coordination) |
+| ``CODESWARM_WORKTREE`` | set by a fleet worker in a worktree swarm: the agent's worktree; paths are made relative to it, leases keyed by ``CODESWARM_SCOPE`` (docs/isolation.md) |
+| ``CODESWARM_WORKTREE_LEASES`` | ``0``: peers' leases are not enforced in this worktree (``up --no-worktree-leases``) |
 | ``CODESWARM_RUN_DIR`` | set by a fleet worker: the hooks' scratch directory is ``<run dir>/hooks`` (else a private per-user one, see codeswarm.hooks.scratch) |
 
 A personal session's identity is shared by its hooks and its MCP server (``codeswarm.mcp``
@@ -163,6 +165,8 @@ class HookContext:
             self.name, self.label, self.pid = session.name, session.label, session.pid
         self.auto_lease = leases_auto(env)
         self.scope_deny = env.get("CODESWARM_SCOPE_DENY") == "1"
+        self.worktree = env.get("CODESWARM_WORKTREE") or None
+        self.worktree_leases = env.get("CODESWARM_WORKTREE_LEASES", "1").strip() != "0"
         self.fail_closed = env.get("CODESWARM_HOOKS_FAIL", "open").lower() == "closed"
 
     def role(self, root: str) -> str:

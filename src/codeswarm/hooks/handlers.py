@@ -108,7 +108,11 @@ class Hooks:
     def picture(self, me: str) -> str:
         """A short picture of the swarm for the model: peers, leases, my tasks, my messages."""
         now = time.time()
-        lines = [f"You are agent {me} in a codeswarm (shared repository {self.root})."]
+        where = f"shared repository {self.root}"
+        if self.ctx.worktree:
+            rule = "hold across them" if self.ctx.worktree_leases else "are not enforced here"
+            where = f"your own git worktree {self.root}; peers work in theirs, leases {rule}"
+        lines = [f"You are agent {me} in a codeswarm ({where})."]
         peers = [a for a in self.coord.agents() if a.name != me]
         if peers:
             lines.append(
@@ -166,7 +170,8 @@ class Hooks:
         else:
             return None
         me = self.ctx.name
-        leases = self.coord.lease_paths()  # (path, kind, holder): no records built, per call
+        # (path, kind, holder): no records built, per call; none in a worktree of its own
+        leases = self.coord.lease_paths() if self.ctx.worktree_leases else []
         mine = me + "#"
         peers = [le for le in leases if not le[2].startswith(mine)]
         found = self._conflicts(me, [*edits, *shell], peers)
@@ -179,7 +184,7 @@ class Hooks:
         if edits or shell:
             self.me()  # a heartbeat (a deny's audit row is one too)
         took = False
-        if edits and self.ctx.auto_lease:
+        if edits and self.ctx.auto_lease and self.ctx.worktree_leases:
             found, took = self._auto_lease(me, edits)
             if found:
                 return self._deny(me, tool, found)
@@ -504,3 +509,11 @@ def scope_root(ctx: HookContext) -> str:
     from codeswarm.core.paths import project_root
 
     return str(project_root(Path(ctx.cwd)))
+
+
+def lease_root(ctx: HookContext) -> str:
+    """What paths are relative to: the agent's worktree (``CODESWARM_WORKTREE``; the scope stays
+    the project's, so ``src/a.py`` in two worktrees is one lease), else the scope root."""
+    if ctx.worktree:
+        return os.path.abspath(ctx.worktree)
+    return scope_root(ctx)

@@ -272,8 +272,15 @@ def _tool_error(exc: CodeswarmError) -> ToolError:
     return ToolError(f"{kind}: {exc}")
 
 
-def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) -> CoordServer:
-    """The FastMCP server with every tool registered."""
+def build_server(
+    coord: Coord,
+    identity: Identity,
+    *,
+    heartbeat: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> CoordServer:
+    """The FastMCP server with every tool registered (``submit`` too for an agent in a
+    worktree swarm: ``CODESWARM_ISOLATION=worktree`` and ``CODESWARM_WORKTREE`` in ``env``)."""
     tools = CoordTools(coord, identity)
 
     @contextlib.asynccontextmanager
@@ -555,9 +562,48 @@ def build_server(coord: Coord, identity: Identity, *, heartbeat: bool = True) ->
         )
         return {"key": key, "version": entry.version}
 
+    env = os.environ if env is None else env
+    worktree = env.get("CODESWARM_WORKTREE") or ""
+    if env.get("CODESWARM_ISOLATION") == "worktree" and worktree:
+        _register_submit(mcp, tools, identity, worktree)
     if orchestrating:
         orchestrator.register(mcp, tools, coord, identity)
     return mcp
+
+
+def _register_submit(
+    mcp: CoordServer, tools: CoordTools, identity: Identity, worktree: str
+) -> None:
+    """The merge queue's ``submit`` (docs/isolation.md): the agent's worktree is
+    ``<run>/worktrees/<agent>``, so its run directory is two levels up."""
+
+    @mcp.tool(annotations=WRITES, structured_output=True)
+    async def submit(
+        summary: Annotated[
+            str,
+            arg(
+                "What your change does, one line or a short paragraph (the commit message "
+                "of your uncommitted work).",
+                max_length=4000,
+            ),
+        ],
+    ) -> dict[str, Any]:
+        """Submit your branch to the merge queue when your work is done: your uncommitted work
+        is committed first (the summary as its message), then the queue merges your branch
+        into the target, runs the project's check, and tells you by message if it was
+        rejected (conflicting files, or the check's output): then fix and submit again.
+        Returns {"queued": id, "position": n}."""
+        from pathlib import Path
+
+        from codeswarm.control.merge.submit import submit as do_submit
+        from codeswarm.core.swarm import RunDir
+
+        def run() -> dict[str, Any]:
+            tree = Path(worktree)
+            run_dir = RunDir(tree.parent.parent)
+            return do_submit(run_dir, run_dir.load_spec(), identity.name, summary).as_json()
+
+        return await tools.call(run, as_agent=False)
 
 
 async def _keep_alive(identity: Identity) -> None:
@@ -579,10 +625,12 @@ class StoreLater:
     says why. (A person's Codex mounts this server as ``required``: a server that failed to
     start would stop their whole session.)"""
 
-    def __init__(self, url: str | None, root: str | None) -> None:
+    def __init__(self, url: str | None, root: str | None, scope: str | None = None) -> None:
         from codeswarm.coordination.target import resolve_root
 
         self._url, self._root = url, root
+        # a worktree agent: paths relative to its worktree (root), leases keyed by the project
+        self._scope = os.path.abspath(scope) if scope else None
         try:
             self.root = resolve_root(root)
         except CodeswarmError:  # said at the first use, as the store's own error
@@ -596,7 +644,9 @@ class StoreLater:
                 from codeswarm.coordination.delegation import REPORT_ENV, report_limits
 
                 limits = report_limits(os.environ.get(REPORT_ENV))
-                self._coord = Coord.open(self._url, root=self._root, limits=limits)
+                self._coord = Coord.open(
+                    self._url, root=self._root, scope=self._scope, limits=limits
+                )
             return self._coord
 
     def __getattr__(self, name: str) -> Any:
@@ -614,14 +664,18 @@ def serve(env: Mapping[str, str] | None = None) -> None:
     import sys
 
     env = os.environ if env is None else env
-    store = StoreLater(env.get("CODESWARM_DB") or None, env.get("CODESWARM_SCOPE") or None)
+    worktree = env.get("CODESWARM_WORKTREE") or None  # docs/isolation.md
+    scope = env.get("CODESWARM_SCOPE") or None
+    store = StoreLater(
+        env.get("CODESWARM_DB") or None, worktree or scope, scope if worktree else None
+    )
     try:
         store.get()
     except CodeswarmError as exc:
         print(f"codeswarm mcp: {exc} (serving anyway: each tool call says so)", file=sys.stderr)
     coord = cast(Coord, store)
     try:
-        build_server(coord, Identity(coord, env)).run("stdio")
+        build_server(coord, Identity(coord, env), env=env).run("stdio")
     finally:
         store.close()
 

@@ -1,5 +1,5 @@
-"""The scripted model: a Responses-API and Messages-API server that lets the real Codex CLI and
-the real Claude Code CLI run offline.
+"""The scripted model: a Responses-API, Messages-API and Chat-Completions server that lets the
+real Codex CLI, the real Claude Code CLI and the real OpenClaw run offline.
 
 Scripts say, per agent, what the model answers to each request (text, shell commands, patches and
 edits, MCP tool calls, failures, delays, token usage), the same script for either client. See

@@ -63,3 +63,36 @@ def claude_env(base_url: str) -> dict[str, str]:
         "DISABLE_AUTOUPDATER": "1",
         "DISABLE_ERROR_REPORTING": "1",
     }
+
+
+OPENCLAW_MODEL: Final = "scripted/scripted-model"
+"""The ``agents.defaults.model.primary`` that picks the provider :func:`openclaw_models` adds."""
+
+
+def openclaw_models(base_url: str) -> dict[str, Any]:
+    """OpenClaw's ``models`` config section with one provider, ``scripted``, that speaks Chat
+    Completions (``openai-completions``) to ``base_url``, and no model-catalog fetch. Pick it
+    with ``agents.defaults.model.primary`` = :data:`OPENCLAW_MODEL` (docs/openclaw.md)."""
+    provider, model = OPENCLAW_MODEL.split("/")
+    return {
+        "mode": "replace",
+        "catalogRefresh": {"enabled": False},
+        "providers": {
+            provider: {
+                "baseUrl": base_url,
+                "apiKey": "sk-codeswarm-scripted-model",
+                "api": "openai-completions",
+                "models": [
+                    {
+                        "id": model,
+                        "name": PROVIDER_NAME,
+                        "reasoning": False,
+                        "input": ["text"],
+                        "cost": {"input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0},
+                        "contextWindow": 128000,
+                        "maxTokens": 4096,
+                    }
+                ],
+            }
+        },
+    }

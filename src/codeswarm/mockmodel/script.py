@@ -277,13 +277,14 @@ _CONTEXT_PREFIXES: Final = (
 
 
 def latest_user_text(body: object) -> str:
-    """The text of the latest user message in a Responses or Messages request body (``""`` if
-    none).
+    """The text of the latest user message in a Responses, Messages or Chat Completions request
+    body (``""`` if none).
 
     Skips the user-role context messages Codex adds itself (``<environment_context>``, AGENTS.md
-    instructions, ...), and in a Messages request the user messages that only carry tool results
-    and Claude Code's ``<system-reminder>`` blocks, so ``when`` patterns see what the person or
-    the orchestrator wrote (the same text across the tool-call round trips of one turn).
+    instructions, ...), in a Messages request the user messages that only carry tool results
+    and Claude Code's ``<system-reminder>`` blocks, and in a Chat Completions request OpenClaw's
+    internal-context message (it ends every request), so ``when`` patterns see what the person
+    or the orchestrator wrote (the same text across the tool-call round trips of one turn).
     """
     if isinstance(body, Mapping) and "messages" in body and "input" not in body:
         return _latest_message_text(body.get("messages"))
@@ -311,7 +312,7 @@ def _latest_message_text(messages: object) -> str:
             continue
         content = message.get("content")
         if isinstance(content, str):
-            if content.lstrip().startswith(_CLAUDE_CONTEXT_PREFIX):
+            if content.lstrip().startswith(_CLIENT_CONTEXT_PREFIXES):
                 continue
             return content
         if not isinstance(content, list):
@@ -321,13 +322,14 @@ def _latest_message_text(messages: object) -> str:
             for b in content
             if isinstance(b, Mapping) and b.get("type") == "text" and isinstance(b.get("text"), str)
         ]
-        texts = [t for t in texts if not t.lstrip().startswith(_CLAUDE_CONTEXT_PREFIX)]
+        texts = [t for t in texts if not t.lstrip().startswith(_CLIENT_CONTEXT_PREFIXES)]
         if texts:
             return "\n".join(texts)
     return ""
 
 
-_CLAUDE_CONTEXT_PREFIX: Final = "<system-reminder>"
+# user-role text the client writes itself: Claude Code's reminders, OpenClaw's internal context
+_CLIENT_CONTEXT_PREFIXES: Final = ("<system-reminder>", "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>")
 
 
 def _content_text(content: object) -> str:

@@ -1,8 +1,9 @@
 """The scripted model's HTTP server: Starlette routes under uvicorn, inside the caller's loop.
 
 Each agent reaches the server under its own prefix, ``/agents/<agent>/v1`` (Codex: the Responses
-API) or ``/agents/<agent>`` (Claude Code: the Messages API at ``/v1/messages``), and plays its own
-cursor over the script. Every model request is logged (in memory and optionally as JSONL).
+API; OpenClaw and other OpenAI-compatible clients: Chat Completions at ``/chat/completions``) or
+``/agents/<agent>`` (Claude Code: the Messages API at ``/v1/messages``), and plays its own cursor
+over the script. Every model request is logged (in memory and optionally as JSONL).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from starlette.types import Message, Receive, Scope, Send
 
 from codeswarm.core.errors import ClosedError, UsageError
 from codeswarm.core.resource import AsyncResource
+from codeswarm.mockmodel.chat import build_chat_reply, encode_chunk
 from codeswarm.mockmodel.messages import build_message_reply, error_body
-from codeswarm.mockmodel.overrides import claude_env, codex_overrides
+from codeswarm.mockmodel.overrides import claude_env, codex_overrides, openclaw_models
 from codeswarm.mockmodel.script import Entry, Playback, Script, latest_user_text
 from codeswarm.mockmodel.sse import IdSource, Reply, build_reply, encode_event
 
@@ -207,6 +209,11 @@ class MockModel(AsyncResource):
         """The environment that points Claude Code at this server as ``agent``, offline."""
         return claude_env(self.anthropic_base_url(agent))
 
+    def openclaw_models(self, agent: str | None = None) -> dict[str, Any]:
+        """OpenClaw's ``models`` config section pointing its Chat Completions provider at this
+        server as ``agent`` (:func:`codeswarm.mockmodel.overrides.openclaw_models`)."""
+        return openclaw_models(self.base_url(agent))
+
     # -- the request log -------------------------------------------------------------------
 
     @property
@@ -254,6 +261,7 @@ class MockModel(AsyncResource):
         routes = []
         for prefix in ("/agents/{agent}/v1", "/agents/{agent}", "/v1", ""):
             routes.append(Route(f"{prefix}/responses", self._responses, methods=["POST"]))
+            routes.append(Route(f"{prefix}/chat/completions", self._chat, methods=["POST"]))
         for prefix in ("/agents/{agent}", ""):
             # Claude Code: ANTHROPIC_BASE_URL is the prefix; it posts to .../v1/messages?beta=true
             routes.append(Route(f"{prefix}/v1/messages", self._messages, methods=["POST"]))
@@ -287,9 +295,13 @@ class MockModel(AsyncResource):
     async def _messages(self, request: Request) -> Response | _ReplySender:
         return await self._answer(request, "messages")
 
+    async def _chat(self, request: Request) -> Response | _ReplySender:
+        return await self._answer(request, "chat")
+
     async def _answer(self, request: Request, api: str) -> Response | _ReplySender:
         """Log one model request, pick its entry, and answer it in the ``api``'s wire format
-        (``responses``: OpenAI Responses SSE; ``messages``: Anthropic Messages SSE or JSON)."""
+        (``responses``: OpenAI Responses SSE; ``messages``: Anthropic Messages SSE or JSON;
+        ``chat``: OpenAI Chat Completions SSE or JSON)."""
         agent = str(request.path_params.get("agent", DEFAULT_AGENT))
         try:
             raw = await request.body()
@@ -323,8 +335,19 @@ class MockModel(AsyncResource):
         record["entry_index"] = index
         record["entry"] = entry.to_dict()
         await self._record(record)
-        if api == "messages":
-            model = body.get("model")
+        model = body.get("model")
+        if api == "chat":
+            options = body.get("stream_options")
+            reply = build_chat_reply(
+                entry,
+                self._ids,
+                request_bytes=len(raw),
+                model=model if isinstance(model, str) else None,
+                stream=body.get("stream") is True,
+                include_usage=isinstance(options, dict) and options.get("include_usage") is True,
+                created=int(time.time()),
+            )
+        elif api == "messages":
             reply = build_message_reply(
                 entry,
                 self._ids,
@@ -364,7 +387,7 @@ class _ReplySender:
                 closing = _error(503, "the scripted model is shutting down", self.api)
                 await closing(scope, _no_receive, send)
             return
-        if reply.message is not None:  # a non-streaming Messages request: one JSON object
+        if reply.message is not None:  # a non-streaming Messages or Chat request: one object
             await JSONResponse(reply.message)(scope, _no_receive, send)
             return
         if reply.status != 200:
@@ -377,6 +400,7 @@ class _ReplySender:
             return
         await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
         events = reply.events if reply.cut_at is None else reply.events[: reply.cut_at]
+        encode = encode_chunk if self.api == "chat" else encode_event
         deltas_sent = 0
         for event in events:
             is_delta = str(event["type"]).endswith((".delta", "content_block_delta"))
@@ -385,9 +409,7 @@ class _ReplySender:
                 break
             if gone.is_set():
                 return
-            await send(
-                {"type": "http.response.body", "body": encode_event(event), "more_body": True}
-            )
+            await send({"type": "http.response.body", "body": encode(event), "more_body": True})
             deltas_sent += is_delta
         # a cut (or closing) stream ends here without response.completed
         await send({"type": "http.response.body", "body": b"", "more_body": False})

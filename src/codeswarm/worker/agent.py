@@ -69,7 +69,14 @@ from codeswarm.core.errors import (
     StorePathError,
     StoreUnavailableError,
 )
-from codeswarm.core.swarm import RunDir, SwarmSpec, agent_rank, mock_base_url, swarm_scope
+from codeswarm.core.swarm import (
+    RunDir,
+    SwarmSpec,
+    agent_cwd,
+    agent_rank,
+    mock_base_url,
+    swarm_scope,
+)
 from codeswarm.mailbox import Layout, MailRecord, Writer, check_private, records_backward
 from codeswarm.worker import recovery
 from codeswarm.worker.approvals import ForwardedApprovals
@@ -133,6 +140,9 @@ class Worker(Spending):
         self.run_dir = run
         self.agent = agent
         self.spec: SwarmSpec = run.load_spec()
+        self.cwd = agent_cwd(self.spec, run, agent)
+        """Where the agent works: the project, or its own worktree (docs/isolation.md)."""
+        self.worktree = self.cwd if self.spec.isolation == "worktree" else None
         self.layout = Layout(run.root)
         self.inputs: asyncio.Queue[_Event] = asyncio.Queue()
         self.codex: AppServer | None = None
@@ -257,7 +267,7 @@ class Worker(Spending):
             return AcceptAll()
         if mode == "decline":
             return DeclineAll()
-        return AcceptWithinWorkspace(Path(self.spec.cwd))
+        return AcceptWithinWorkspace(Path(self.cwd))
 
     def _codex_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {}
@@ -269,7 +279,7 @@ class Worker(Spending):
             # the server's own provider, not only the thread's: account/read answers for it
             config["model_provider"] = self.spec.model_provider
         if self.spec.coord:
-            config.update(mcp_overrides(agent_env(self.spec, self.agent, self.role)))
+            config.update(mcp_overrides(agent_env(self.spec, self.agent, self.role, self.worktree)))
         # nothing of codeswarm's in the agent's shell
         config.update(
             shell_overrides(self.run_dir.codex_home(self.agent), self.spec.config_overrides)
@@ -283,7 +293,7 @@ class Worker(Spending):
             "CODESWARM_RUN_DIR": str(self.run_dir.root),
         }
         if self.spec.coord:
-            env.update(agent_env(self.spec, self.agent, self.role))
+            env.update(agent_env(self.spec, self.agent, self.role, self.worktree))
         return env
 
     def _binary(self) -> CodexBinary:
@@ -304,7 +314,7 @@ class Worker(Spending):
                 self.codex = await AppServer.spawn(
                     self._binary(),
                     codex_home=home,
-                    cwd=Path(self.spec.cwd),
+                    cwd=Path(self.cwd),
                     config=self._codex_config(),
                     args=[
                         a
@@ -321,7 +331,7 @@ class Worker(Spending):
                 self._spawn(self._relay(self.codex, self._generation), "relay")
                 if self.spec.coord:
                     # a hook that is not trusted silently never runs
-                    await self.codex.trust_hooks([self.spec.cwd])
+                    await self.codex.trust_hooks([self.cwd])
                 await self._open_thread()
                 problem = await login_problem(self.codex, self.spec.user_codex_home or home)
                 self._login_missing = problem
@@ -355,7 +365,7 @@ class Worker(Spending):
     async def _open_thread(self) -> None:
         assert self.codex is not None
         params: dict[str, Any] = {
-            "cwd": self.spec.cwd,
+            "cwd": self.cwd,
             "model": None if self.spec.model_provider == "mock" else self.spec.model,
             "approval_policy": self.spec.approval_policy,
             "sandbox": self.spec.sandbox,

@@ -27,8 +27,12 @@ SHELL_EXCLUDES = ("CODESWARM_*",)
 its credentials). Hooks and the MCP server still get them (docs/security/state.md)."""
 
 
-def agent_env(spec: SwarmSpec, agent: str, role: str) -> dict[str, str]:
-    """What identifies the agent to its hooks and tools."""
+def agent_env(
+    spec: SwarmSpec, agent: str, role: str, worktree: str | None = None
+) -> dict[str, str]:
+    """What identifies the agent to its hooks and tools. ``worktree``: the agent's git worktree
+    (``isolation = "worktree"``): paths are made relative to it, leases stay keyed by the
+    project's scope (docs/isolation.md)."""
     env = {
         "CODESWARM_AGENT_ID": agent,
         "CODESWARM_SWARM": spec.name,
@@ -40,6 +44,11 @@ def agent_env(spec: SwarmSpec, agent: str, role: str) -> dict[str, str]:
     }
     if spec.coord_db:
         env["CODESWARM_DB"] = spec.coord_db
+    if worktree is not None:
+        env["CODESWARM_WORKTREE"] = worktree
+        env["CODESWARM_ISOLATION"] = spec.isolation  # the MCP server offers `submit`
+        if not spec.worktree_leases:  # each agent alone in its tree: peers' leases not enforced
+            env["CODESWARM_WORKTREE_LEASES"] = "0"
     if spec.watch is not None and spec.watch.scope and spec.watch.scope_deny:
         env["CODESWARM_SCOPE_DENY"] = "1"  # the PreToolUse hook denies writes outside the task
     return env

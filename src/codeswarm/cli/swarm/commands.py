@@ -12,14 +12,19 @@ import typer
 from codeswarm.cli.args import PROJECT_HELP, WEEK, find_run, project_dir, seconds
 from codeswarm.cli.swarm.options import (
     AgentBudget,
+    Base,
     Budget,
     BudgetWarn,
+    Check,
+    Into,
+    Isolation,
     ReportChars,
     WatchAction,
     WatchLoop,
     WatchNudge,
     WatchScope,
     WatchStall,
+    WorktreeLeases,
 )
 from codeswarm.core.errors import UsageError
 
@@ -136,6 +141,11 @@ def up(
     watch_scope: WatchScope = False,
     watch_action: WatchAction = None,
     watch_nudge: WatchNudge = None,
+    isolation: Isolation = "shared",
+    base: Base = None,
+    into: Into = None,
+    check: Check = None,
+    worktree_leases: WorktreeLeases = True,
 ) -> None:
     """Start a swarm of N agents (local processes, or a Slurm job) and wait until every one is
     ready."""
@@ -162,7 +172,8 @@ def up(
         coord=coord, roles=roles, leases_auto=leases_auto, backend=backend, slurm=slurm,
         resume_interrupted=resume_interrupted, replace=replace, retry_deadline=retry_deadline,
         budget=budget, agent_budget=agent_budget, budget_warn=budget_warn,
-        watch=watch, report_chars=report_chars,
+        watch=watch, report_chars=report_chars, isolation=isolation, base=base, into=into,
+        check=check, worktree_leases=worktree_leases,
     )  # fmt: skip
 
 
@@ -283,7 +294,16 @@ def down(
         10.0, "--grace", help="Seconds workers get before they are killed (0 to 3600)."
     ),
     purge: bool = typer.Option(
-        False, "--purge", help="Also delete the run directory (threads, mailbox, logs)."
+        False,
+        "--purge",
+        help="Also delete the run directory (threads, mailbox, logs) and the agents' worktrees "
+        "and branches (refused for one with unmerged or uncommitted work, unless --force).",
+    ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="With --purge: remove worktrees even with unmerged or uncommitted work (never one "
+        "in use).",
     ),
     project: Path | None = typer.Option(None, "--project", help=PROJECT_HELP),
 ) -> None:
@@ -294,13 +314,26 @@ def down(
     from codeswarm.control.launch import backend_for
 
     seconds("--grace", grace, 0.0, 3600.0)
+    if force and not purge:
+        raise UsageError("--force only applies with --purge")
     run, spec = _run(swarm, project)
     killed = backend_for(spec.backend).stop(run, spec, grace=grace)
     extra = f" (had to kill: {killed})" if killed else ""
     if purge:
         import shutil
 
-        shutil.rmtree(run.root)
+        from codeswarm.control.worktrees.purge import purge_run
+        from codeswarm.core.errors import PurgeRefusedError, say
+
+        try:
+            lost = purge_run(spec, run, force=force, remove=shutil.rmtree)
+        except PurgeRefusedError as exc:
+            say(f"error: swarm {spec.name} is down{extra}; not purged: {exc}")
+            for line in exc.lines:
+                say(f"  {line}")
+            raise typer.Exit(2) from exc
+        for line in lost:
+            say(f"warning: removed with its work: {line}")
         extra += "; run directory deleted"
     print(f"swarm {spec.name} is down{extra}")
 
@@ -312,8 +345,7 @@ def ls(
     """List the swarms of this project."""
     import orjson
 
-    from codeswarm.control.launch import backend_for
-    from codeswarm.core.errors import CodeswarmError
+    from codeswarm.control.status import swarm_row
     from codeswarm.core.swarm import RunDir, runs_root
 
     rows = []
@@ -324,22 +356,7 @@ def ls(
             spec = run.load_spec()
         except UsageError:
             continue
-        backend = backend_for(spec.backend)
-        try:
-            running = backend.running(run) is not None
-        except CodeswarmError:  # e.g. Slurm cannot be asked from here
-            running = False
-        rows.append(
-            {
-                "swarm": spec.name,
-                "agents": spec.size,
-                "running": running,
-                "backend": spec.backend,
-                "live_workers": backend.live_workers(run, spec),
-                "cwd": spec.cwd,
-                "model_provider": spec.model_provider,
-            }
-        )
+        rows.append(swarm_row(run, spec))
     if json_out:
         sys.stdout.write(orjson.dumps(rows).decode() + "\n")
         return
@@ -352,5 +369,7 @@ def ls(
 
 
 def register(app: typer.Typer) -> None:
-    for fn in (up, attach, status, logs, interrupt, approve, down, ls):
+    from codeswarm.cli.swarm.worktrees import worktrees
+
+    for fn in (up, attach, status, logs, interrupt, approve, down, ls, worktrees):
         app.command(fn.__name__)(fn)

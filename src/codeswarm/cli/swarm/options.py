@@ -78,3 +78,11 @@ Check = Annotated[
         "--check", help="worktree: the command the merge queue runs before merging (e.g. tests)."
     ),
 ]
+WorktreeLeases = Annotated[
+    bool,
+    typer.Option(
+        "--worktree-leases/--no-worktree-leases",
+        help="worktree: leases hold across the agents' worktrees (repo-relative paths; default), "
+        "or not (each agent alone in its tree, conflicts left to the merge queue).",
+    ),
+]

@@ -91,29 +91,45 @@ class FleetRenderer:
 
 
 def usage_table(fleet_json: dict[str, Any], width: int = 100) -> Any:
-    """A Rich table of every agent's state, turns and tokens, with the totals; the last message
-    gets what is left of ``width``."""
+    """A Rich table of every agent's state, turns and tokens, with the totals (and, under an
+    agent budget, each agent's spending against it, a reached budget marked); the last message
+    gets what is left of ``width``. The swarm's budget is in the table's caption."""
     from rich.table import Table
+
+    budgets = fleet_json.get("budgets") or {}
+    limit = budgets.get("agent")
+
+    def spend(a: dict[str, Any]) -> str:
+        tok = a["tokens"]
+        reached = {b.get("state") for b in (a.get("budget") or {}).values()}
+        mark = " exceeded" if "exceeded" in reached else " warning" if reached else ""
+        return f"{tok['input'] + tok['output']:,}/{limit:,}{mark}"
 
     def cells(a: dict[str, Any]) -> list[str]:
         tok = a["tokens"]
-        return [a["id"], a.get("role") or "", a["state"], str(a["turns"]), f"{tok['input']:,}",
-                f"{tok['output']:,}", f"{tok['total']:,}"]  # fmt: skip
+        row = [a["id"], a.get("role") or "", a["state"], str(a["turns"]), f"{tok['input']:,}",
+               f"{tok['output']:,}", f"{tok['total']:,}"]  # fmt: skip
+        return [*row, spend(a)] if limit else row
 
     tot = fleet_json["tokens"]
     totals = ["total", "", "", "", f"{tot['input']:,}", f"{tot['output']:,}", f"{tot['total']:,}"]
-    fixed = [len(h) for h in ("agent", "role", "state", "turns", "input", "output", "total")]
+    columns = [("agent", "left"), ("role", "left"), ("state", "left"), ("turns", "right"),
+               ("input", "right"), ("output", "right"), ("total", "right")]  # fmt: skip
+    if limit:
+        totals.append("")
+        columns.append(("budget", "right"))
+    fixed = [len(h) for h, _ in columns]
     for row in [*(cells(a) for a in fleet_json["agents"]), totals]:
         fixed = [max(w, len(c)) for w, c in zip(fixed, row, strict=True)]
     left = max(12, width - sum(fixed) - 3 * len(fixed) - 4)
 
-    t = Table(title=f"swarm {fleet_json['swarm']}", title_justify="left")
-    for (col, justify), w in zip(
-        (("agent", "left"), ("role", "left"), ("state", "left"), ("turns", "right"),
-         ("input", "right"), ("output", "right"), ("total", "right")),
-        fixed,
-        strict=True,
-    ):  # fmt: skip
+    caption = None
+    if budgets.get("swarm"):
+        share = budgets["spent"] / budgets["swarm"]
+        caption = f"swarm budget: {budgets['spent']:,} of {budgets['swarm']:,} tokens ({share:.0%})"
+    t = Table(title=f"swarm {fleet_json['swarm']}", title_justify="left", caption=caption,
+              caption_justify="left")  # fmt: skip
+    for (col, justify), w in zip(columns, fixed, strict=True):
         t.add_column(col, justify=justify, no_wrap=True, min_width=w)  # type: ignore[arg-type]
     t.add_column("last message", no_wrap=True, overflow="ellipsis", max_width=left)
     for a in fleet_json["agents"]:

@@ -112,6 +112,7 @@ def run_up(
     base: str | None = None,
     into: str | None = None,
     check: str | None = None,
+    worktree_leases: bool = True,
 ) -> None:
     from codeswarm.cli.toolchain_install import locate_or_install
     from codeswarm.control.launch import backend_for
@@ -125,6 +126,8 @@ def run_up(
     check_budgets(budget=budget, agent_budget=agent_budget, warn=budget_warn)
     check_report_chars(report_chars)
     check_isolation(isolation, base=base, into=into, check=check)
+    if not worktree_leases and isolation != "worktree":
+        raise UsageError("--no-worktree-leases only applies with --isolation worktree")
     if approval_policy is not None and approval_policy not in APPROVAL_POLICIES:
         raise UsageError(f"--approval-policy must be one of {', '.join(APPROVAL_POLICIES)}")
     if sandbox is not None and sandbox not in SANDBOXES:
@@ -196,6 +199,7 @@ def run_up(
         base=base,
         into=into,
         check=check,
+        worktree_leases=worktree_leases,
     )
     changed = _changed(previous, spec) if previous is not None else []
     if changed and not replace:
@@ -205,19 +209,35 @@ def run_up(
             "another --name, or pass --replace to start it anew with these"
         )
     from codeswarm.cli.swarm.preflight import check_model_access
+    from codeswarm.control.worktrees.create import create, resolve
 
+    if spec.isolation == "worktree":  # a bad repository or ref: refused before anything is made
+        spec = resolve(spec, run, None if changed else previous)
     check_model_access(spec)  # no login, or settings Codex refuses: said now, not by hanging
     if changed:  # --replace: the old run goes (as with `down --purge`), its threads with it
         import shutil
 
+        from codeswarm.control.worktrees.purge import purge
+        from codeswarm.core.errors import PurgeRefusedError
+
+        assert previous is not None
+        try:  # its worktrees go only if no work is lost with them
+            purge(previous, run, force=False)
+        except PurgeRefusedError as exc:
+            raise UsageError(
+                f"--replace: {exc.lines[0] if exc.lines else exc} (see 'codeswarm worktrees "
+                f"{name}'; 'codeswarm down {name} --purge --force' throws such work away)"
+            ) from exc
         shutil.rmtree(run.root)
         say(f"replaced swarm {name!r} ({'; '.join(changed)}): its old threads are gone")
         previous = None
+    fresh = previous is None and not run.root.exists()
     spec, warnings = launcher.prepare(spec, previous)
+    if spec.isolation == "worktree":  # every worktree exists before any worker starts
+        warnings = [*warnings, *create(spec, run)]
     for warning in [*_exposures(spec, run), *warnings]:
         say(f"warning: {warning}")
-    _launch(launcher, run, spec, fresh=previous is None and not run.root.exists(),
-            timeout=timeout, json_out=json_out)  # fmt: skip
+    _launch(launcher, run, spec, fresh=fresh, timeout=timeout, json_out=json_out)
 
 
 def check_isolation(
@@ -260,6 +280,8 @@ def _changed(previous: SwarmSpec, spec: SwarmSpec) -> list[str]:
         )
     if previous.model != spec.model:
         out.append(f"model {previous.model} -> {spec.model}")
+    if previous.isolation != spec.isolation:  # the agents would change directory
+        out.append(f"isolation {previous.isolation} -> {spec.isolation}")
     return out
 
 

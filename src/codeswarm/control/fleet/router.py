@@ -244,6 +244,11 @@ class Router:
             durable=False,  # atomic against a crash of this process, which is what matters here
         )
 
+    def modes(self) -> dict[str, str]:
+        """How each followed outbox directory is watched (``inotify``, ``poll``, ``pending``):
+        empty before :meth:`follow` starts, and when reading through a transport."""
+        return self._group.modes() if self._group is not None else {}
+
     def close(self) -> None:
         if self._group is not None:
             self._group.close()

@@ -343,6 +343,7 @@ log() { printf '%s codeswarm job %s: %s\n' "$(date '+%F %T')" "${SLURM_JOB_ID:-?
 
 step=
 model=
+merge=
 timer=
 stopping=
 on_stop() {
@@ -371,6 +372,19 @@ model=$!
 "$PYTHON" -P -m codeswarm.control.launch.slurm_task --run-dir "$RUN_DIR" \\
     --model-host "$MODEL_HOST" || log "could not record the model's host in the spec"
 """
+    merge = ""
+    if spec.isolation == "worktree":
+        merge = r"""
+# the merge queue process (docs/isolation.md), in the batch step; started again if it dies
+# (0: stopped on request, 2: another one has this swarm)
+mkdir -p -m 700 "$RUN_DIR/merge"
+( while :; do
+    "$PYTHON" -P -m codeswarm.control.merge.runner --run-dir "$RUN_DIR"
+    case $? in 0|2) break ;; esac
+    sleep 1
+  done ) >>"$RUN_DIR/merge/runner.log" 2>&1 &
+merge=$!
+"""
     tail = r"""
 [ -n "$stopping" ] && { log "stopped before the workers started"; exit 0; }
 srun --kill-on-bad-exit=0 "$PYTHON" -P -m codeswarm.control.launch.slurm_task --run-dir "$RUN_DIR" &
@@ -390,6 +404,10 @@ if [ -n "$model" ]; then
     kill -TERM "$model" 2>/dev/null
     wait "$model" 2>/dev/null
 fi
+if [ -n "$merge" ]; then
+    pkill -TERM -P "$merge" 2>/dev/null
+    wait "$merge" 2>/dev/null
+fi
 if [ -n "$stopping" ]; then
     log "stopped (job step exit code $rc)"
 else
@@ -397,4 +415,4 @@ else
 fi
 exit "$rc"
 """
-    return "\n".join(head) + "\n" + body + model + tail
+    return "\n".join(head) + "\n" + body + model + merge + tail

@@ -64,6 +64,7 @@ class Supervisor:
         keepers = [asyncio.create_task(k.run()) for k in self.keepers.values()]
         watch_stop = asyncio.Event()
         watch = self._start_watch(watch_stop)
+        merge = self._start_merge(watch_stop)
         every_agent_done = asyncio.ensure_future(asyncio.gather(*keepers))
         asked = asyncio.ensure_future(self.stopping.wait())
         try:
@@ -82,6 +83,8 @@ class Supervisor:
             watch_stop.set()
             if watch is not None:
                 await asyncio.gather(watch, return_exceptions=True)
+            if merge is not None:
+                await asyncio.gather(merge, return_exceptions=True)
             if model is not None:
                 model.cancel()
                 await asyncio.gather(model, return_exceptions=True)
@@ -96,6 +99,14 @@ class Supervisor:
         from codeswarm.control.watch.runner import keep_watching
 
         return asyncio.create_task(keep_watching(self.run, self.spec, stop), name="watch")
+
+    def _start_merge(self, stop: asyncio.Event) -> asyncio.Task[None] | None:
+        """The merge queue process (docs/isolation.md), when the agents work in worktrees."""
+        if self.spec.isolation != "worktree":
+            return None
+        from codeswarm.control.launch.merge_keeper import keep_merging
+
+        return asyncio.create_task(keep_merging(self.run, stop), name="merge")
 
     async def _stop_workers(self) -> None:
         await asyncio.gather(*(k.stop(DOWN_GRACE) for k in self.keepers.values()))

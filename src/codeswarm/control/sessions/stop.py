@@ -105,9 +105,10 @@ def disk_bytes(root: Path) -> int:
 
 
 def remove_run(run: RunDir, spec: SwarmSpec) -> None:
-    """Delete an ended swarm's run directory (its threads, mailbox, logs). Holds the swarm's
-    supervisor lock meanwhile, so no supervisor starts in it; :class:`UsageError` (nothing
-    removed) when anything of the swarm runs."""
+    """Delete an ended swarm's run directory (its threads, mailbox, logs) and worktrees. Holds
+    the swarm's supervisor lock meanwhile, so no supervisor starts in it; :class:`UsageError`
+    (nothing removed) when anything of the swarm runs, or a worktree holds unmerged work
+    (``PurgeRefusedError``, docs/isolation.md)."""
     from codeswarm.control.proc import PidLock
 
     live = liveness(run, spec)
@@ -120,6 +121,11 @@ def remove_run(run: RunDir, spec: SwarmSpec) -> None:
         again = liveness(run, spec)
         if again.workers:
             raise UsageError(f"swarm {spec.name} is live ({again.why}): not removed")
+        from codeswarm.control.worktrees.purge import purge
+
+        purge(
+            spec, run, force=False
+        )  # its worktrees: only when no work is lost (PurgeRefusedError)
         # out of every reader's way at once (a name no swarm can have), then deleted
         grave = run.root.with_name(f".removing-{run.name}-{os.getpid()}")
         os.rename(run.root, grave)
