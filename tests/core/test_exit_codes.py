@@ -46,8 +46,15 @@ EXPECTED = {
     "MailboxClosedError": 1,
     "SpillError": 1,
     "SlurmError": 1,
+    "GitError": 1,
+    "ApiError": 1,  # never ends a process: an HTTP response (its own status)
+    "BadEventIdError": 1,
+    "BadTypesError": 1,
+    "FeedError": 1,
+    "StopRequested": 1,  # internal, caught where raised
     # 2: bad input a person can fix
     "HookStateError": 2,
+    "PurgeRefusedError": 2,
     "StorePathError": 2,
     "UsageError": 2,
     "ConfigError": 2,

@@ -113,19 +113,38 @@ def _ensure_npm() -> None:
 _HOLDER = r"""
 set -e
 ip link set lo up
-exec 3<"$KEEP"
+mount --bind /tmp /mnt
 mount -t tmpfs -o mode=1777 tmpfs /tmp
-mkdir -p "$KEEP"
-mount --no-canonicalize --bind /proc/self/fd/3 "$KEEP"
-exec 3<&-
+IFS=:
+for p in $KEEP; do
+  mkdir -p "$p"
+  mount --no-canonicalize --bind "/mnt${p#/tmp}" "$p"
+done
 echo ready
 exec sleep infinity
 """
 
 
+def _kept(keep: Path) -> list[str]:
+    """What must stay visible under the private ``/tmp``: ``keep`` (the test's directory) and,
+    when they live under ``/tmp`` (a CI clone, say), this checkout and the interpreter that runs
+    codeswarm. Outermost paths only."""
+    import codeswarm
+
+    wanted = [keep, Path(codeswarm.__file__).resolve().parents[2], Path(sys.prefix),
+              Path(sys.executable).resolve().parent]  # fmt: skip
+    paths = sorted({str(p.resolve()) for p in wanted if p.resolve().is_relative_to("/tmp")})
+    out: list[str] = []
+    for p in paths:  # sorted: a path comes after any path it is inside
+        if not any(p == o or p.startswith(o + "/") for o in out):
+            out.append(p)
+    return out
+
+
 class Sandbox:
-    """A loopback-only network namespace with a private ``/tmp`` (``keep`` stays visible), held
-    open by one ``sleep`` process; :meth:`close` ends it (and whatever still runs in it)."""
+    """A loopback-only network namespace with a private ``/tmp`` (``keep``, this checkout and the
+    interpreter stay visible: :func:`_kept`), held open by one ``sleep`` process; :meth:`close`
+    ends it (and whatever still runs in it)."""
 
     def __init__(self, keep: Path) -> None:
         for tool in ("unshare", "nsenter", "ip", "mount"):
@@ -135,7 +154,7 @@ class Sandbox:
         self._holder = subprocess.Popen(
             ["unshare", "--net", "--mount", "sh", "-c", _HOLDER],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-            env={**os.environ, "KEEP": str(keep)}, text=True,
+            env={**os.environ, "KEEP": ":".join(_kept(keep))}, text=True,
         )  # fmt: skip
         assert self._holder.stdout is not None
         line = self._holder.stdout.readline().strip()
