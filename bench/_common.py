@@ -121,3 +121,21 @@ def scripted_swarm(
             result["kept"] = str(work)
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+GIT_ENV = {
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+}
+"""git for the benchmarks: nothing from the machine's configuration."""
+
+
+def git(cwd: Path, *args: str) -> str:
+    """``git -C CWD ARGS`` (isolated: :data:`GIT_ENV`), its output stripped; fails loudly."""
+    done = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True,
+                          check=True, env={**os.environ, **GIT_ENV})  # fmt: skip
+    return done.stdout.strip()

@@ -22,25 +22,10 @@ from pathlib import Path
 import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import emit, wait_for
+from _common import GIT_ENV, emit, git, wait_for
 from codeswarm.control.merge import journal
 from codeswarm.control.merge.submit import submit
 from codeswarm.core.swarm import RunDir, SwarmSpec
-
-GIT_ENV = {
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-}
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True,
-                          check=True, env={**os.environ, **GIT_ENV})  # fmt: skip
-    return done.stdout.strip()
 
 
 def setup(work: Path, n: int, check: str) -> tuple[Path, RunDir, SwarmSpec]:

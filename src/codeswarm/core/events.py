@@ -7,6 +7,7 @@ produced once per Codex notification and serialised straight to JSONL, SSE or th
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from typing import Any, Final
 
 EVENTS_VERSION: Final = 1
@@ -72,3 +73,22 @@ EVENT_TYPES: Final = frozenset(
         ERROR,
     }
 )
+
+
+def journal_event(
+    record: dict[str, Any], kinds: Collection[str], seq_key: str, keys: Iterable[str]
+) -> Event | None:
+    """The event a control journal's record stands for (the watch log, the merge queue's
+    journal), None for a record of another kind: ``type`` is the record's kind, ``agent`` the
+    agent concerned, ``seq_key`` the record's seq in its journal, and each of ``keys`` the record
+    has, as it has it."""
+    kind = record.get("kind")
+    if kind not in kinds:
+        return None
+    ts = record.get("ts")
+    event: Event = {"type": kind, "agent": record.get("agent"),
+                    "ts": ts if isinstance(ts, int) else 0, seq_key: record.get("seq")}  # fmt: skip
+    for key in keys:
+        if key in record:
+            event[key] = record[key]
+    return event

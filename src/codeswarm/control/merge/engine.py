@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from codeswarm.control.merge import journal
 from codeswarm.control.merge.journal import Submission
 from codeswarm.control.proc import kill_group
-from codeswarm.control.worktrees.git import git, rev
+from codeswarm.control.worktrees.git import dirty, git, rev
 from codeswarm.core.errors import CodeswarmError, StopRequested, UsageError
 from codeswarm.core.swarm import RunDir, SwarmSpec
 
@@ -587,15 +587,7 @@ def _checked_out(repo: Path, branch: str, scratch: Path) -> Path | None:
 def _tracked_changes(tree: Path) -> list[str]:
     """Changes to tracked files (staged or not) in ``tree``; untracked files do not count (a
     fast-forward that would overwrite one is refused by git itself)."""
-    out = git(tree, "status", "--porcelain=v1", "-z", "--untracked-files=no")
-    paths, skip = [], False
-    for entry in (e for e in out.stdout.split("\0") if e):
-        if skip:  # the source path of a rename
-            skip = False
-            continue
-        paths.append(entry[3:])
-        skip = entry[0] in "RC"
-    return paths
+    return dirty(tree, untracked=False)
 
 
 def _copy_included(repo: Path, scratch: Path) -> None:

@@ -25,7 +25,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codeswarm.core.events import Event
+from codeswarm.core.events import Event, journal_event
 from codeswarm.core.swarm import RunDir
 
 if TYPE_CHECKING:
@@ -149,25 +149,17 @@ def state(run: RunDir) -> QueueState:
     return reduce(records(run))
 
 
+MERGE_KEYS = ("swarm", "sub", "ids", "branch", "commit", "base", "into", "target", "summary",
+              "reason", "paths", "output", "why", "already")  # fmt: skip
+"""What a journal record carries into its event."""
+
+
 def record_event(record: dict[str, Any]) -> Event | None:
     """The event a journal record stands for (None for anything else): ``type`` is the record's
     kind, ``merge_seq`` its seq in the journal."""
-    kind = record.get("kind")
-    if kind not in KINDS:
-        return None
-    ts = record.get("ts")
-    event: Event = {
-        "type": kind,
-        "agent": record.get("agent"),
-        "ts": ts if isinstance(ts, int) else 0,
-        "merge_seq": record.get("seq"),
-    }
-    if kind == QUEUED:
+    event = journal_event(record, KINDS, "merge_seq", MERGE_KEYS)
+    if event is not None and record.get("kind") == QUEUED and "sub" not in record:
         event["sub"] = record.get("id")
-    for key in ("swarm", "sub", "ids", "branch", "commit", "base", "into", "target", "summary",
-                "reason", "paths", "output", "why", "already"):  # fmt: skip
-        if key in record:
-            event[key] = record[key]
     return event
 
 

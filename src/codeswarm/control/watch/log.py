@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from codeswarm.control.watch.rules import WATCH_KINDS
-from codeswarm.core.events import Event
+from codeswarm.core.events import Event, journal_event
 from codeswarm.core.swarm import RunDir
 
 LOG_NAME = "watch.jsonl"
@@ -19,24 +19,15 @@ def log_path(run: RunDir) -> Path:
     return run.root / LOG_NAME
 
 
+WATCH_KEYS = ("swarm", "rule", "action", "level", "turn_id", "evidence", "inbox_id", "turn_over",
+              "error")  # fmt: skip
+"""What a watch record carries into its event."""
+
+
 def record_event(record: dict[str, Any]) -> Event | None:
     """The event a watch record stands for (None for anything else): ``type`` is the record's
     kind, ``agent`` the agent concerned, ``watch_seq`` the record's seq in the watch log."""
-    kind = record.get("kind")
-    if kind not in WATCH_KINDS:
-        return None
-    ts = record.get("ts")
-    event: Event = {
-        "type": kind,
-        "agent": record.get("agent"),
-        "ts": ts if isinstance(ts, int) else 0,
-        "watch_seq": record.get("seq"),
-    }
-    for key in ("swarm", "rule", "action", "level", "turn_id", "evidence", "inbox_id",
-                "turn_over", "error"):  # fmt: skip
-        if key in record:
-            event[key] = record[key]
-    return event
+    return journal_event(record, WATCH_KINDS, "watch_seq", WATCH_KEYS)
 
 
 def watch_events(run: RunDir) -> list[Event]:

@@ -110,14 +110,15 @@ def valid_branch_name(repo: str | Path, name: str) -> bool:
     return git(repo, "check-ref-format", "--branch", name, check=False).returncode == 0
 
 
-def dirty(tree: str | Path) -> list[str]:
-    """``git status --porcelain`` of the working tree at ``tree``: what is not committed
-    (untracked files included, ignored ones not), one entry per path."""
-    out = git(tree, "status", "--porcelain=v1", "-z", "--untracked-files=all")
-    entries = [e for e in out.stdout.split("\0") if e]
+def dirty(tree: str | Path, *, untracked: bool = True) -> list[str]:
+    """``git status --porcelain`` of the working tree at ``tree``: what is not committed, one
+    entry per path (ignored files never; untracked ones unless ``untracked=False``: then only
+    changes to tracked files, staged or not)."""
+    which = "--untracked-files=all" if untracked else "--untracked-files=no"
+    out = git(tree, "status", "--porcelain=v1", "-z", which)
     paths = []
     skip = False
-    for entry in entries:
+    for entry in (e for e in out.stdout.split("\0") if e):
         if skip:  # the source path of a rename
             skip = False
             continue
