@@ -20,17 +20,10 @@ import pytest
 from codeswarm.control.merge import journal
 from codeswarm.core.swarm import RunDir
 from swarmkit import Swarm, wait_until
+from worktree_repo import GIT_ENV
 
 pytestmark = [pytest.mark.codex, pytest.mark.slow]
 
-GIT_ENV = {
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-}
 FILE = "src/m.py"
 UP = (
     "--approval-policy",

@@ -67,3 +67,17 @@ def find_run(swarm: str, project: Path | None) -> RunDir:
     from codeswarm.core.swarm import RunDir
 
     return RunDir.find(swarm) if project is None else RunDir.of(swarm, project)
+
+
+def print_log_tail(path: Path, agent: str, *, codex: bool, lines: int) -> None:
+    """The last ``lines`` lines (0: all) of an agent's worker log (``codex``: its Codex log);
+    a missing log is a UsageError naming it."""
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        raise UsageError(f"no log yet at {path}") from None
+    if not text:
+        print(f"{agent}'s {'Codex' if codex else 'worker'} log is empty ({path})")
+        return
+    for line in text[-lines:] if lines else text:
+        print(line)

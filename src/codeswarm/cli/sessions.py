@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from codeswarm.cli.args import PROJECT_HELP, find_run, project_dir, seconds
+from codeswarm.cli.args import PROJECT_HELP, find_run, print_log_tail, project_dir, seconds
 from codeswarm.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -211,15 +211,7 @@ def logs(
     `logs THREAD` or `logs SWARM AGENT`."""
     run, _spec, one, _thread = _target(thread, agent, project)
     path = run.codex_log(one) if codex else run.worker_log(one)
-    try:
-        text = path.read_text(errors="replace").splitlines()
-    except FileNotFoundError:
-        raise UsageError(f"no log at {path}") from None
-    if not text:
-        print(f"{one}'s {'Codex' if codex else 'worker'} log is empty ({path})")
-        return
-    for line in text[-lines:] if lines else text:
-        print(line)
+    print_log_tail(path, one, codex=codex, lines=lines)
 
 
 @app.command()

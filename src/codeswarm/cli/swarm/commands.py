@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from codeswarm.cli.args import PROJECT_HELP, WEEK, find_run, project_dir, seconds
+from codeswarm.cli.args import (
+    PROJECT_HELP,
+    WEEK,
+    find_run,
+    print_log_tail,
+    project_dir,
+    seconds,
+)
 from codeswarm.cli.swarm.options import (
     AgentBudget,
     Base,
@@ -232,15 +239,7 @@ def logs(
     run, spec = _run(swarm, project)
     (one,) = resolve_targets(spec, agent)[:1]
     path = run.codex_log(one) if codex else run.worker_log(one)
-    try:
-        text = path.read_text(errors="replace").splitlines()
-    except FileNotFoundError:
-        raise UsageError(f"no log yet at {path}") from None
-    if not text:
-        print(f"{one}'s {'Codex' if codex else 'worker'} log is empty ({path})")
-        return
-    for line in text[-lines:] if lines else text:
-        print(line)
+    print_log_tail(path, one, codex=codex, lines=lines)
 
 
 def interrupt(
