@@ -8,13 +8,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from worktree_repo import git, isolate_git, make_repo
 
 from codeswarm.control.worktrees.create import prepare
 from codeswarm.control.worktrees.purge import PurgeRefusedError, purge
 from codeswarm.control.worktrees.state import state
 from codeswarm.core.errors import UsageError
 from codeswarm.core.swarm import RunDir, SwarmSpec
+from worktree_repo import git, isolate_git, make_repo
 
 
 @pytest.fixture(autouse=True)

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from worktree_repo import GIT_ENV, git, make_repo
 
 from swarmkit import Swarm
+from worktree_repo import GIT_ENV, git, make_repo
 
 pytestmark = [pytest.mark.codex, pytest.mark.slow]
 
