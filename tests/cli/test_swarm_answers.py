@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from codeswarm.core.swarm import RunDir
-from codeswarm.worker.agent import Worker
 from swarmkit import Swarm, python_env, wait_until
 
 APPROVE_ME = {"agents": {"*": [{"exec": "echo approved > f.txt"}, {"text": "wrote it"}]}}
@@ -134,11 +133,11 @@ def test_roles_from_the_script_reach_status_the_store_and_the_mcp_identity(
     registered = json.loads(swarm.cli("coord", "agents", "--json").stdout)
     roles = {a["id"].split("#")[0]: a["role"] for a in registered}
     assert roles == {"t_0": "planner", "t_1": "reviewer", "t_2": "reviewer"}
-    run = RunDir(swarm.run_dir)
+    # what the coordination hub acts as for each agent's token (its grant)
+    grants = (RunDir(swarm.run_dir).mcp_dir / "tokens").glob("*.json")
+    granted = {g["agent"]: g["env"] for g in (json.loads(p.read_text()) for p in grants)}
     for rank, role in enumerate(["planner", "reviewer", "reviewer"]):
-        config = Worker(run, swarm.agent(rank))._codex_config()
-        env = config["mcp_servers.codeswarm"]["env"]
-        assert env["CODESWARM_AGENT_ROLE"] == role  # what the MCP server registers with
+        assert granted[swarm.agent(rank)]["CODESWARM_AGENT_ROLE"] == role
 
 
 def test_script_roles_by_key_and_a_bad_role_refused_before_anything(tmp_path: Path) -> None:

@@ -21,8 +21,9 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
+from codeswarm.core.atomic import atomic_write
 from codeswarm.core.errors import ToolchainError, ToolchainMissingError
-from codeswarm.core.paths import tools_dir
+from codeswarm.core.paths import tools_dir, user_cache_home
 from codeswarm.core.versions import CODEX_VERSION
 
 if TYPE_CHECKING:
@@ -106,11 +107,47 @@ def _package_version(package_root: Path) -> str | None:
     return version if isinstance(version, str) else None
 
 
+VERSION_CACHE = "codex-versions.json"
+"""Under :func:`~codeswarm.core.paths.user_cache_home`: what ``codex --version`` said, per
+binary (its real path, size and modification time): asked once per install, not per ``up``."""
+
+
 def probe_version(executable: Path, env: dict[str, str] | None = None) -> str:
-    """Run ``codex --version`` and return the version number it prints."""
+    """The version number ``codex --version`` prints, asked once per toolchain install: the
+    answer is cached per binary (real path + size + mtime; another binary, or the same path
+    rewritten, is asked anew). The cache is only a cache: unreadable or wrong, it is ignored
+    and rewritten; a failed probe is never cached."""
     from codeswarm.codex import npm
 
-    return npm.probe_version(executable, env)
+    try:
+        real = os.path.realpath(executable)
+        st = os.stat(real)
+    except OSError:
+        return npm.probe_version(executable, env)  # says what is wrong with it
+    key = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+    cache = user_cache_home() / VERSION_CACHE
+    entries = _read_cache(cache)
+    entry = entries.get(real)
+    if isinstance(entry, dict) and entry.get("key") == key:
+        version = entry.get("version")
+        if isinstance(version, str) and version:
+            return version
+    version = npm.probe_version(executable, env)
+    entries[real] = {"key": key, "version": version}
+    try:
+        cache.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        atomic_write(cache, json.dumps(entries, indent=1).encode() + b"\n", durable=False)
+    except OSError:
+        pass  # a cache: the next probe asks again
+    return version
+
+
+def _read_cache(path: Path) -> dict[str, object]:
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def describe(path: Path, source: Source) -> CodexBinary:

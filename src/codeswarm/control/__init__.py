@@ -9,6 +9,15 @@
 - :mod:`.proc` — process helpers (pid locks, process groups, waiting on a pid).
 """
 
-from codeswarm.control.events.translate import EventStamper, translate
+from codeswarm.core.lazy import lazy_names
+
+TYPE_CHECKING = False  # names load on first use: `status` and `interrupt` import parts of control
+if TYPE_CHECKING:
+    from codeswarm.control.events.translate import EventStamper, translate
 
 __all__ = ["EventStamper", "translate"]
+__getattr__ = lazy_names(
+    __name__,
+    {"EventStamper": "control.events.translate", "translate": "control.events.translate"},
+    globals(),
+)

@@ -42,6 +42,12 @@ JOURNAL_MODES = ("wal", "delete")
 DEFAULT_BUSY_TIMEOUT = 30.0
 _POLL_MIN = 0.002
 _POLL_MAX = 0.025
+_OPEN: dict[tuple[int, int], int] = {}
+"""The database files this process has open as stores, by (device, inode), with a count. Their
+header is not read again: opening and closing any descriptor of a file drops every POSIX lock the
+process holds on it, SQLite's included, and another process may then take its connection for the
+last one and delete the WAL this one is still writing into."""
+_OPEN_LOCK = _thread.allocate_lock()
 
 
 class SqliteStore(Store):
@@ -66,13 +72,15 @@ class SqliteStore(Store):
         self._mutex = _thread.RLock()  # a nested transaction fails in SQLite, not deadlocks
         self._commits = 0
         self._lock_fd: int | None = None
+        self._inode: tuple[int, int] | None = None
         memory = path == MEMORY
         if not memory:
-            _prepare_file(path)
+            self._inode = _prepare_file(path)
         self._conn: sqlite3.Connection | None = None
         try:
             self._conn = _connect(path, busy_timeout)
         except sqlite3.Error as exc:
+            self.close()
             raise StoreUnavailableError(f"cannot open {path}: {exc}") from exc
         conn = self._conn
         try:
@@ -117,6 +125,9 @@ class SqliteStore(Store):
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+        inode, self._inode = self._inode, None
+        if inode is not None:
+            _forget(inode)
 
     # -- internals --------------------------------------------------------------------------
 
@@ -264,11 +275,22 @@ def _connect(path: str, busy_timeout: float) -> sqlite3.Connection:
     )
 
 
-def _prepare_file(path: str) -> None:
+def _forget(inode: tuple[int, int]) -> None:
+    with _OPEN_LOCK:
+        left = _OPEN.get(inode, 0) - 1
+        if left > 0:
+            _OPEN[inode] = left
+        else:
+            _OPEN.pop(inode, None)
+
+
+def _prepare_file(path: str) -> tuple[int, int] | None:
     """Create the database file (0600) if it is missing; refuse, touching nothing, a path whose
     directory does not exist (codeswarm creates its own state directory, see
     :func:`~codeswarm.coordination.target.resolve_url`, never one a person named) and a file
-    that is not a SQLite database."""
+    that is not a SQLite database. Returns the file's (device, inode), counted in :data:`_OPEN`
+    (the caller :func:`_forget`s it when it closes); a file this process already has open is
+    not opened again (see :data:`_OPEN`)."""
     import stat
 
     directory = os.path.dirname(os.path.abspath(path))
@@ -282,10 +304,14 @@ def _prepare_file(path: str) -> None:
                 "codeswarm creates the database file, not its directory)"
             ) from None
         try:
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                st = os.fstat(fd)
+            finally:
+                os.close(fd)
         except OSError as exc:
             raise StoreUnavailableError(f"cannot create {path}: {exc.strerror or exc}") from exc
-        return
+        return _count(st)
     except NotADirectoryError:
         raise StorePathError(f"cannot create {path}: {directory} is not a directory") from None
     except OSError as exc:
@@ -293,15 +319,27 @@ def _prepare_file(path: str) -> None:
     if not stat.S_ISREG(st.st_mode):
         what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
         raise StorePathError(f"cannot open {path}: it is {what}, not a SQLite database file")
-    if st.st_size == 0:
-        return  # a new database
-    try:
-        with open(path, "rb") as f:
-            head = f.read(len(HEADER))
-    except OSError as exc:
-        raise StoreUnavailableError(f"cannot open {path}: {exc.strerror or exc}") from exc
-    if head != HEADER:
-        raise StorePathError(f"cannot open {path}: it is not a SQLite database (left unchanged)")
+    with _OPEN_LOCK:
+        if (st.st_dev, st.st_ino) in _OPEN:  # open here already: its header was read then
+            _OPEN[st.st_dev, st.st_ino] += 1
+            return (st.st_dev, st.st_ino)
+    if st.st_size > 0:  # (an empty file is a new database)
+        try:
+            with open(path, "rb") as f:
+                head = f.read(len(HEADER))
+        except OSError as exc:
+            raise StoreUnavailableError(f"cannot open {path}: {exc.strerror or exc}") from exc
+        if head != HEADER:
+            msg = f"cannot open {path}: it is not a SQLite database (left unchanged)"
+            raise StorePathError(msg)
+    return _count(st)
+
+
+def _count(st: os.stat_result) -> tuple[int, int]:
+    inode = (st.st_dev, st.st_ino)
+    with _OPEN_LOCK:
+        _OPEN[inode] = _OPEN.get(inode, 0) + 1
+    return inode
 
 
 def _set_journal(conn: sqlite3.Connection, journal: str, busy_timeout: float) -> None:

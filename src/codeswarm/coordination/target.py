@@ -31,7 +31,9 @@ PG_SCHEMES = ("postgresql://", "postgres://")
 
 
 def resolve_url(
-    url: str | None = None, env: Mapping[str, str] | None = None, start: Path | None = None
+    url: str | None = None,
+    env: Mapping[str, str] | None = None,
+    start: Path | str | None = None,
 ) -> str:
     """The database URL to use (see the module docstring) for the project holding ``start``
     (default: the working directory). The default's state directory is created if missing."""
@@ -43,9 +45,9 @@ def resolve_url(
     configured = _configured_db(start)
     if configured:
         return configured
-    from codeswarm.core.paths import ensure_state_dir
+    from codeswarm.core.paths import ensure_state_dir_str
 
-    return os.path.join(str(ensure_state_dir(start)), DB_FILE)
+    return os.path.join(ensure_state_dir_str(None if start is None else str(start)), DB_FILE)
 
 
 def resolve_root(root: str | None = None, env: Mapping[str, str] | None = None) -> str:
@@ -55,9 +57,9 @@ def resolve_root(root: str | None = None, env: Mapping[str, str] | None = None) 
     env = os.environ if env is None else env
     if env.get("CODESWARM_SCOPE"):
         return _directory("CODESWARM_SCOPE", env["CODESWARM_SCOPE"])
-    from codeswarm.core.paths import project_root
+    from codeswarm.core.paths import project_root_str
 
-    return str(project_root())
+    return project_root_str()
 
 
 def _directory(what: str, path: str) -> str:
@@ -114,13 +116,13 @@ def _sqlite_target(url: str) -> tuple[str, dict[str, str]]:
     return path, params
 
 
-def _configured_db(start: Path | None = None) -> str | None:
+def _configured_db(start: Path | str | None = None) -> str | None:
     """``[coord] db`` from the config files; they are parsed only when one mentions coord."""
-    from codeswarm.core.paths import project_root, user_config_path
+    from codeswarm.core.paths import project_root_str, user_config_path_str
 
     mentioned = False
-    project_file = os.path.join(str(project_root(start)), "codeswarm.toml")
-    for path in (str(user_config_path()), project_file):
+    root = project_root_str(None if start is None else str(start))
+    for path in (user_config_path_str(), os.path.join(root, "codeswarm.toml")):
         try:
             with open(path, "rb") as f:
                 mentioned = mentioned or b"coord" in f.read()
@@ -128,9 +130,11 @@ def _configured_db(start: Path | None = None) -> str | None:
             continue
     if not mentioned:
         return None
+    from pathlib import Path  # (only when a config file mentions coord)
+
     from codeswarm.core.layers import raw_setting
 
-    db = raw_setting("coord", "db", start)
+    db = raw_setting("coord", "db", None if start is None else Path(start))
     if db is not None and not isinstance(db, str):
         raise CoordInputError(f"[coord] db must be a string, not {db!r}")
     return db or None

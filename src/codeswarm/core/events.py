@@ -7,12 +7,16 @@ produced once per Codex notification and serialised straight to JSONL, SSE or th
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from typing import Any, Final
+TYPE_CHECKING = False  # not `typing` at run time: `status` and `interrupt` replay events
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable
+    from typing import Any, Final
+
+    Event = dict[str, Any]
+else:
+    Event = dict
 
 EVENTS_VERSION: Final = 1
-
-Event = dict[str, Any]
 
 # agent lifecycle
 AGENT_STARTED: Final = "agent.started"

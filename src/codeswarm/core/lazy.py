@@ -4,7 +4,7 @@ for the rest of its package."""
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 TYPE_CHECKING = False  # no `typing` at run time: codeswarm.core's own face uses this
 if TYPE_CHECKING:
@@ -22,7 +22,9 @@ def lazy_names(
         module = where.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"codeswarm.{module}"), name)
+        full = f"codeswarm.{module}"
+        __import__(full)  # not importlib.import_module: `import importlib` costs hot paths ~1 ms
+        value = getattr(sys.modules[full], name)
         namespace[name] = value
         return value
 

@@ -20,12 +20,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-from codeswarm.core.errors import UsageError
-
-TYPE_CHECKING = False  # not `typing` at run time (~3 ms): hot paths resolve these
-if TYPE_CHECKING:
+TYPE_CHECKING = False  # not `typing` (~3 ms) nor `pathlib` (~3 ms) at run time: hot paths
+if TYPE_CHECKING:  # resolve these (the `*_str` functions work on plain strings)
+    from pathlib import Path
     from typing import Any
 
 STATE_DIR_NAME = ".codeswarm"
@@ -39,46 +37,79 @@ _KEY_NAME_CHARS = 40
 def project_root(start: Path | None = None) -> Path:
     """The project directory that holds ``start`` (default: the working directory): the nearest
     with a ``codeswarm.toml`` or a git repository, else ``start`` itself."""
-    here = (start or Path.cwd()).resolve()
-    for candidate in (here, *here.parents):
-        if (candidate / "codeswarm.toml").exists() or _is_git(candidate / ".git"):
+    from pathlib import Path
+
+    return Path(project_root_str(None if start is None else os.fspath(start)))
+
+
+def project_root_str(start: str | None = None) -> str:
+    """:func:`project_root` on plain strings (no ``pathlib``: the hot commands use it)."""
+    here = os.path.realpath(start if start is not None else os.getcwd())
+    candidate = here
+    while True:
+        if os.path.exists(os.path.join(candidate, "codeswarm.toml")) or _is_git(
+            os.path.join(candidate, ".git")
+        ):
             return candidate
-    return here
+        parent = os.path.dirname(candidate)
+        if parent == candidate:
+            return here
+        candidate = parent
 
 
-def _is_git(dot_git: Path) -> bool:
+def _is_git(dot_git: str) -> bool:
     """A repository's ``.git``: a directory with a ``HEAD``, or a file (a worktree's, a
     submodule's ``gitdir:`` pointer). Not an empty ``.git`` directory: Codex's Linux sandbox
     makes one in a writable root (``/tmp``) as a mount point for the time a command runs, and a
     project under it must not be taken for that "repository"."""
-    if dot_git.is_dir():
-        return (dot_git / "HEAD").exists()
-    return dot_git.is_file()
+    if os.path.isdir(dot_git):
+        return os.path.exists(os.path.join(dot_git, "HEAD"))
+    return os.path.isfile(dot_git)
 
 
-def _xdg(variable: str, default: str) -> Path:
+def _xdg(variable: str, default: str) -> str:
     """An XDG base directory: the variable when it holds an absolute path (the spec says a
     relative one is invalid and ignored), else ``~/<default>``."""
     value = os.environ.get(variable, "")
-    return Path(value) if os.path.isabs(value) else Path.home() / default
+    if os.path.isabs(value):
+        return _pure(value)
+    return os.path.join(_pure(os.path.expanduser("~")), default)  # what Path.home() is
+
+
+def _pure(path: str) -> str:
+    """``str(PurePosixPath(path))`` without ``pathlib``: no empty or ``.`` parts, no trailing
+    slash (``..`` stays)."""
+    parts = [p for p in path.split("/") if p and p != "."]
+    head = "/" if path.startswith("/") else ""
+    return head + "/".join(parts) if parts or head else "."
+
+
+def user_state_home_str() -> str:
+    """:func:`user_state_home` as a string."""
+    return os.path.join(_xdg("XDG_STATE_HOME", ".local/state"), "codeswarm")
 
 
 def user_state_home() -> Path:
     """``$XDG_STATE_HOME/codeswarm`` (default ``~/.local/state/codeswarm``)."""
-    return _xdg("XDG_STATE_HOME", ".local/state") / "codeswarm"
+    from pathlib import Path
+
+    return Path(user_state_home_str())
 
 
 def user_cache_home() -> Path:
     """``$XDG_CACHE_HOME/codeswarm`` (default ``~/.cache/codeswarm``)."""
-    return _xdg("XDG_CACHE_HOME", ".cache") / "codeswarm"
+    from pathlib import Path
+
+    return Path(_xdg("XDG_CACHE_HOME", ".cache")) / "codeswarm"
 
 
-def project_key(root: Path) -> str:
+def project_key(root: Path | str) -> str:
     """``<name>-<hash>``: the project's base name (made safe) and the first hex digits of the
     SHA-256 of its real path: two checkouts of one repository get two keys."""
     real = os.path.realpath(root)
     digest = _sha256(os.fsencode(real)).hexdigest()[:_KEY_HASH_CHARS]
-    name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in root.name)
+    base = os.path.basename(_pure(os.fspath(root)))
+    name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in base)
     return f"{name.lstrip('.')[:_KEY_NAME_CHARS] or 'root'}-{digest}"
 
 
@@ -98,27 +129,43 @@ def _sha256(data: bytes) -> Any:
 def state_dir(start: Path | None = None) -> Path:
     """The state directory for the project holding ``start`` (default: the working directory);
     not created here (:func:`ensure_state_dir` does)."""
+    from pathlib import Path
+
+    return Path(state_dir_str(None if start is None else os.fspath(start)))
+
+
+def state_dir_str(start: str | None = None) -> str:
+    """:func:`state_dir` on plain strings (no ``pathlib``: the hot commands use it)."""
     env = os.environ.get("CODESWARM_STATE_DIR")
     if env:
-        return Path(env).expanduser().resolve()
-    return user_state_home() / "projects" / project_key(project_root(start))
+        return os.path.realpath(os.path.expanduser(env))
+    root = project_root_str(start)
+    return os.path.join(user_state_home_str(), "projects", project_key(root))
 
 
 def ensure_state_dir(start: Path | None = None) -> Path:
     """:func:`state_dir`, created (0700) if missing; a per-project one records its project root
     in :data:`PROJECT_FILE` (atomically). Raises :class:`UsageError` when it cannot be created
     (say, from inside an agent's sandbox, where it is read-only)."""
-    state = state_dir(start)
+    from pathlib import Path
+
+    return Path(ensure_state_dir_str(None if start is None else os.fspath(start)))
+
+
+def ensure_state_dir_str(start: str | None = None) -> str:
+    """:func:`ensure_state_dir` on plain strings (no ``pathlib``: ``coord`` uses it)."""
+    state = state_dir_str(start)
     try:
         if os.environ.get("CODESWARM_STATE_DIR"):
-            state.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.makedirs(state, mode=0o700, exist_ok=True)
             return state  # chosen by the person; possibly shared by several projects
-        for directory in (user_state_home(), state.parent, state):
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        root = os.fsencode(os.path.realpath(project_root(start))) + b"\n"
-        record = state / PROJECT_FILE
+        for directory in (user_state_home_str(), os.path.dirname(state), state):
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+        root = os.fsencode(os.path.realpath(project_root_str(start))) + b"\n"
+        record = os.path.join(state, PROJECT_FILE)
         try:
-            current = record.read_bytes()
+            with open(record, "rb") as f:
+                current = f.read()
         except FileNotFoundError:
             current = b""
         if current != root:
@@ -126,6 +173,8 @@ def ensure_state_dir(start: Path | None = None) -> Path:
 
             atomic_write(record, root, durable=False)
     except OSError as exc:
+        from codeswarm.core.errors import UsageError
+
         raise UsageError(
             f"cannot create the state directory {state}: {exc.strerror or exc} "
             f"(CODESWARM_STATE_DIR chooses another)"
@@ -135,6 +184,8 @@ def ensure_state_dir(start: Path | None = None) -> Path:
 
 def known_projects() -> dict[Path, Path]:
     """Every per-project state directory that records its project: state dir -> project root."""
+    from pathlib import Path
+
     out: dict[Path, Path] = {}
     try:
         entries = sorted((user_state_home() / "projects").iterdir())
@@ -165,5 +216,12 @@ def tools_dir() -> Path:
 
 def user_config_path() -> Path:
     """``$XDG_CONFIG_HOME/codeswarm/config.toml`` (default ``~/.config/...``)."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "codeswarm" / "config.toml"
+    from pathlib import Path
+
+    return Path(user_config_path_str())
+
+
+def user_config_path_str() -> str:
+    """:func:`user_config_path` as a plain string (no ``pathlib``)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "codeswarm", "config.toml")

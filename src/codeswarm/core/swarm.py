@@ -25,6 +25,8 @@ import msgspec
 
 from codeswarm.core import defaults
 from codeswarm.core.errors import UsageError
+from codeswarm.core.ids import agent_id as agent_id
+from codeswarm.core.ids import agent_rank as agent_rank
 from codeswarm.core.paths import state_dir
 
 SWARM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,39}\Z")
@@ -190,15 +192,6 @@ def check_swarm_name(name: str) -> str:
     return name
 
 
-def agent_id(swarm: str, rank: int) -> str:
-    return f"{swarm}_{rank}"
-
-
-def agent_rank(agent: str) -> int | None:
-    head, sep, tail = agent.rpartition("_")
-    return int(tail) if sep and head and tail.isdigit() else None
-
-
 def runs_root(start: Path | None = None) -> Path:
     """Where the swarms of the project holding ``start`` (default: the working directory) live."""
     return state_dir(start) / "runs"
@@ -272,6 +265,12 @@ class RunDir:
     def merge_dir(self) -> Path:
         """The merge queue's journal, state and scratch worktree."""
         return self.root / "merge"
+
+    @property
+    def mcp_dir(self) -> Path:
+        """The coordination hubs (one per node: ``<host>.json``, its lock and log) and the
+        agents' MCP grants (``tokens/``): docs/coordination.md."""
+        return self.root / "mcp"
 
     @property
     def supervisor_pid(self) -> Path:

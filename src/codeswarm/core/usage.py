@@ -9,18 +9,42 @@ replayed, or out of order) adds nothing. ``last`` (the latest model request) is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
 class Tokens:
     """Token counts: ``cached_input`` is part of ``input``; ``total`` is what Codex reported as
-    ``total_tokens`` (input + output), kept as given."""
+    ``total_tokens`` (input + output), kept as given. Immutable, compared by value. (A plain
+    class, not a dataclass: ``status`` replays through this, and ``dataclasses`` costs a hot
+    command a few milliseconds to import.)"""
 
-    input: int = 0
-    cached_input: int = 0
-    output: int = 0
-    total: int = 0
+    __slots__ = ("cached_input", "input", "output", "total")
+
+    input: int
+    cached_input: int
+    output: int
+    total: int
+
+    def __init__(self, input: int = 0, cached_input: int = 0, output: int = 0, total: int = 0):
+        set_ = object.__setattr__
+        set_(self, "input", input)
+        set_(self, "cached_input", cached_input)
+        set_(self, "output", output)
+        set_(self, "total", total)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: Tokens is immutable")
+
+    def _key(self) -> tuple[int, int, int, int]:
+        return (self.input, self.cached_input, self.output, self.total)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Tokens and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"Tokens(input={self.input}, cached_input={self.cached_input}, "
+                f"output={self.output}, total={self.total})")  # fmt: skip
 
     @property
     def counted(self) -> int:

@@ -147,13 +147,17 @@ def role_of(env: Mapping[str, str], root: str, fleet: bool) -> str:
 
 class HookContext:
     def __init__(
-        self, client: str, payload: dict[str, Any], env: os._Environ[str] | dict[str, str]
+        self,
+        client: str,
+        payload: dict[str, Any],
+        env: Mapping[str, str],
+        cwd: str | None = None,
     ) -> None:
         self.client = client
         self.payload = payload
         self.env = env
         self.session_id = str(payload.get("session_id") or "")
-        self.cwd = str(payload.get("cwd") or os.getcwd())
+        self.cwd = str(payload.get("cwd") or cwd or os.getcwd())
         fleet = env.get("CODESWARM_AGENT_ID")
         self.fleet = bool(fleet)
         self.pid: int | None = None

@@ -212,6 +212,8 @@ class Hooks:
         now = time.time()
         found: list[tuple[str, str]] = []
         inodes: dict[tuple[int, int], str] | None = None
+        files: set[str] | None = None
+        wider: list[tuple[str, str, str]] = []
         for path in paths:
             full = os.path.join(self.ctx.cwd, path)
             real = os.path.realpath(full)
@@ -222,7 +224,16 @@ class Hooks:
                     # fail closed: a path the store cannot check is not a path we let through
                     found.append((path, f"{path}: {exc}; leases cannot be checked for it"))
                     continue
-                if any(_overlaps(spec, le, from_canonical) for le in peers):
+                if files is None:  # peers' file leases by path: one set lookup per path
+                    files = {le[0] for le in peers if le[1] == "file"}
+                    wider = [le for le in peers if le[1] != "file"]
+                if spec.kind == "file":
+                    hit = spec.path in files or any(
+                        _overlaps(spec, le, from_canonical) for le in wider
+                    )
+                else:
+                    hit = any(_overlaps(spec, le, from_canonical) for le in peers)
+                if hit:
                     shown = "" if real == os.path.normpath(full) else f"{path} -> "
                     held = self.coord.conflicts(real, agent=me)  # the records, to name them
                     found += [(le.path, shown + _holder_line(le, now)) for le in held]

@@ -40,9 +40,11 @@ INSTRUCTIONS = (
 AgentName = Annotated[str, arg("An agent's name (as `list` shows it).", max_length=SHORT)]
 
 
-def register(mcp: CoordServer, tools: CoordTools, coord: Coord, identity: Identity) -> None:
-    """Add the orchestrator's tools to ``mcp``."""
-    cwd = os.getcwd()
+def register(
+    mcp: CoordServer, tools: CoordTools, coord: Coord, identity: Identity, cwd: str | None = None
+) -> None:
+    """Add the orchestrator's tools to ``mcp`` (``cwd``: where relative paths start)."""
+    cwd = cwd or os.getcwd()
 
     def me() -> str:
         return identity.id

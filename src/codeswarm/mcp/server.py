@@ -278,9 +278,12 @@ def build_server(
     *,
     heartbeat: bool = True,
     env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
 ) -> CoordServer:
     """The FastMCP server with every tool registered (``submit`` too for an agent in a
-    worktree swarm: ``CODESWARM_ISOLATION=worktree`` and ``CODESWARM_WORKTREE`` in ``env``)."""
+    worktree swarm: ``CODESWARM_ISOLATION=worktree`` and ``CODESWARM_WORKTREE`` in ``env``).
+    ``cwd``: where the agent's relative paths start (default: this process's, which Codex
+    starts in the agent's directory); the hub (:mod:`codeswarm.mcp.hub`) passes each agent's."""
     tools = CoordTools(coord, identity)
 
     @contextlib.asynccontextmanager
@@ -299,7 +302,7 @@ def build_server(
         from codeswarm.mcp import orchestrator
     instructions = INSTRUCTIONS + (orchestrator.INSTRUCTIONS if orchestrating else "")
     mcp = CoordServer(SERVER_NAME, instructions=instructions, lifespan=lifespan)
-    cwd = os.getcwd()
+    cwd = cwd or os.getcwd()
 
     def task_out(t: Task) -> dict[str, Any]:
         """A task as a tool returns it; for the orchestrator, agents' words (a result, a
@@ -567,7 +570,7 @@ def build_server(
     if env.get("CODESWARM_ISOLATION") == "worktree" and worktree:
         _register_submit(mcp, tools, identity, worktree)
     if orchestrating:
-        orchestrator.register(mcp, tools, coord, identity)
+        orchestrator.register(mcp, tools, coord, identity, cwd=cwd)
     return mcp
 
 
@@ -625,10 +628,20 @@ class StoreLater:
     says why. (A person's Codex mounts this server as ``required``: a server that failed to
     start would stop their whole session.)"""
 
-    def __init__(self, url: str | None, root: str | None, scope: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str | None,
+        root: str | None,
+        scope: str | None = None,
+        *,
+        report: str | None = None,
+    ) -> None:
+        """``report``: the swarm's ``report_chars`` (default: ``CODESWARM_REPORT_CHARS`` of
+        this process's environment)."""
         from codeswarm.coordination.target import resolve_root
 
         self._url, self._root = url, root
+        self._report = report
         # a worktree agent: paths relative to its worktree (root), leases keyed by the project
         self._scope = os.path.abspath(scope) if scope else None
         try:
@@ -643,7 +656,8 @@ class StoreLater:
             if self._coord is None:
                 from codeswarm.coordination.delegation import REPORT_ENV, report_limits
 
-                limits = report_limits(os.environ.get(REPORT_ENV))
+                chars = self._report if self._report is not None else os.environ.get(REPORT_ENV)
+                limits = report_limits(chars)
                 self._coord = Coord.open(
                     self._url, root=self._root, scope=self._scope, limits=limits
                 )

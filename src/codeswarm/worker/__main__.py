@@ -9,7 +9,6 @@ input (run dir, mailbox permissions), 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -31,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from codeswarm.core.lean import import_without_openssl
+
+    import_without_openssl()  # before anything imports asyncio
+    import asyncio
+
     from codeswarm.core.swarm import RunDir
     from codeswarm.worker.agent import Worker
 

@@ -78,7 +78,8 @@ from codeswarm.core.swarm import (
     swarm_scope,
 )
 from codeswarm.mailbox import Layout, MailRecord, Writer, check_private, records_backward
-from codeswarm.worker import recovery
+from codeswarm.mailbox.inotify import InotifyHub
+from codeswarm.worker import mcphub, recovery
 from codeswarm.worker.approvals import ForwardedApprovals
 from codeswarm.worker.budget import Budgets, Ledger, usage_of
 from codeswarm.worker.coordlink import CoordLink
@@ -95,6 +96,10 @@ from codeswarm.worker.wiring import (
     shell_overrides,
     without_shell_policy,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from codeswarm.hooks.service import HookService
 
 log = logging.getLogger("codeswarm.worker")
 
@@ -167,6 +172,9 @@ class Worker(Spending):
         self._new_thread = False  # the old thread could not be resumed: nothing to continue
         self._recycle: str | None = None  # why Codex must be restarted at the next idle moment
         self.mcp = McpKeeper(MCP_SERVER, self._mcp_lost)
+        self._hub: mcphub.HubKeeper | None = None  # this node's coordination hub, kept alive
+        self._hub_port = 0  # where this agent's Codex reaches it
+        self._hub_token = ""  # this worker generation's bearer token (Codex's env only)
         self.coord: CoordLink | None = None  # when the swarm is wired and its store reachable
         self.role = role_of(self.spec, agent_rank(agent))
         self.budgets = Budgets(
@@ -195,6 +203,7 @@ class Worker(Spending):
         agent_dir = self.run_dir.agent_dir(self.agent)
         agent_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(agent_dir, 0o700)
+        hook_service = self._hook_service() if self.spec.coord else None
         self.outbox = Writer.open(self.layout.outbox(self.agent))
         previous = read_json(self.state_path)
         self.state = previous if isinstance(previous, dict) else {}
@@ -212,9 +221,14 @@ class Worker(Spending):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
+        # this process's inotify instance, before its Codex takes two of its own: a user has
+        # 128 by default, and a worker left without one polls its inbox (docs/benchmarks.md)
+        with contextlib.suppress(OSError):
+            InotifyHub.for_loop()
         try:
             if self.spec.coord:
                 await self._join_coord()
+                await self._mount_hub()
             await self._start_codex(reason="worker restarted" if restarted else None)
             self.inbox = Inbox(self.layout.inbox(self.agent), self.run_dir.inbox_cursor(self.agent))
             if restarted:
@@ -234,8 +248,13 @@ class Worker(Spending):
                 self.inbox.close()
             if self.codex is not None:
                 await self.codex.aclose(CODEX_CLOSE_GRACE)
+            if hook_service is not None:
+                hook_service.close()
             if self.coord is not None:
                 await self.coord.aclose()
+            if self._hub is not None:
+                self._hub.close()
+                mcphub.revoke_agent(self.run_dir.mcp_dir, self.agent)
             # `requested`: a stop on request (a signal, a shutdown record), not a failure; a
             # supervisor that adopted this worker cannot see the exit code and reads this
             self.emit(
@@ -279,7 +298,9 @@ class Worker(Spending):
             # the server's own provider, not only the thread's: account/read answers for it
             config["model_provider"] = self.spec.model_provider
         if self.spec.coord:
-            config.update(mcp_overrides(agent_env(self.spec, self.agent, self.role, self.worktree)))
+            if self._hub is not None:  # where the hub is now (it may have moved)
+                self._hub_port = self._hub.files.port() or self._hub_port
+            config.update(mcp_overrides(self.role, mcphub.hub_url(self._hub_port)))
         # nothing of codeswarm's in the agent's shell
         config.update(
             shell_overrides(self.run_dir.codex_home(self.agent), self.spec.config_overrides)
@@ -294,7 +315,29 @@ class Worker(Spending):
         }
         if self.spec.coord:
             env.update(agent_env(self.spec, self.agent, self.role, self.worktree))
+            env[mcphub.TOKEN_ENV] = self._hub_token
         return env
+
+    def _hook_service(self) -> HookService | None:
+        """The agent's hook decision service (docs/hooks.md), unless turned off
+        (``CODESWARM_HOOKS_SERVICE=0``) or it cannot listen: then the hooks decide by themselves."""
+        if os.environ.get("CODESWARM_HOOKS_SERVICE", "1").strip() == "0":
+            return None
+        from codeswarm.hooks.service import HookService
+
+        home = str(self.run_dir.codex_home(self.agent))
+        service = HookService(
+            str(self.run_dir.agent_dir(self.agent)),
+            lambda: {**os.environ, **self._codex_env(), "CODEX_HOME": home},  # the hooks' own
+            lambda: self.codex.pid if self.codex is not None else None,
+            lambda: self.coord.coord.store if self.coord is not None else None,  # shared
+        )
+        try:
+            service.start()
+        except OSError as exc:
+            self.emit("error", message=f"hook service not started ({exc}): hooks decide alone")
+            return None
+        return service
 
     def _binary(self) -> CodexBinary:
         found = describe(Path(self.spec.codex_bin), "config")
@@ -360,7 +403,7 @@ class Worker(Spending):
         if reason is not None:
             self.emit("agent.restarted", reason=reason, thread_id=self.thread.id)
         if self.spec.coord and self.codex is not None and self.codex.pid is not None:
-            self._spawn(self._watch_mcp(self.codex.pid, self._generation), "mcp")
+            self._spawn(self._watch_mcp(self._generation), "mcp")
 
     async def _open_thread(self) -> None:
         assert self.codex is not None
@@ -582,6 +625,8 @@ class Worker(Spending):
     async def _next_queued(self) -> None:
         """While the agent is idle, start the next queued message; one that is refused (or was
         already taken before a crash) makes way for the one after it at once."""
+        if self.turn is None and self.queued and self.codex is not None:
+            await self._follow_hub()
         while self.turn is None and self.queued and self.codex is not None:
             if not await self._start_turn(self.queued.popleft()):
                 return
@@ -662,11 +707,45 @@ class Worker(Spending):
         self.queued.appendleft(recovery.continuation(turn_id, cause))
 
     # -- the MCP server -------------------------------------------------------------------------
+    async def _mount_hub(self) -> None:
+        """Count as one of this node's workers, make sure its coordination hub runs (starting
+        it if none does) and grant this worker generation a token (:mod:`.mcphub`)."""
+        mcp_dir = self.run_dir.mcp_dir
+        env = agent_env(self.spec, self.agent, self.role, self.worktree)
+        loop = asyncio.get_running_loop()
+
+        def moved(port: int) -> None:  # the keeper's thread restarted it elsewhere
+            loop.call_soon_threadsafe(self._hub_moved, port)
+
+        def mount() -> tuple[mcphub.HubKeeper, int, str]:
+            keeper = mcphub.HubKeeper(mcp_dir, moved)
+            token, _ = mcphub.grant(mcp_dir, self.agent, env, self.cwd)
+            return keeper, mcphub.ensure_hub(mcp_dir), token
+
+        keeper, self._hub_port, self._hub_token = await asyncio.to_thread(mount)
+        self._hub = keeper
+        keeper.start()
+
+    async def _follow_hub(self) -> None:
+        """Before a turn: when this node's hub was restarted on another port (its own could not
+        be had again), restart Codex on the new URL first (the thread is resumed)."""
+        if self._hub is None:
+            return
+        port = self._hub.files.port()
+        if port is not None and port != self._hub_port:
+            self._recycle = f"the coordination hub moved to port {port}"
+            await self._recycle_codex()
+
+    def _hub_moved(self, port: int) -> None:
+        """This worker's keeper restarted the hub on another port: restart Codex when idle."""
+        if port != self._hub_port and self.codex is not None:
+            self._restart_when_idle(f"the coordination hub moved to port {port}")
+
     def _mcp_lost(self, detail: str) -> None:
         self.inputs.put_nowait(_Event(Input.MCP_LOST, detail=detail, generation=self._generation))
 
-    async def _watch_mcp(self, codex_pid: int, generation: int) -> None:
-        detail = await self.mcp.watch(codex_pid)
+    async def _watch_mcp(self, generation: int) -> None:
+        detail = await self.mcp.watch()
         if generation == self._generation:
             self._mcp_lost(detail)
 
@@ -689,7 +768,7 @@ class Worker(Spending):
         self.emit("error", message=f"{what}: restarted through the app-server, thread kept",
                   mcp_restarted=MCP_SERVER)  # fmt: skip
         if self.codex.pid is not None:
-            self._spawn(self._watch_mcp(self.codex.pid, self._generation), "mcp")
+            self._spawn(self._watch_mcp(self._generation), "mcp")
 
     def _restart_when_idle(self, reason: str) -> None:
         self._recycle = reason

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import enum
 import os
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -49,8 +50,11 @@ WAKE_KIND = "message.sent"
 class Cadence:
     """How often the link acts on its own (tests pass shorter intervals)."""
 
-    beat_s: float = 10.0
-    """How often the registration is heartbeated (it lapses ``lease_s`` after the last one)."""
+    beat_s: float | None = None
+    """How often the registration is heartbeated (it lapses ``lease_s`` after the last one);
+    ``None``: every third of the lease (as the MCP server does, docs/coordination.md). Every
+    heartbeat is a commit, and a commit wakes every agent's link for a look (see
+    :class:`_FileWake`): with N agents that is N² wake-ups per interval, so not more often."""
     wait_s: float = 10.0
     """PostgreSQL: the longest one wait for a message blocks (heartbeats happen between waits)."""
     poll_s: float = 0.5
@@ -113,10 +117,12 @@ class CoordLink:
         *,
         report: Callable[[str], None],
         cadence: Cadence = DEFAULT_CADENCE,
+        lease_s: float = DEFAULT_LEASE_S,
     ) -> None:
         self.coord = coord
         self.agent = agent
         self.cadence = cadence
+        self._beat_s = cadence.beat_s if cadence.beat_s is not None else lease_s / 3
         self._report = report
         self._state = _State.OPEN
         self._seen: set[int] = set()  # messages already yielded by this link
@@ -161,7 +167,9 @@ class CoordLink:
                 raise
             return coord
 
-        link = cls(await asyncio.to_thread(join), agent, report=report, cadence=cadence)
+        link = cls(
+            await asyncio.to_thread(join), agent, report=report, cadence=cadence, lease_s=lease_s
+        )
         if role == ORCHESTRATOR:
             link.cap = link.coord.limits.report
         return link
@@ -266,7 +274,7 @@ class CoordLink:
 
     async def _beat_when_due(self) -> None:
         now = time.monotonic()
-        if now - self._last_beat >= self.cadence.beat_s:
+        if now - self._last_beat >= self._beat_s:
             self._last_beat = now
             await asyncio.to_thread(self.coord.heartbeat, self.agent)
 
@@ -289,11 +297,22 @@ class _Wake(Protocol):
 
 
 class _FileWake:
-    """SQLite in a file: inotify on the database and its WAL (see the module docstring)."""
+    """SQLite in a file: inotify on the database and its WAL (see the module docstring).
+
+    Every commit wakes it, and most are not messages: each agent's heartbeat is a commit, so
+    with N agents each link would wake N times per heartbeat interval and look at its inbox
+    (N² looks: with 30 idle agents, a third more CPU). A change therefore counts only when the
+    newest message or delivery differs from the one seen at :meth:`mark` (two index look-ups on
+    a connection of its own, in the loop's thread; any doubt counts as a change)."""
+
+    NEWEST = "SELECT (SELECT max(id) FROM messages), (SELECT max(rowid) FROM deliveries)"
 
     def __init__(self, path: Path, cadence: Cadence) -> None:
         self._changed = asyncio.Event()
         self._watches: list[Watch] = []
+        self._path = path
+        self._db: sqlite3.Connection | None = None
+        self._seen: tuple[object, ...] | None = None
         try:
             hub = InotifyHub.for_loop()
             for name in (path.name, path.name + "-wal"):
@@ -306,20 +325,39 @@ class _FileWake:
     def _on_change(self, _name: str | None) -> None:
         self._changed.set()
 
+    def _newest(self) -> tuple[object, ...] | None:
+        """The newest message and delivery ids, or None when the store cannot say."""
+        try:
+            if self._db is None:
+                self._db = sqlite3.connect(self._path, timeout=0.1, isolation_level=None)
+            rows = self._db.execute(self.NEWEST).fetchall()  # to the end: no snapshot kept
+        except sqlite3.Error:
+            return None
+        return tuple(rows[0]) if rows else None
+
     async def mark(self) -> None:
         self._changed.clear()
+        self._seen = self._newest()
 
     async def wait(self) -> None:
         # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that arrives
         # as the event fires, and the worker's shutdown would then wait on this loop forever
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self._timeout):
-                await self._changed.wait()
+                while True:
+                    await self._changed.wait()
+                    self._changed.clear()
+                    newest = self._newest()
+                    if newest is None or self._seen is None or newest != self._seen:
+                        return
 
     def close(self) -> None:
         watches, self._watches = self._watches, []
         for watch in watches:
             watch.hub.unwatch(watch)
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
 
 class _FeedWake:

@@ -1,30 +1,32 @@
 """Wiring a fleet agent into the swarm's coordination: its hooks (lease enforcement), its MCP
-server (the coordination tools), its identity, and being woken by messages.
+server (the coordination tools: the node's hub, by URL), its identity, and being woken by
+messages.
 
-Everything the agent's Codex needs is passed explicitly: hooks inherit Codex's environment, the
-MCP server does not (it gets only what its ``env`` table says). The agent's shell gets none of it
-(:func:`shell_policy`): what is in Codex's environment stays with codeswarm's own processes.
+Everything the agent's Codex needs is passed explicitly: hooks inherit Codex's environment; the
+hub knows the agent by its bearer token, which Codex reads from its own environment
+(:mod:`codeswarm.worker.mcphub`). The agent's shell gets none of it (:func:`shell_policy`): what
+is in Codex's environment stays with codeswarm's own processes.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from codeswarm.core import defaults
 from codeswarm.core.atomic import atomic_write
-from codeswarm.core.entry import module_args
 from codeswarm.core.swarm import SwarmSpec, swarm_scope
 from codeswarm.hooks import groups
+from codeswarm.worker.mcphub import TOKEN_ENV
 
 MCP_SERVER = "codeswarm"
 SHELL_POLICY = "shell_environment_policy"
 SHELL_EXCLUDES = ("CODESWARM_*",)
 """Never in an agent's shell: the paths of the swarm's state and the store's URL (with PostgreSQL,
-its credentials). Hooks and the MCP server still get them (docs/security/state.md)."""
+its credentials), and the agent's token for the coordination hub. Hooks still get them; the hub
+knows each agent by its token (docs/security/state.md)."""
 
 
 def agent_env(
@@ -70,18 +72,18 @@ def install_hooks(home: Path) -> None:
     atomic_write(home / "hooks.json", (json.dumps(hooks_json(), indent=2) + "\n").encode())
 
 
-def mcp_overrides(env: dict[str, str]) -> dict[str, Any]:
-    """Codex config that mounts the coordination MCP server, required, its tools pre-approved
-    (they only touch the coordination store)."""
+def mcp_overrides(role: str, url: str) -> dict[str, Any]:
+    """Codex config that mounts the coordination tools: the node's hub at ``url`` (streamable
+    HTTP; the bearer token from ``CODESWARM_MCP_TOKEN`` in Codex's environment names the agent),
+    required, its tools pre-approved (they only touch the coordination store)."""
     return {
         f"mcp_servers.{MCP_SERVER}": {
-            "command": sys.executable,
-            "args": module_args("codeswarm.mcp"),
-            "env": env,
+            "url": url,
+            "bearer_token_env_var": TOKEN_ENV,
             "required": True,
             "startup_timeout_sec": 30,
             # the orchestrator's `converse` waits for an answer (up to an hour)
-            "tool_timeout_sec": 3660 if env.get("CODESWARM_AGENT_ROLE") == "orchestrator" else 60,
+            "tool_timeout_sec": 3660 if role == "orchestrator" else 60,
             "default_tools_approval_mode": "approve",
         }
     }

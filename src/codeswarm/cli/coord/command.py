@@ -86,10 +86,8 @@ def _target(line: Line) -> tuple[str, str]:
     """(database URL, scope root) for ``line``: the store and the root of the project named by
     ``--project``, else of the one holding ``--scope`` (or ``$CODESWARM_SCOPE``), else of the
     working directory's; ``--db`` and ``--scope`` win over what the project gives."""
-    from pathlib import Path
-
     from codeswarm.coordination import resolve_root, resolve_url
-    from codeswarm.core.paths import project_root
+    from codeswarm.core.paths import project_root_str
 
     project = None
     if line.project:  # (argparse, which cli.args loads, costs a hot path ~5 ms)
@@ -97,9 +95,14 @@ def _target(line: Line) -> tuple[str, str]:
 
         project = project_dir(line.project)
     scope = line.scope or (None if project else os.environ.get("CODESWARM_SCOPE") or None)
-    root = resolve_root(scope) if scope else str(project_root(project))
-    start = project or Path(root)
-    return resolve_url(line.db, start=start), root
+    root = (
+        resolve_root(scope)
+        if scope
+        else project_root_str(None if project is None else str(project))
+    )
+    if line.db or os.environ.get("CODESWARM_DB"):  # named: no project to look into
+        return resolve_url(line.db), root
+    return resolve_url(line.db, start=project or root), root
 
 
 def _relative_to(root: str) -> str | None:

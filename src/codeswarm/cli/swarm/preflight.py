@@ -68,3 +68,57 @@ async def _problem(spec: SwarmSpec) -> str | None:
             return None  # a slow machine: the agents will tell
         finally:
             await codex.aclose()
+
+
+INOTIFY_PER_AGENT = 3
+"""inotify instances an agent holds on its machine: its Codex 2, its worker 1 (measured with
+Codex 0.169.0)."""
+INOTIFY_LIMIT = "/proc/sys/fs/inotify/max_user_instances"
+
+
+def inotify_shortfall(n: int) -> str | None:
+    """A warning when ``n`` more agents on this machine would exhaust the user's inotify
+    instances (``fs.inotify.max_user_instances``, 128 by default): a worker that gets none polls
+    its inbox every 50 ms instead of sleeping (≈ 0.5 % of a core per agent, all the time).
+    Counts what this user holds now only when the swarm could come near the limit."""
+    try:
+        with open(INOTIFY_LIMIT) as f:
+            limit = int(f.read())
+    except (OSError, ValueError):
+        return None  # not Linux, or not readable: nothing to say
+    need = n * INOTIFY_PER_AGENT
+    if need * 2 < limit:
+        return None
+    free = limit - _inotify_in_use()
+    if need <= free:
+        return None
+    return (
+        f"{n} agents need about {need} inotify instances (Codex {INOTIFY_PER_AGENT - 1}, the "
+        f"worker 1, each) and {max(free, 0)} of fs.inotify.max_user_instances={limit} are free: "
+        "workers without one poll their inbox (about 0.5 % of a core each, idle or not); raise "
+        "the limit, e.g. 'sudo sysctl fs.inotify.max_user_instances=1024'"
+    )
+
+
+def _inotify_in_use() -> int:
+    """inotify instances held by the processes this user can see (their open descriptors)."""
+    import os
+
+    uid = os.getuid()
+    count = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        fd_dir = f"/proc/{pid}/fd"
+        try:
+            if os.stat(fd_dir).st_uid != uid:
+                continue
+            for fd in os.listdir(fd_dir):
+                try:
+                    if os.readlink(f"{fd_dir}/{fd}") == "anon_inode:inotify":
+                        count += 1
+                except OSError:
+                    continue
+        except OSError:
+            continue
+    return count

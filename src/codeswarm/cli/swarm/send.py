@@ -107,6 +107,37 @@ def run_send(
     return _report(results, stream=stream, json_out=json_out)
 
 
+def follow_sent(
+    root: str,
+    records: dict[str, dict[str, Any]],
+    ends: dict[str, tuple[int, int]],
+    *,
+    stream: bool,
+    timeout: float,
+    json_out: bool,
+) -> int:
+    """``send --wait`` after :mod:`codeswarm.cli.hot` sent (the model is already at work): follow
+    the outboxes from ``ends`` (each agent's outbox end before the message was sent: nothing can
+    be missed) until those turns complete, as :func:`run_send` does."""
+    import asyncio
+    from pathlib import Path
+
+    from codeswarm.control.fleet.router import AgentCursor, Router
+    from codeswarm.core.errors import CodeswarmError
+    from codeswarm.core.swarm import RunDir
+    from codeswarm.mailbox import Position
+
+    run = RunDir(Path(root))
+    router = Router(run, start="begin", spec=run.load_spec())
+    for agent, (segment, offset) in ends.items():
+        router.cursors[agent] = AgentCursor(Position(segment, offset))
+    try:
+        results = asyncio.run(_wait(router, records, stream=stream, deadline_s=timeout))
+    except TimeoutError:
+        raise CodeswarmError(f"the turns did not complete within {timeout:.0f}s") from None
+    return _report(results, stream=stream, json_out=json_out)
+
+
 async def _remote_send(
     remote: str, swarm: str, target: str, text: str, *, wait: bool, stream: bool,
     mode: str | None, deadline_s: float, json_out: bool,

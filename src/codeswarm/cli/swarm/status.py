@@ -1,10 +1,12 @@
 """``codeswarm status``: replay the outboxes into fleet state; overlay what is actually running
-(the pure part is :mod:`codeswarm.control.status`, which the HTTP API shares)."""
+(the pure part is :mod:`codeswarm.control.status`, which the HTTP API shares; an ordinary
+command line is served by :mod:`codeswarm.cli.hot` without this module)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from codeswarm.control.status import _fleet_status, _with_leases, fleet_status, fleet_views
 
@@ -21,6 +23,11 @@ def run_status(swarm: str, *, json_out: bool, project: Path | None = None) -> No
 
         sys.stdout.write(orjson.dumps(status).decode() + "\n")
         return
+    render_status(status)
+
+
+def render_status(status: dict[str, Any]) -> None:
+    """The status as ``codeswarm status`` prints it (a table, approvals waiting, the supervisor)."""
     from rich.console import Console
 
     from codeswarm.cli.swarm.render import approval_lines, usage_table

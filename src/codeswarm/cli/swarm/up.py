@@ -235,6 +235,11 @@ def run_up(
     spec, warnings = launcher.prepare(spec, previous)
     if spec.isolation == "worktree":  # every worktree exists before any worker starts
         warnings = [*warnings, *create(spec, run)]
+    if spec.backend == "local":  # the agents run here: can they all sleep on inotify?
+        from codeswarm.cli.swarm.preflight import inotify_shortfall
+
+        short = inotify_shortfall(spec.size)
+        warnings = [*warnings, short] if short else warnings
     for warning in [*_exposures(spec, run), *warnings]:
         say(f"warning: {warning}")
     _launch(launcher, run, spec, fresh=fresh, timeout=timeout, json_out=json_out)
@@ -342,9 +347,8 @@ async def _wait_ready(
     launcher: Backend, router: Router, deadline_s: float, *, quiet: bool
 ) -> Ready:
     """The backend's wait, shown: a progress bar on a terminal, a line per phase otherwise,
-    nothing with ``--json``."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    nothing with ``--json``. (Rich only for the bar: imported while the agents start, it would
+    take a core from them.)"""
     if quiet:
         return await launcher.wait_ready(router, deadline_s)
     if not sys.stderr.isatty():
@@ -356,6 +360,8 @@ async def _wait_ready(
                 say(phase)
 
         return await launcher.wait_ready(router, deadline_s, line)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

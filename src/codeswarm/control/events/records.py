@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from codeswarm.control.events.translate import translate
 from codeswarm.core import events as ev
-from codeswarm.core.events import Event
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # not `typing` at run time: `status` and `interrupt` replay events
 if TYPE_CHECKING:
+    from codeswarm.core.events import Event
     from codeswarm.mailbox import MailRecord
 
 

@@ -9,14 +9,28 @@ message's ``emittedAtMs`` when Codex sent one, else the ``now_ms`` the caller pa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
 
-from codeswarm.codex.approval import APPROVAL_METHODS
 from codeswarm.core import events as ev
-from codeswarm.core.events import Event
 
-Message = dict[str, Any]
+TYPE_CHECKING = False  # not `typing` at run time: `status` and `interrupt` replay events
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from codeswarm.core.events import Event
+
+    Message = dict[str, Any]
+
+APPROVAL_METHODS = {
+    "item/commandExecution/requestApproval": "command",
+    "item/fileChange/requestApproval": "file_change",
+    "item/permissions/requestApproval": "permissions",
+    "mcpServer/elicitation/request": "mcp_elicitation",
+    "execCommandApproval": "legacy_exec",
+    "applyPatchApproval": "legacy_patch",
+}
+""":data:`codeswarm.codex.approval.APPROVAL_METHODS`, copied: that module imports asyncio, which a
+replay must not pay for (tests/control pin the two equal)."""
 
 
 def _d(value: Any) -> dict[str, Any]:

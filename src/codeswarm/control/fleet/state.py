@@ -6,13 +6,15 @@ state whether the events arrive live or are replayed from the outboxes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from codeswarm.core import events as ev
-from codeswarm.core.events import Event
-from codeswarm.core.swarm import agent_rank
+from codeswarm.core.ids import agent_rank
 from codeswarm.core.usage import ThreadTotals, Tokens
+
+TYPE_CHECKING = False  # not `typing` at run time: `status` and `interrupt` replay events
+if TYPE_CHECKING:
+    from typing import Any
+
+    from codeswarm.core.events import Event
 
 # Agent states (the `state` field of `codeswarm status`):
 STARTING = "starting"  # the worker is up, Codex not yet ready
@@ -23,36 +25,67 @@ STOPPED = "stopped"  # stopped on request
 FAILED = "failed"  # the worker died and was not (yet) brought back
 
 
-@dataclass
 class AgentView:
-    id: str
-    rank: int | None
-    state: str = STARTING
-    turns: int = 0
-    input_tokens: int = 0
-    cached_input_tokens: int = 0
-    output_tokens: int = 0
-    total_tokens: int = 0
-    last_message: str | None = None
-    thread_id: str | None = None
-    turn_id: str | None = None
-    pending_approvals: dict[str, Event] = field(default_factory=dict)
-    threads: ThreadTotals = field(default_factory=ThreadTotals)
-    """Each thread's running token totals (the largest seen): Codex's own cumulative count, so
-    a usage update sent again (after ``thread/resume``, on a router replay) adds nothing."""
-    restarts: int = 0
-    pid: int | None = None
-    host: str | None = None
-    node: str | None = None
-    last_seen_ms: int = 0
-    error: str | None = None
-    budget: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Each budget of the agent that was reached (key ``agent``, ``swarm`` or ``task:<id>``):
-    ``{scope, task_id?, limit, spent, state}``, state ``warning`` or ``exceeded``."""
-    error_passes: bool = False
-    """Whether ``error`` is about reaching the model: a turn that completes clears it."""
-    seq: int = 0
-    """The last event seq applied (for dedupe by consumers)."""
+    """One agent's state as ``status`` shows it. (A plain class, not a dataclass: ``status``
+    and ``interrupt`` import this, and ``dataclasses`` costs a hot command milliseconds.)"""
+
+    def __init__(self, id: str, rank: int | None) -> None:
+        self.id = id
+        self.rank = rank
+        self.state: str = STARTING
+        self.turns = 0
+        self.input_tokens = 0
+        self.cached_input_tokens = 0
+        self.output_tokens = 0
+        self.total_tokens = 0
+        self.last_message: str | None = None
+        self.thread_id: str | None = None
+        self.turn_id: str | None = None
+        self.pending_approvals: dict[str, Event] = {}
+        self.threads = ThreadTotals()
+        """Each thread's running token totals (the largest seen): Codex's own cumulative count,
+        so a usage update sent again (after ``thread/resume``, on a router replay) adds nothing."""
+        self.restarts = 0
+        self.pid: int | None = None
+        self.host: str | None = None
+        self.node: str | None = None
+        self.last_seen_ms = 0
+        self.error: str | None = None
+        self.budget: dict[str, dict[str, Any]] = {}
+        """Each budget of the agent that was reached (key ``agent``, ``swarm`` or ``task:<id>``):
+        ``{scope, task_id?, limit, spent, state}``, state ``warning`` or ``exceeded``."""
+        self.error_passes = False
+        """Whether ``error`` is about reaching the model: a turn that completes clears it."""
+        self.seq = 0
+        """The last event seq applied (for dedupe by consumers)."""
+
+    _SAVED = ("state", "turns", "input_tokens", "cached_input_tokens", "output_tokens",
+              "total_tokens", "last_message", "thread_id", "turn_id", "pending_approvals",
+              "restarts", "pid", "host", "node", "last_seen_ms", "error", "budget",
+              "error_passes", "seq")  # fmt: skip
+
+    def saved(self) -> dict[str, Any]:
+        """Everything this view holds, as JSON (a status checkpoint: :meth:`restore` gives the
+        same view back)."""
+        out = {name: getattr(self, name) for name in self._SAVED}
+        out["threads"] = {
+            thread: [t.input, t.cached_input, t.output, t.total]
+            for thread, t in self.threads.by_thread.items()
+        }
+        return out
+
+    @classmethod
+    def restore(cls, id: str, rank: int | None, saved: dict[str, Any]) -> AgentView:
+        """The view :meth:`saved` wrote (``KeyError``/``TypeError``/``ValueError`` when it is
+        not one)."""
+        view = cls(id, rank)
+        for name in cls._SAVED:
+            setattr(view, name, saved[name])
+        if type(view.pending_approvals) is not dict or type(view.budget) is not dict:
+            raise ValueError("not a saved view")
+        for thread, (i, c, o, t) in saved["threads"].items():
+            view.threads.add(str(thread), Tokens(int(i), int(c), int(o), int(t)))
+        return view
 
     def as_json(self) -> dict[str, Any]:
         return {

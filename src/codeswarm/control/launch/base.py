@@ -26,6 +26,7 @@ from codeswarm.mailbox import Layout
 if TYPE_CHECKING:
     from codeswarm.control.fleet.router import Router
     from codeswarm.control.fleet.state import FleetState
+    from codeswarm.worker.mcphub import HubKeeper
 
 Progress = Callable[[str, int, int], None]
 """``progress(phase, ready, total)``: ``phase`` says where the launch stands (``starting
@@ -126,6 +127,26 @@ def not_ready_agents(router: Router) -> list[str]:
     from codeswarm.control.fleet.state import IDLE
 
     return [v.id for v in router.fleet.agents.values() if v.state != IDLE]
+
+
+def early_hub(run: RunDir) -> HubKeeper | None:
+    """Start the swarm's coordination hub on this machine now (``up`` and the local supervisor
+    do, before the workers would: every agent's first thread waits for the hub, whose start-up
+    then overlaps theirs). The returned keeper counts as one of the node's workers (the hub
+    lives while one does) and restarts nothing (the workers' keepers do, and follow its port).
+    ``None`` when it could not be started: the workers start it then."""
+    from codeswarm.worker.mcphub import HubKeeper, ensure_hub
+
+    try:
+        keeper = HubKeeper(run.mcp_dir, lambda port: None)  # no keeping thread
+    except OSError:
+        return None
+    try:
+        ensure_hub(run.mcp_dir)
+    except (OSError, RuntimeError):
+        keeper.close()
+        return None
+    return keeper
 
 
 def keeper_entry(argv: list[str] | None, module: str, log_name: str) -> Path:

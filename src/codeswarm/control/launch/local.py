@@ -16,6 +16,7 @@ import msgspec
 from codeswarm.control.launch.base import (
     Progress,
     Ready,
+    early_hub,
     follow_until_ready,
     not_ready_agents,
 )
@@ -29,6 +30,7 @@ from codeswarm.core.swarm import RunDir, SlurmOptions, SwarmSpec
 if TYPE_CHECKING:
     from codeswarm.control.fleet.router import Router
     from codeswarm.control.fleet.state import FleetState
+    from codeswarm.worker.mcphub import HubKeeper
 
 SUPERVISOR_START_TIMEOUT = 10.0
 """How long ``up`` waits for the supervisor to hold its lock."""
@@ -36,6 +38,9 @@ SUPERVISOR_EXIT_MARGIN = 5.0
 """`down` waits the workers' grace period plus this for the supervisor to exit."""
 STOP_POLL = 0.05
 """How often ``down`` looks whether the supervisor and the workers are gone."""
+HUB_EXIT_WAIT = 5.0
+"""How long ``down`` waits for the coordination hub to end by itself (it does once no worker
+of the swarm is left: its graceful shutdown takes up to 2 s) before it kills it."""
 
 
 def supervisor_pid(run: RunDir) -> int | None:
@@ -68,6 +73,27 @@ def start_supervisor(run: RunDir) -> int:
     raise CodeswarmError(f"the supervisor did not start within {SUPERVISOR_START_TIMEOUT:.0f}s")
 
 
+def _wait_hub_gone(run: RunDir) -> int | None:
+    """Once the swarm's workers and supervisor are gone, its coordination hub here ends by
+    itself (it lives while one of them does): wait for that, at most :data:`HUB_EXIT_WAIT`
+    seconds, then SIGKILL it. Returns its pid if it had to be killed."""
+    from codeswarm.worker.mcphub import HubFiles
+
+    try:
+        pid = HubFiles(run.mcp_dir).read().get("pid")
+    except (OSError, ValueError):  # no readable record: no hub of ours to wait for
+        return None
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return None
+    deadline = time.monotonic() + HUB_EXIT_WAIT
+    while process_matches(pid, "codeswarm.mcp.hub", str(run.root)):
+        if time.monotonic() >= deadline:
+            kill_group(pid, signal.SIGKILL)
+            return pid
+        time.sleep(STOP_POLL)
+    return None
+
+
 def live_workers(run: RunDir, spec: SwarmSpec) -> dict[str, int]:
     """agent -> pid of every worker of the swarm that is alive."""
     out = {}
@@ -82,6 +108,9 @@ class LocalBackend:
     """Workers as processes here, under one supervisor per swarm."""
 
     name = "local"
+
+    def __init__(self) -> None:
+        self._hub: HubKeeper | None = None
 
     def prepare(self, spec: SwarmSpec, previous: SwarmSpec | None) -> tuple[SwarmSpec, list[str]]:
         if spec.slurm is not None:
@@ -103,6 +132,8 @@ class LocalBackend:
         for agent, view in router.fleet.agents.items():
             if agent not in alive:
                 view.state = STARTING
+        if router.spec.coord:
+            self._hub = early_hub(run)
         start_supervisor(run)
         return None
 
@@ -122,6 +153,9 @@ class LocalBackend:
             ) from None
         finally:
             router.close()
+            if self._hub is not None:  # the supervisor and the workers hold it by now
+                self._hub.close()
+                self._hub = None
         return Ready(where=f"in {router.spec.cwd}")
 
     def stop(self, run: RunDir, spec: SwarmSpec, *, grace: float = DOWN_GRACE) -> dict[str, object]:
@@ -156,6 +190,9 @@ class LocalBackend:
         codex = kill_leftover_codex(run)
         if codex:
             killed["codex"] = codex
+        hub = _wait_hub_gone(run)
+        if hub is not None:
+            killed["hub"] = hub
         left = live_workers(run, spec)
         if supervisor_pid(run) is not None or left:
             raise CodeswarmError(f"could not stop everything: workers still alive: {sorted(left)}")

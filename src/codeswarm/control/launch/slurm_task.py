@@ -18,14 +18,20 @@ Exit codes: 0 stopped, 1 the agent was given up (or a failure), 2 bad input.
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__":  # a process of its own: asyncio without OpenSSL (core/lean.py)
+    from codeswarm.core.lean import import_without_openssl
+
+    import_without_openssl()
+
 import asyncio
 import logging
 import os
 import signal
-import sys
 from pathlib import Path
 
-from codeswarm.control.launch.base import keeper_entry
+from codeswarm.control.launch.base import early_hub, keeper_entry
 from codeswarm.control.launch.keepalive import DOWN_GRACE, Ending, KeepAlive
 from codeswarm.core.errors import UsageError, run_guarded
 from codeswarm.core.swarm import RunDir, agent_id
@@ -33,9 +39,20 @@ from codeswarm.core.swarm import RunDir, agent_id
 log = logging.getLogger("codeswarm.slurm_task")
 
 
-async def keep_task(run: RunDir, agent: str) -> int:
+async def keep_task(run: RunDir, agent: str, *, hub: bool = False) -> int:
     """Keep the agent's worker alive until it stops on request, is given up, or the task gets
-    SIGTERM/SIGINT; the task's exit code."""
+    SIGTERM/SIGINT; the task's exit code. ``hub``: make sure this node's coordination hub runs
+    first (the first task of a node starts it while the workers import) and count as one of
+    the node's workers until the task ends (:func:`~.base.early_hub`)."""
+    held = early_hub(run) if hub else None
+    try:
+        return await _keep(run, agent)
+    finally:
+        if held is not None:
+            held.close()
+
+
+async def _keep(run: RunDir, agent: str) -> int:
     keeper = KeepAlive(run, agent, node=os.environ.get("SLURMD_NODENAME"))
     loop = asyncio.get_running_loop()
     stop_tasks: set[asyncio.Task[None]] = set()
@@ -91,7 +108,7 @@ def _run(run_dir: Path) -> int:
     spec = run.load_spec()
     if int(rank) >= spec.size:
         raise UsageError(f"task rank {rank} but the swarm has {spec.size} agents")
-    return asyncio.run(keep_task(run, agent_id(spec.name, int(rank))))
+    return asyncio.run(keep_task(run, agent_id(spec.name, int(rank)), hub=spec.coord))
 
 
 if __name__ == "__main__":

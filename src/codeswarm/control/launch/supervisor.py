@@ -18,19 +18,29 @@ killed too; the scripted model stops last.
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__":  # a process of its own: asyncio without OpenSSL (core/lean.py)
+    from codeswarm.core.lean import import_without_openssl
+
+    import_without_openssl()
+
 import asyncio
 import contextlib
 import logging
 import signal
-import sys
 from typing import Any
 
-from codeswarm.control.launch.base import keeper_entry
+from codeswarm.control.launch.base import early_hub, keeper_entry
 from codeswarm.control.launch.keepalive import DOWN_GRACE, Ending, KeepAlive
 from codeswarm.control.proc import PidLock, kill_group, pid_in, process_matches, wait_pid
 from codeswarm.core.entry import python_module
 from codeswarm.core.errors import run_guarded
 from codeswarm.core.swarm import RunDir, SwarmSpec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from codeswarm.worker.mcphub import HubKeeper
 
 log = logging.getLogger("codeswarm.supervisor")
 
@@ -58,6 +68,7 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
+        hub = self._start_hub() if self.spec.coord else None
         model = (
             asyncio.create_task(self._keep_model()) if self.spec.model_provider == "mock" else None
         )
@@ -79,6 +90,8 @@ class Supervisor:
                 log.info("every agent has stopped: the supervisor ends")
             endings = await every_agent_done
         finally:
+            if hub is not None:  # the workers are gone: the hub may end with them
+                hub.close()
             asked.cancel()
             watch_stop.set()
             if watch is not None:
@@ -91,6 +104,17 @@ class Supervisor:
             await self._stop_model()
             lock.release()
         return 1 if Ending.GAVE_UP in endings else 0
+
+    def _start_hub(self) -> HubKeeper | None:
+        """This node's coordination hub, started now if `up` has not already
+        (:func:`~.base.early_hub`). The supervisor counts as one of the node's workers until it
+        ends, so the hub lives as long as the swarm does here (restarting it is left to the
+        workers' keepers: they follow its port). ``None`` if it could not be started: the
+        workers start it then."""
+        keeper = early_hub(self.run)
+        if keeper is None:
+            log.warning("could not start the coordination hub: the workers will")
+        return keeper
 
     def _start_watch(self, stop: asyncio.Event) -> asyncio.Task[None] | None:
         """The watchers (docs/watch.md), when the spec configures them."""

@@ -1,0 +1,229 @@
+"""The coordination hub: the swarm's MCP tools for every agent on this node, over streamable
+HTTP on 127.0.0.1, one process per swarm per node (``python -m codeswarm.mcp.hub RUN_DIR``).
+
+Started and kept alive by the node's workers (:mod:`codeswarm.worker.mcphub`): it receives the
+listening socket (``--fd``) and the hub lock it holds for its life (``--lock-fd``), and ends once
+no worker of the run on this node is left (``<host>.workers`` free).
+
+Each request's bearer token names the agent it acts for: the SHA-256 of the token must have a
+grant in ``<run>/mcp/tokens/`` (written by that agent's worker, removed when it stops), else
+the answer is 401 and nothing runs. Per agent, the hub builds the same server as the stdio one
+(:func:`codeswarm.mcp.server.build_server`: the same tools, ``submit`` in a worktree swarm, the
+orchestrator's tools for that role, ``report_chars`` cuts, fencing) bound to that agent's
+identity, store and working directory. Stateless: every POST is answered on its own (JSON),
+so a restarted hub serves a client that was talking to the one before. No heartbeats here:
+the agent's worker keeps its registration alive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import socket
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, cast
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+from mcp.server.streamable_http import StreamableHTTPServerTransport
+
+from codeswarm.coordination import Coord
+from codeswarm.core.errors import CodeswarmError
+from codeswarm.mcp.identity import Identity
+from codeswarm.mcp.server import CoordServer, StoreLater, build_server
+from codeswarm.worker.mcphub import PATH, HubFiles, digest, tokens_dir
+
+log = logging.getLogger("codeswarm.mcp.hub")
+
+THREADS = 512
+"""Threads for the agents' store calls, at most (asyncio's default is cores + 4: a few agents
+waiting on `inbox` would stall every other agent's calls)."""
+
+Scope = dict[str, Any]
+Receive = Any
+Send = Any
+
+
+class Agent:
+    """One agent's server, built from its grant."""
+
+    def __init__(self, server: CoordServer, name: str, grant: Path) -> None:
+        self.server = server
+        self.name = name
+        self.grant = grant
+
+
+class Hub:
+    """The ASGI app: authenticate, then answer with the agent's own server."""
+
+    def __init__(self, run_root: Path) -> None:
+        self.tokens = tokens_dir(run_root / "mcp")
+        self._agents: dict[str, Agent] = {}
+        self._stores: dict[tuple[str | None, str | None, str | None, str | None], StoreLater] = {}
+        self._lock = threading.Lock()
+        self._tg: TaskGroup | None = None
+
+    # -- who is asking --------------------------------------------------------------------------
+    def agent(self, headers: list[tuple[bytes, bytes]]) -> Agent | None:
+        token = ""
+        for name, value in headers:
+            if name.lower() == b"authorization":
+                kind, _, rest = value.decode("latin-1").partition(" ")
+                if kind.lower() == "bearer":
+                    token = rest.strip()
+        if not token or len(token) > 200:
+            return None
+        key = digest(token)
+        grant = self.tokens / f"{key}.json"
+        if not grant.exists():  # revoked (the worker stopped) or never granted
+            self._agents.pop(key, None)
+            return None
+        found = self._agents.get(key)
+        if found is None:
+            found = self._build(key, grant)
+        return found
+
+    def _build(self, key: str, grant: Path) -> Agent | None:
+        try:
+            body = json.loads(grant.read_bytes())
+            env = {str(k): str(v) for k, v in body["env"].items()}
+            cwd, name = str(body["cwd"]), str(body["agent"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+        worktree = env.get("CODESWARM_WORKTREE") or None
+        scope = env.get("CODESWARM_SCOPE") or None
+        db = env.get("CODESWARM_DB") or None
+        report = env.get("CODESWARM_REPORT_CHARS") or None
+        store_key = (db, worktree or scope, scope if worktree else None, report)
+        with self._lock:
+            store = self._stores.get(store_key)
+            if store is None:
+                store = StoreLater(db, worktree or scope, scope if worktree else None,
+                                   report=report)  # fmt: skip
+                self._stores[store_key] = store
+            coord = cast(Coord, store)
+            server = build_server(coord, Identity(coord, env), heartbeat=False, env=env, cwd=cwd)
+            agent = Agent(server, name, grant)
+            self._agents[key] = agent
+        return agent
+
+    # -- ASGI -----------------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        if scope.get("path", "").rstrip("/") != PATH:
+            await _plain(send, 404, "not found")
+            return
+        agent = self.agent(scope.get("headers") or [])
+        if agent is None:
+            await _plain(send, 401, "unauthorized: no valid bearer token",
+                         [(b"www-authenticate", b'Bearer realm="codeswarm"')])  # fmt: skip
+            return
+        if scope.get("method") != "POST":  # no server-initiated stream: nothing to push
+            await _plain(send, 405, "method not allowed", [(b"allow", b"POST")])
+            return
+        await self._answer(agent, scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        # every agent's blocking calls (a lease or inbox `wait` of up to 60 s, the
+        # orchestrator's `converse` of up to an hour) run in threads: one pool for all of them,
+        # big enough that waiting agents never hold up the others (threads start on demand)
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="hub")
+        )
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            await receive()  # lifespan.startup
+            await send({"type": "lifespan.startup.complete"})
+            await receive()  # lifespan.shutdown
+            tg.cancel_scope.cancel()
+        self._tg = None
+        for store in self._stores.values():
+            store.close()
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def _answer(self, agent: Agent, scope: Scope, receive: Receive, send: Send) -> None:
+        """One POST, stateless (as the SDK's session manager does it in stateless mode)."""
+        assert self._tg is not None
+        transport = StreamableHTTPServerTransport(
+            mcp_session_id=None, is_json_response_enabled=True, event_store=None
+        )
+        low = agent.server._mcp_server
+
+        async def serve(*, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+            async with transport.connect() as (read, write):
+                task_status.started()
+                try:
+                    await low.run(read, write, low.create_initialization_options(), stateless=True)
+                except Exception:
+                    log.exception("%s: a request failed", agent.name)
+
+        try:
+            await self._tg.start(serve)
+            await transport.handle_request(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await transport.terminate()
+
+
+async def _plain(
+    send: Send, status: int, text: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = json.dumps({"error": text}).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        *(headers or [])]})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
+
+
+def _end_with_the_workers(files: HubFiles) -> None:
+    """Block until no worker of the run on this node is left, then end at once: no client is
+    left either (every Codex belongs to a worker), and the exit releases the hub lock, which
+    the last worker waits for."""
+    fd = files.open_lock(files.workers)
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    os._exit(0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m codeswarm.mcp.hub")
+    parser.add_argument("run_dir")
+    parser.add_argument("--fd", type=int, required=True, help="the listening socket")
+    parser.add_argument("--lock-fd", type=int, required=True, help="the hub lock, held till exit")
+    parser.add_argument("--host", default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    run_root = Path(args.run_dir)
+    files = HubFiles(run_root / "mcp", args.host)
+    sock = socket.socket(fileno=args.fd)
+
+    import uvicorn
+
+    config = uvicorn.Config(Hub(run_root), lifespan="on", log_level="warning",
+                            access_log=False, timeout_graceful_shutdown=2)  # fmt: skip
+    server = uvicorn.Server(config)
+    threading.Thread(
+        target=_end_with_the_workers, args=(files,), name="workers-gone", daemon=True
+    ).start()
+    try:
+        server.run(sockets=[sock])
+    except CodeswarmError as exc:
+        print(f"codeswarm mcp hub: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

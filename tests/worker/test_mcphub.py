@@ -1,0 +1,118 @@
+"""The node's coordination hub without Codex: elected once among the processes that ask for it,
+answering only tokens that have a grant, brought back on its port by a keeper when killed, and
+ended once nobody counts as a worker (real hub processes; the real swarm is in
+tests/mcp/test_hub_swarm.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codeswarm.worker import mcphub
+from codeswarm.worker.mcphub import HubFiles, HubKeeper, ensure_hub, grant, revoke_agent
+from swarmkit import wait_until
+
+
+def alive(pid: int) -> bool:
+    try:
+        return ") Z " not in Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+
+
+def ask(port: int, token: str | None, tool: str = "swarm_status") -> tuple[int, Any]:
+    msg = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+           "params": {"name": tool, "arguments": {}}}  # fmt: skip
+    headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/mcp", json.dumps(msg).encode(), headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return int(resp.status), json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), json.loads(exc.read())
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Iterator[Path]:
+    """A run directory; whatever hub it got is gone at the end."""
+    root = tmp_path / "runs" / "h"
+    root.mkdir(parents=True)
+    yield root
+    record = HubFiles(root / "mcp", "n1").read()
+    if record.get("pid") and alive(record["pid"]):
+        os.kill(record["pid"], signal.SIGKILL)
+        pytest.fail("the hub outlived its workers")
+
+
+def agent_env(tmp_path: Path, name: str) -> dict[str, str]:
+    return {"CODESWARM_AGENT_ID": name, "CODESWARM_DB": str(tmp_path / "coord.db"),
+            "CODESWARM_SCOPE": str(tmp_path), "CODESWARM_AGENT_ROLE": "worker"}  # fmt: skip
+
+
+def test_one_hub_is_elected_answers_granted_tokens_only_and_ends_with_the_last_worker(
+    run: Path, tmp_path: Path
+) -> None:
+    mcp_dir = run / "mcp"
+    first = HubKeeper(mcp_dir, lambda _p: None, host="n1")
+    port = ensure_hub(mcp_dir, host="n1")
+    second = HubKeeper(mcp_dir, lambda _p: None, host="n1")
+    assert ensure_hub(mcp_dir, host="n1") == port  # the live hub, not another
+    record = HubFiles(mcp_dir, "n1").read()
+    assert record["port"] == port and alive(record["pid"])
+    assert (mcp_dir / "n1.log").exists() and oct(mcp_dir.stat().st_mode & 0o777) == "0o700"
+
+    token_a, path_a = grant(mcp_dir, "h_0", agent_env(tmp_path, "h_0"), str(tmp_path))
+    token_b, _ = grant(mcp_dir, "h_1", agent_env(tmp_path, "h_1"), str(tmp_path))
+    assert token_a not in path_a.read_text() and oct(path_a.stat().st_mode & 0o777) == "0o600"
+    assert path_a.name == f"{mcphub.digest(token_a)}.json"
+    status, body = ask(port, token_a)
+    assert status == 200 and body["result"]["structuredContent"]["me"].startswith("h_0#")
+    status, body = ask(port, token_b)
+    assert status == 200 and body["result"]["structuredContent"]["me"].startswith("h_1#")
+    assert ask(port, None)[0] == ask(port, token_a + "x")[0] == 401
+    again, _ = grant(mcp_dir, "h_0", agent_env(tmp_path, "h_0"), str(tmp_path))
+    assert ask(port, token_a)[0] == 401  # a new generation's grant revokes the old one
+    assert ask(port, again)[0] == 200
+    revoke_agent(mcp_dir, "h_0")
+    assert ask(port, again)[0] == 401 and ask(port, token_b)[0] == 200
+
+    first.close()
+    assert alive(record["pid"])  # a worker is left: the hub stays
+    second.close()  # the last one waits for it to end
+    assert not alive(record["pid"])
+
+
+def test_a_killed_hub_is_restarted_on_its_port_by_a_keeper(run: Path, tmp_path: Path) -> None:
+    mcp_dir = run / "mcp"
+    moved: list[int] = []
+    keepers = [HubKeeper(mcp_dir, moved.append, host="n1") for _ in range(3)]
+    port = ensure_hub(mcp_dir, host="n1")
+    for keeper in keepers:
+        keeper.start()
+    token, _ = grant(mcp_dir, "h_0", agent_env(tmp_path, "h_0"), str(tmp_path))
+    assert ask(port, token)[0] == 200
+    files = HubFiles(mcp_dir, "n1")
+    for _ in range(2):
+        before = files.read()
+        os.kill(before["pid"], signal.SIGKILL)
+        after = wait_until(
+            lambda b=before: (r := files.read()).get("pid") != b["pid"] and r, what="a new hub"
+        )
+        assert after["port"] == port and alive(after["pid"])
+        assert ask(port, token)[0] == 200  # the same token: grants outlive the hub
+    assert moved == []
+    for keeper in keepers:
+        keeper.close()
+    assert not alive(files.read()["pid"])
