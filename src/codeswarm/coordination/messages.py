@@ -263,6 +263,7 @@ def post(
             "INSERT INTO deliveries (message, scope, recipient, acked_at) VALUES (?, ?, ?, ?)",
             (msg_id, ops.scope, name, now if awaited else None),
         )
+    tx.ring()  # the recipients' links wake (not at every other commit: heartbeats, leases)
     data: dict[str, object] = {"id": msg_id, "to": to, "recipients": recipients,
                                "bytes": len(text.encode())}  # fmt: skip
     if task_id is not None:

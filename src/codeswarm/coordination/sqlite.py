@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 MEMORY = ":memory:"
 HEADER = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file (an empty file is a new database)."""
+BELL = ".bell"
+"""``<db>.bell``: rewritten (one byte, in place) after every commit that sent a message, so that
+the agents' links watch this file, not every commit of the database (docs/coordination.md)."""
 JOURNAL_MODES = ("wal", "delete")
 DEFAULT_BUSY_TIMEOUT = 30.0
 _POLL_MIN = 0.002
@@ -72,6 +75,7 @@ class SqliteStore(Store):
         self._mutex = _thread.RLock()  # a nested transaction fails in SQLite, not deadlocks
         self._commits = 0
         self._lock_fd: int | None = None
+        self._bell_fd: int | None = None
         self._inode: tuple[int, int] | None = None
         memory = path == MEMORY
         if not memory:
@@ -125,9 +129,24 @@ class SqliteStore(Store):
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+        if self._bell_fd is not None:
+            os.close(self._bell_fd)
+            self._bell_fd = None
         inode, self._inode = self._inode, None
         if inode is not None:
             _forget(inode)
+
+    def ring_bell(self) -> None:
+        """Rewrite :data:`BELL`'s one byte (a file event for every watcher, nothing more). A
+        bell that cannot be rung is left: links also look now and then on their own."""
+        if self.path == MEMORY:
+            return
+        try:
+            if self._bell_fd is None:
+                self._bell_fd = os.open(self.path + BELL, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.pwrite(self._bell_fd, b"\n", 0)
+        except OSError:
+            pass
 
     # -- internals --------------------------------------------------------------------------
 
@@ -151,12 +170,16 @@ class SqliteStore(Store):
 
 
 class _SqliteTx(Tx):
-    __slots__ = ("_conn", "_locked", "_store", "_write")
+    __slots__ = ("_conn", "_locked", "_ring", "_store", "_write")
 
     def __init__(self, store: SqliteStore, *, write: bool) -> None:
         self._store = store
         self._write = write
         self._locked = False
+        self._ring = False
+
+    def ring(self) -> None:
+        self._ring = True
 
     def __enter__(self) -> Tx:
         store = self._store
@@ -196,6 +219,8 @@ class _SqliteTx(Tx):
                     raise self._store._fail(err) from err
                 if self._write:
                     self._store._commits += 1
+                if self._ring:
+                    self._store.ring_bell()
             else:
                 self._conn.execute("ROLLBACK")
         finally:

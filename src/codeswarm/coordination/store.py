@@ -51,6 +51,12 @@ class Tx(abc.ABC):
         """Run several statements in order and return the rows of each (PostgreSQL sends them
         in one round trip)."""
 
+    def ring(self) -> None:
+        """Tell the agents' links, once this transaction commits, that a message was sent (a
+        SQLite file store rings its bell file, :data:`~codeswarm.coordination.sqlite.BELL`;
+        PostgreSQL's waiters hear the audit log's NOTIFY instead)."""
+        return None
+
     @abc.abstractmethod
     def defer(self, sql: str, params: Params = ()) -> None:
         """Run a write whose result nobody needs. It runs in order, before the next statement

@@ -203,7 +203,7 @@ def _trust_outside(text: str, trust: list[tuple[str, str]]) -> tuple[str, list[t
     return stripped, [(k, d) for k, d in trust if not isinstance(defined, dict) or k not in defined]
 
 
-def _toml_without(text: str, begin: str = TOML_BEGIN) -> str:
+def toml_without(text: str, begin: str = TOML_BEGIN) -> str:
     start = text.find(begin)
     if start < 0:
         return text
@@ -216,7 +216,7 @@ def _toml_without(text: str, begin: str = TOML_BEGIN) -> str:
 
 
 def _toml_with(text: str, trust: list[tuple[str, str]]) -> str:
-    base, trust = _trust_outside(_toml_without(text), trust)
+    base, trust = _trust_outside(toml_without(text), trust)
     sep = "" if not base else ("\n" if base.endswith("\n") else "\n\n")
     return base + sep + _toml_block(trust)
 
@@ -229,7 +229,7 @@ def _trust_with(text: str, hooks_file: Path, trust: list[tuple[str, str]]) -> st
     """The person's own config with a marked block trusting a project's codeswarm hooks (Codex
     reads ``hooks.state`` from the person's config only: a project cannot trust itself)."""
     begin = _trust_begin(hooks_file)
-    base, trust = _trust_outside(_toml_without(text, begin), trust)
+    base, trust = _trust_outside(toml_without(text, begin), trust)
     if not trust:
         return base
     state = "".join(
@@ -447,14 +447,14 @@ def plan(client: Client, scope: Scope, *, repo: Path, uninstall: bool) -> Plan:
         text = config.read_text() if config.exists() else ""
         trust = [] if uninstall else codex_trust(hooks, new_doc)
         own = trust if scope == "user" else []  # a project's own config cannot trust it
-        p.writes[config] = _toml_without(text) if uninstall else _toml_with(text, own)
+        p.writes[config] = toml_without(text) if uninstall else _toml_with(text, own)
         p.writes[skill] = None if uninstall else _swarm_command("codex")
         if scope == "project":  # Codex takes a project hook's trust from the person's config
             mine = user_codex_home() / "config.toml"
             text = mine.read_text() if mine.exists() else ""
             begin = _trust_begin(hooks.absolute())
             p.writes[mine] = (
-                _toml_without(text, begin)
+                toml_without(text, begin)
                 if uninstall
                 else _trust_with(text, hooks.absolute(), trust)
             )

@@ -35,4 +35,19 @@ def prepare_codex_home(home: Path, seed: Path | None) -> list[str]:
         if fresh or newer:
             atomic_write(dst, src.read_bytes())
             copied.append(name)
+    _without_personal_block(home / "config.toml")
     return copied
+
+
+def _without_personal_block(config: Path) -> None:
+    """Drop what ``codeswarm install codex`` put in the person's config (their session's stdio
+    MCP server and hook trust): the fleet mounts its own coordination hub by URL, and Codex
+    refuses a table with both a ``command`` and a ``url`` ("url is not supported for stdio")."""
+    from codeswarm.hooks.install import TOML_BEGIN, toml_without
+
+    try:
+        text = config.read_text()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return
+    if TOML_BEGIN in text:
+        atomic_write(config, toml_without(text).encode())
