@@ -10,32 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from swarmkit import Swarm
+from swarmkit import Swarm, plain_home, survivors
 
 pytestmark = [pytest.mark.codex, pytest.mark.slow]
 
 ECHO = {"agents": {"*": [{"when": ".", "repeat": True, "text": "here"}]}}
 Factory = Callable[[str], Swarm]
-
-
-def plain_home(s: Swarm, tmp_path: Path) -> None:
-    """The agents' login shells start from an empty home: Codex snapshots the login shell of
-    every new thread, and this machine's ~/.bashrc runs ``pyenv rehash``, which n shells at
-    once queue for on one lock (up to 60 s each, outliving their Codex)."""
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    s.env = {**s.env, "HOME": str(home)}
-
-
-def survivors(pids: list[int]) -> list[str]:
-    """What the processes left behind run (for the failure message)."""
-    out = []
-    for pid in pids:
-        try:
-            out.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
-        except OSError:
-            out.append(f"{pid} (gone since)")
-    return out
 
 
 def check_swarm_of(s: Swarm, n: int, timeout: float) -> None:
