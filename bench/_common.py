@@ -139,3 +139,18 @@ def git(cwd: Path, *args: str) -> str:
     done = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True,
                           check=True, env={**os.environ, **GIT_ENV})  # fmt: skip
     return done.stdout.strip()
+
+
+ANSWER_OK: dict[str, object] = {
+    "agents": {
+        "*": [
+            {
+                "when": ".",
+                "repeat": True,
+                "text": "ok",
+                "usage": {"input_tokens": 10, "output_tokens": 1},
+            }
+        ]
+    }
+}
+"""A scripted model that answers every message of every agent "ok" (10 tokens in, 1 out)."""

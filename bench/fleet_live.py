@@ -25,22 +25,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import emit, summary
+from _common import ANSWER_OK, emit, summary
 
 ROOT = Path(__file__).resolve().parent.parent
 CS = str(Path(sys.executable).parent / "codeswarm")
-SCRIPT = {
-    "agents": {
-        "*": [
-            {
-                "when": ".",
-                "repeat": True,
-                "text": "ok",
-                "usage": {"input_tokens": 10, "output_tokens": 1},
-            }
-        ]
-    }
-}
+SCRIPT = ANSWER_OK
 TICKS = os.sysconf("SC_CLK_TCK")
 
 

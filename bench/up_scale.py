@@ -43,23 +43,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import emit, jsonl, wait_for
+from _common import ANSWER_OK, emit, jsonl, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 CS = str(Path(sys.executable).parent / "codeswarm")
 TICKS = os.sysconf("SC_CLK_TCK")
-SCRIPT = {
-    "agents": {
-        "*": [
-            {
-                "when": ".",
-                "repeat": True,
-                "text": "ok",
-                "usage": {"input_tokens": 10, "output_tokens": 1},
-            }
-        ]
-    }
-}
+SCRIPT = ANSWER_OK
 
 BARE = r"""
 import json, os, selectors, subprocess, sys, time

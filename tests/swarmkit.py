@@ -20,6 +20,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -124,6 +126,30 @@ def survivors(pids: list[int]) -> list[str]:
         except OSError:
             out.append(f"{pid} (gone since)")
     return out
+
+
+def hub_post(
+    port: int,
+    token: str | None,
+    method: str = "tools/list",
+    params: Any = None,
+    timeout: float = 30.0,
+) -> tuple[int, Any]:
+    """One JSON-RPC request to the hub as an outsider would send it: the status and the body."""
+    msg = {"jsonrpc": "2.0", "id": 1, "method": method}
+    if params is not None:
+        msg["params"] = params
+    headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/mcp", json.dumps(msg).encode(), headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return int(resp.status), json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), json.loads(exc.read())
 
 
 def pids_of(needle: str) -> list[int]:

@@ -8,15 +8,13 @@ import json
 import os
 import signal
 import socket
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from codeswarm.worker.mcphub import TOKEN_ENV, HubFiles, host_name
-from swarmkit import Swarm, pids_of, wait_until
+from swarmkit import Swarm, hub_post, pids_of, wait_until
 
 pytestmark = [pytest.mark.codex]
 
@@ -78,28 +76,8 @@ def mcp_calls(swarm: Swarm, rank: int) -> list[dict[str, Any]]:
     ]
 
 
-def post(
-    port: int, token: str | None, method: str = "tools/list", params: Any = None
-) -> tuple[int, Any]:
-    """One JSON-RPC request to the hub as an outsider would send it: the status and the body."""
-    msg = {"jsonrpc": "2.0", "id": 1, "method": method}
-    if params is not None:
-        msg["params"] = params
-    headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
-    if token is not None:
-        headers["authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{port}/mcp", json.dumps(msg).encode(), headers, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return int(resp.status), json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), json.loads(exc.read())
-
-
 def call(port: int, token: str | None, tool: str, **arguments: Any) -> tuple[int, Any]:
-    return post(port, token, "tools/call", {"name": tool, "arguments": arguments})
+    return hub_post(port, token, "tools/call", {"name": tool, "arguments": arguments})
 
 
 def test_tools_act_as_the_token_s_agent_and_nothing_else_gets_in(swarm: Swarm) -> None:
@@ -148,7 +126,7 @@ def test_tools_act_as_the_token_s_agent_and_nothing_else_gets_in(swarm: Swarm) -
     # no token, a wrong one: 401, nothing runs; the right one acts as its agent
     for bad in (None, "", "0" * 64, token[:-1]):
         assert call(port, bad, "lease", path="src/w.py")[0] == 401
-        assert post(port, bad)[0] == 401
+        assert hub_post(port, bad)[0] == 401
     status, body = call(port, token, "leases", path="src/w.py")
     assert status == 200 and body["result"]["structuredContent"] == {"leases": []}
     t_1_token = codex_env(codex_pid(swarm, 1))[TOKEN_ENV]

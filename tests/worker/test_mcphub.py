@@ -5,11 +5,8 @@ tests/mcp/test_hub_swarm.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +15,7 @@ import pytest
 
 from codeswarm.worker import mcphub
 from codeswarm.worker.mcphub import HubFiles, HubKeeper, ensure_hub, grant, revoke_agent
-from swarmkit import wait_until
+from swarmkit import hub_post, wait_until
 
 
 def alive(pid: int) -> bool:
@@ -29,19 +26,7 @@ def alive(pid: int) -> bool:
 
 
 def ask(port: int, token: str | None, tool: str = "swarm_status") -> tuple[int, Any]:
-    msg = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-           "params": {"name": tool, "arguments": {}}}  # fmt: skip
-    headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
-    if token is not None:
-        headers["authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{port}/mcp", json.dumps(msg).encode(), headers, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return int(resp.status), json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), json.loads(exc.read())
+    return hub_post(port, token, "tools/call", {"name": tool, "arguments": {}}, timeout=60)
 
 
 @pytest.fixture
