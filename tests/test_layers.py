@@ -16,11 +16,12 @@ ROOT = Path(codeswarm.__file__).parent
 LOW = {"core", "coordination", "mailbox", "codex", "mockmodel", "openclaw"}
 TABLE: dict[str, set[str]] = {
     # docs/architecture.md, "Packages and the direction of imports": package -> what it may use
-    "cli": {"api", "mcp", "control", "worker", "hooks"} | LOW,
-    "api": {"control", "worker", "hooks"} | LOW,  # beside mcp: neither imports the other
-    "mcp": {"control", "worker", "hooks"} | LOW,
-    "control": {"worker", "hooks"} | LOW,
-    "worker": {"hooks"} | LOW,
+    "cli": {"api", "mcp", "control", "worker", "claude", "hooks"} | LOW,
+    "api": {"control", "worker", "claude", "hooks"} | LOW,  # beside mcp: neither imports the other
+    "mcp": {"control", "worker", "claude", "hooks"} | LOW,
+    "control": {"worker", "claude", "hooks"} | LOW,
+    "worker": {"claude", "hooks"} | LOW,
+    "claude": {"codex", "core"},
     "hooks": {"coordination", "codex.patch", "core"},
     "codex": {"core"},
     "mailbox": {"core"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -239,3 +240,38 @@ async def test_hook_trust_through_the_app_server(rig) -> None:  # type: ignore[n
     turn = await codex.turn_start(thread.id, "hi")
     assert (await asyncio.wait_for(turn.wait(), TURN_TIMEOUT)).status == "completed"
     assert marker.exists(), "the trusted hook did not run"
+
+
+async def test_only_the_agents_own_hooks_are_trusted(rig) -> None:  # type: ignore[no-untyped-def]
+    """``trust_hooks(within=CODEX_HOME)``: a hook in the project's ``.codex/hooks.json`` (which
+    anyone who can write the project may change) is listed by Codex but never trusted, so it
+    never runs; the agent's own hook does."""
+    import json
+
+    def hooks(marker: Path) -> str:
+        command = {"type": "command", "command": f"touch {marker}", "timeout": 10}
+        return json.dumps({"hooks": {"UserPromptSubmit": [{"hooks": [command]}]}})
+
+    own, project = rig.tmp_path / "own-ran", rig.tmp_path / "project-ran"
+    rig.home.mkdir(exist_ok=True)
+    (rig.home / "hooks.json").write_text(hooks(own))
+    (rig.workspace / ".codex").mkdir()
+    (rig.workspace / ".codex" / "hooks.json").write_text(hooks(project))
+    # a project the person trusts (their TUI asked them once; the agent's home is seeded with it)
+    with (rig.home / "config.toml").open("a") as f:
+        f.write(f'\n[projects.{json.dumps(str(rig.workspace))}]\ntrust_level = "trusted"\n')
+    mm = await rig.model({"agents": {"*": [{"text": "a"}]}})
+    codex = await rig.codex(mm)
+    keys = [
+        h.get("key")
+        for entry in await codex.hooks_list([rig.workspace])
+        for h in ([entry] if "key" in entry else entry.get("hooks") or entry.get("entries") or [])
+    ]
+    assert any(str(k).startswith(str(rig.workspace)) for k in keys), keys  # listed: a real case
+    trusted = await codex.trust_hooks([rig.workspace], within=rig.home)
+    assert trusted == [f'hooks.state."{rig.home}/hooks.json:user_prompt_submit:0:0"']
+    thread = await open_thread(rig, codex)
+    turn = await codex.turn_start(thread.id, "hi")
+    assert (await asyncio.wait_for(turn.wait(), TURN_TIMEOUT)).status == "completed"
+    assert own.exists(), "the agent's own hook did not run"
+    assert not project.exists(), "the project's hook ran"

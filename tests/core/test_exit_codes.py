@@ -31,6 +31,7 @@ EXPECTED = {
     "CodexError": 1,
     "ClosedError": 1,
     "ProcessExitedError": 1,
+    "ClaudeExitedError": 1,
     "ProtocolError": 1,
     "RpcError": 1,
     "TurnFailedError": 1,

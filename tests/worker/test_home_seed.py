@@ -41,3 +41,24 @@ def test_the_persons_codeswarm_block_is_not_seeded_and_is_removed_from_an_old_se
     (agent / "config.toml").write_text(PERSONAL)
     prepare_codex_home(agent, person)
     assert set(tomllib.loads((agent / "config.toml").read_text())["mcp_servers"]) == {"docs"}
+
+
+def test_the_trust_of_a_projects_hooks_is_not_seeded(tmp_path: Path) -> None:
+    """`codeswarm install codex --scope project` trusts the project's hooks in the person's
+    config: seeded, they would run in every agent of that project beside the agent's own (with
+    the person's session's role)."""
+    from codeswarm.hooks.install import TRUST_BEGIN_PREFIX
+
+    trust = (
+        f"{TRUST_BEGIN_PREFIX}/p/.codex/hooks.json >>> (`codeswarm install --scope project`)\n"
+        '[hooks.state."/p/.codex/hooks.json:pre_tool_use:0:0"]\n'
+        'trusted_hash = "sha256:11"\n'
+        f"{TOML_END}\n"
+    )
+    person, agent = tmp_path / "person", tmp_path / "agent"
+    person.mkdir()
+    (person / "config.toml").write_text(PERSONAL + "\n" + trust + '\n[tui]\ntheme = "x"\n')
+    prepare_codex_home(agent, person)
+    seeded = tomllib.loads((agent / "config.toml").read_text())
+    assert "hooks" not in seeded
+    assert seeded["tui"] == {"theme": "x"} and set(seeded["mcp_servers"]) == {"docs"}

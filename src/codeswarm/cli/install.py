@@ -1,6 +1,7 @@
 """``codeswarm install codex|claude|openclaw``: hooks, MCP server and the swarm picture command
-(Codex: the ``$swarm`` skill; Claude Code: ``/swarm``) into a person's own client; for OpenClaw,
-the ``codeswarm`` skill that lets the assistant run swarms (docs/openclaw.md)."""
+(Codex: the ``$swarm`` skill; Claude Code: ``/swarm``) into a person's own client, or with
+``--gateway`` the orchestrator's tools and a primer instead (docs/hooks.md "Gateway mode"); for
+OpenClaw, the ``codeswarm`` skill that lets the assistant run swarms (docs/openclaw.md)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,18 @@ def install(
     repo: Path | None = typer.Option(
         None, "--repo", help="The project for --scope project (default: here)."
     ),
+    gateway: bool = typer.Option(
+        False,
+        "--gateway",
+        help="Gateway mode: your session conducts the swarm running in the project (the "
+        "orchestrator's tools, a short primer; edit small things yourself, delegate the rest).",
+    ),
 ) -> None:
     """Add codeswarm's lease hooks, its MCP server and $swarm (Codex) or /swarm (Claude Code);
     or the codeswarm skill to OpenClaw.
 
-    Idempotent; keeps your own hooks and servers; --uninstall restores each file byte for byte."""
+    Idempotent; keeps your own hooks and servers; --uninstall restores each file byte for byte
+    (a gateway's too: --gateway --uninstall is the same as --uninstall)."""
     from codeswarm.core.errors import UsageError
     from codeswarm.core.paths import project_root
     from codeswarm.hooks.install import plan
@@ -36,22 +44,32 @@ def install(
     if scope not in ("user", "project"):
         raise UsageError(f"--scope must be user or project, not {scope!r}")
     if client == "openclaw":
-        if scope != "user" or repo is not None:
-            raise UsageError("OpenClaw skills are installed per user: drop --scope and --repo")
+        if scope != "user" or repo is not None or gateway:
+            raise UsageError(
+                "OpenClaw skills are installed per user, without a gateway mode: drop --scope, "
+                "--repo and --gateway"
+            )
         _openclaw(dry_run=dry_run, uninstall=uninstall)
         return
     root = (repo or project_root()).resolve()
-    chosen = plan(client, scope, repo=root, uninstall=uninstall)  # type: ignore[arg-type]
+    chosen = plan(client, scope, repo=root, uninstall=uninstall, gateway=gateway)  # type: ignore[arg-type]
     changes = chosen.apply(dry_run=dry_run, uninstall=uninstall)
     verb = "would" if dry_run else "did"
     for ch in changes:
         print(("(dry run) " if dry_run else "") + ch.line())
     changed = [c for c in changes if c.action != "unchanged"]
     what = "uninstall" if uninstall else "install"
-    print(f"{verb} {what} codeswarm for {client} ({scope}): {len(changed)} file(s) changed")
+    mode = ", gateway" if gateway and not uninstall else ""
+    print(f"{verb} {what} codeswarm for {client} ({scope}{mode}): {len(changed)} file(s) changed")
     if not uninstall and not dry_run and client == "codex" and scope == "project":
         _note_project_trust(root)
-    if not uninstall and not dry_run and client == "codex":
+    if gateway and not uninstall and not dry_run:
+        print(
+            "gateway mode: your session gets the orchestrator's tools (delegate, check with "
+            "wait, converse, list, end, finish) against the swarm running in its project "
+            "(`codeswarm up` there); its own edits take leases like any agent's."
+        )
+    elif not uninstall and not dry_run and client == "codex":
         print(
             "codeswarm's hooks are trusted (the TUI and `codex exec` run them); type $swarm in "
             "Codex for the swarm's picture."

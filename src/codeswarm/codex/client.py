@@ -306,15 +306,24 @@ class AppServer(AsyncResource):
             "config/batchWrite", {"edits": list(edits), "reloadUserConfig": reload_user_config}
         )
 
-    async def trust_hooks(self, cwds: Sequence[Path | str]) -> list[str]:
-        """Trust every hook Codex lists for ``cwds`` that is not trusted at its current hash.
+    async def trust_hooks(
+        self, cwds: Sequence[Path | str], *, within: Path | str | None = None
+    ) -> list[str]:
+        """Trust every hook Codex lists for ``cwds`` that is not trusted at its current hash;
+        with ``within``, only the hooks defined in files under that directory (a hook's key
+        starts with the absolute path of the file defining it): a project's own
+        ``.codex/hooks.json``, which anyone who can write the project may change, stays
+        untrusted.
 
         Returns the keys newly trusted. A hook that is not trusted never runs."""
+        prefix = None if within is None else str(within).rstrip("/") + "/"
         edits: list[dict[str, Any]] = []
         for entry in await self.hooks_list(cwds):
             for hook in _hook_entries(entry):
                 key, current = hook.get("key"), hook.get("currentHash")
                 if not isinstance(key, str) or not isinstance(current, str):
+                    continue
+                if prefix is not None and not key.startswith(prefix):
                     continue
                 if hook.get("trustStatus") in ("trusted", "managed") or hook.get("isManaged"):
                     continue

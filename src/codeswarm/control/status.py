@@ -394,9 +394,11 @@ def _fleet_status(run: RunDir, spec: Any, sink: History | None = None) -> dict[s
 def status_json(fleet: FleetState, spec: Any, sections: dict[str, Any]) -> dict[str, Any]:
     """The status JSON of a replayed and overlaid ``fleet`` (leases not yet added)."""
     out = {**fleet.as_json(), **sections, "backend": spec.backend}
-    roles = spec.roles
+    roles, runtimes = spec.roles, spec.runtimes
     for agent in out["agents"]:
-        agent["role"] = roles[(agent["rank"] or 0) % len(roles)] if roles else _default_role()
+        rank = agent["rank"] or 0
+        agent["role"] = roles[rank % len(roles)] if roles else _default_role()
+        agent["runtime"] = runtimes[rank] if rank < len(runtimes) else "codex"  # agent_runtime
     out["budgets"] = budgets_of(spec, out["agents"])
     return out
 
@@ -507,6 +509,7 @@ class HotSpec:
         self.coord_db: str | None = raw.get("coord_db")
         self.scope: str | None = raw.get("scope")
         self.roles: list[str] = raw.get("roles", [])
+        self.runtimes: list[str] = raw.get("runtimes", [])
         self.budget_tokens: int | None = raw.get("budget_tokens")
         self.agent_budget_tokens: int | None = raw.get("agent_budget_tokens")
         self.budget_warn: float = raw.get("budget_warn", 0.8)
@@ -532,7 +535,8 @@ class HotSpec:
               and type(spec.cwd) is str and spec.backend in ("local", "slurm")
               and type(spec.coord) is bool and optional_str and budgets
               and type(spec.budget_warn) in (int, float) and type(spec.roles) is list
-              and all(type(r) is str for r in spec.roles))  # fmt: skip
+              and all(type(r) is str for r in spec.roles) and type(spec.runtimes) is list
+              and all(r in ("codex", "claude") for r in spec.runtimes))  # fmt: skip
         if not ok:
             return None
         spec.budget_warn = float(spec.budget_warn)  # as msgspec decodes a float field

@@ -14,6 +14,7 @@
     ├── CodexError              anything about a running `codex app-server`
     │   ├── ClosedError         closed by us: the client was used after aclose()
     │   ├── ProcessExitedError  broken by the peer: the child process died (carries pid, exit code)
+    │   │   └── ClaudeExitedError  the same for a Claude Code agent's `claude` process
     │   ├── ProtocolError       the peer broke the wire protocol (a reply we cannot match, ...)
     │   ├── RpcError            the peer answered a request with a JSON-RPC error (code, message)
     │   ├── TurnFailedError     a turn ended in status "failed" (carries the turn's error)
@@ -112,6 +113,15 @@ class ProcessExitedError(CodexError):
         if detail:
             msg += f": {detail}"
         super().__init__(msg)
+
+
+class ClaudeExitedError(ProcessExitedError):
+    """A Claude Code agent's ``claude`` process exited (or closed its stdout) while needed."""
+
+    def __init__(self, pid: int | None, returncode: int | None, detail: str = "") -> None:
+        super().__init__(pid, returncode, detail)
+        msg = f"claude (pid {pid}) exited with code {returncode}"
+        self.args = (f"{msg}: {detail}" if detail else msg,)
 
 
 class ProtocolError(CodexError):

@@ -5,8 +5,9 @@
     <state>/runs/<swarm>/
         swarm.json                 the spec (written once by `up`, atomically)
         mailbox/{inbox,outbox}/    see codeswarm.mailbox
-        agents/<agent>/            state.json, worker.pid, worker.log, codex.log, codex-home/,
-                                   inbox.cursor
+        agents/<agent>/            state.json, worker.pid, worker.log, codex.log, codex-home/
+                                   (a Claude agent: claude-home/; codex.pid, codex.log are
+                                   its claude's), inbox.cursor
         supervisor.pid, supervisor.log
         consumers/<name>.cursor    where a named event consumer (attach --cursor) got to
         watch.jsonl                what the watchers saw and did (docs/watch.md)
@@ -57,6 +58,9 @@ ISOLATIONS = ("shared", "worktree")
 
 WatchAction = Literal["report", "nudge", "interrupt", "stop"]
 
+Runtime = Literal["codex", "claude"]
+RUNTIMES = ("codex", "claude")
+
 
 class WatchOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The watchers (docs/watch.md): rules over the event stream and what each does when it
@@ -93,6 +97,15 @@ class SwarmSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     codex_env: dict[str, str] = {}
     user_codex_home: str | None = None
     """Whose login (auth.json) and config.toml seed each agent's own CODEX_HOME."""
+    runtimes: list[Runtime] = []
+    """What drives each agent, by rank (rank 0 first): ``codex`` (a ``codex app-server``) or
+    ``claude`` (the Claude Code CLI, docs/runtimes.md); empty, or shorter than the swarm: the
+    rest are ``codex``."""
+    claude_bin: str | None = None
+    """The Claude Code binary located at `up` (set when an agent is ``claude``)."""
+    user_claude_dir: str | None = None
+    """Whose Claude Code login (``.credentials.json``, the account in ``.claude.json``) seeds
+    each Claude agent's own configuration directory (never written)."""
     model: str = defaults.MODEL
     model_provider: str | None = None
     script: str | None = None
@@ -176,12 +189,31 @@ def swarm_scope(spec: SwarmSpec) -> str:
     return str(project_root(Path(spec.cwd)))
 
 
-def mock_base_url(spec: SwarmSpec, agent: str) -> str:
-    """The scripted model's base URL for ``agent``'s Codex (``spec.mock_port`` must be set)."""
+def agent_runtime(spec: SwarmSpec, agent: str) -> Runtime:
+    """What drives ``agent``: its rank's entry of ``spec.runtimes``, else ``codex``."""
+    rank = agent_rank(agent)
+    if rank is None or rank >= len(spec.runtimes):
+        return "codex"
+    return spec.runtimes[rank]
+
+
+def mock_host_url(spec: SwarmSpec) -> str:
+    """``http://host:port`` of the scripted model (``spec.mock_port`` must be set)."""
     host = spec.mock_host or "127.0.0.1"
     if ":" in host and not host.startswith("["):  # an IPv6 address
         host = f"[{host}]"
-    return f"http://{host}:{spec.mock_port}/agents/{agent}/v1"
+    return f"http://{host}:{spec.mock_port}"
+
+
+def mock_anthropic_url(spec: SwarmSpec, agent: str) -> str:
+    """The scripted model's ``ANTHROPIC_BASE_URL`` for ``agent``'s Claude Code (its Messages
+    API under the agent's prefix)."""
+    return f"{mock_host_url(spec)}/agents/{agent}"
+
+
+def mock_base_url(spec: SwarmSpec, agent: str) -> str:
+    """The scripted model's base URL for ``agent``'s Codex (``spec.mock_port`` must be set)."""
+    return f"{mock_host_url(spec)}/agents/{agent}/v1"
 
 
 def check_swarm_name(name: str) -> str:
@@ -241,6 +273,10 @@ class RunDir:
 
     def codex_home(self, agent: str) -> Path:
         return self.agent_dir(agent) / "codex-home"
+
+    def claude_home(self, agent: str) -> Path:
+        """A Claude agent's ``CLAUDE_CONFIG_DIR`` (:mod:`codeswarm.worker.claude_home`)."""
+        return self.agent_dir(agent) / "claude-home"
 
     def worker_pid(self, agent: str) -> Path:
         return self.agent_dir(agent) / "worker.pid"

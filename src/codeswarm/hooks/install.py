@@ -18,6 +18,16 @@ for. The install writes it for codeswarm's own hooks (:func:`codex_trust`), so t
 prompts) is taken out.
 | claude | user | ``<dir>/settings.json``, ``~/.claude.json`` (``mcpServers``; ``<dir>/.claude.json`` when ``$CLAUDE_CONFIG_DIR`` is set), ``<dir>/commands/swarm.md``; ``<dir>`` is ``$CLAUDE_CONFIG_DIR``, else ``~/.claude`` |
 | claude | project | ``<repo>/.claude/settings.json``, ``<repo>/.mcp.json``, ``<repo>/.claude/commands/swarm.md`` |
+
+**Gateway mode** (``gateway=True``, ``codeswarm install codex|claude --gateway``): the session
+conducts the swarm running in the project (docs/hooks.md "Gateway mode"). The same files, with
+the MCP server mounted as the orchestrator's (``CODESWARM_AGENT_ROLE=orchestrator``; Codex allows
+its calls an hour, for ``check`` with ``wait``; Claude Code's settings allow ``mcp__codeswarm``
+as Codex's mount pre-approves it), every hook registering the session with that role (an
+assignment before its command: both clients run a hook's command through a shell), and one more
+SessionStart hook, ``python -P -m codeswarm.mcp.gateway``, which primes the model; the swarm
+picture command (``$swarm``, ``/swarm``) is left out (the gateway has ``list``), so the model's
+context holds nothing a fleet agent's does not, but the primer.
 """
 
 from __future__ import annotations
@@ -42,6 +52,14 @@ SERVER = "codeswarm"
 TOML_BEGIN = "# >>> codeswarm >>> (managed by `codeswarm install`; remove with --uninstall)"
 TOML_END = "# <<< codeswarm <<<"
 ABSENT = b"codeswarm: this file did not exist before install\n"
+GATEWAY_ROLE = "orchestrator"
+GATEWAY_MODULE = "codeswarm.mcp.gateway"
+"""The primer hook's module, named, not imported (``hooks`` imports nothing of ``mcp``)."""
+GATEWAY_TOOL_TIMEOUT_S = 3660
+"""Codex's bound on one call of the gateway's tools: ``check``'s ``wait`` and ``converse`` take
+up to an hour (as for a fleet's orchestrator)."""
+CLAUDE_ALLOW = f"mcp__{SERVER}"
+"""What a gateway's Claude Code settings allow without asking: codeswarm's MCP tools."""
 
 
 @dataclass
@@ -53,22 +71,52 @@ class Change:
         return f"{self.action:<9} {self.path}"
 
 
-def _is_ours(group: Any) -> bool:
+def _ours(command: object) -> bool:
+    """Whether a hook command is codeswarm's: the hooks (as they are, or with the gateway's
+    role assignment first) or the gateway's primer."""
     from codeswarm.hooks import is_ours
 
+    text = str(command)
+    return is_ours(text) or f"-m {GATEWAY_MODULE}" in text
+
+
+def _is_ours(group: Any) -> bool:
     hooks = group.get("hooks") if isinstance(group, dict) else None
     return isinstance(hooks, list) and any(
-        is_ours(h.get("command", "")) for h in hooks if isinstance(h, dict)
+        _ours(h.get("command", "")) for h in hooks if isinstance(h, dict)
     )
 
 
-def _with_hooks(doc: dict[str, Any], client: str) -> dict[str, Any]:
+def gateway_groups(client: str) -> dict[str, list[dict[str, Any]]]:
+    """codeswarm's hook groups for a gateway session, per event: the usual ones, each command
+    run with ``CODESWARM_ROLE=orchestrator`` (so the session registers with that role and no
+    delegation picks it as a worker), and for SessionStart a second group printing the primer."""
+    from codeswarm.hooks import TIMEOUT_S, groups
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, group in groups(client).items():
+        handlers = group["hooks"]
+        assert isinstance(handlers, list)
+        role = [{**h, "command": f"CODESWARM_ROLE={GATEWAY_ROLE} {h['command']}"} for h in handlers]
+        out[name] = [{**group, "hooks": role}]
+    primer = " ".join([sys.executable, *module_args(GATEWAY_MODULE)])
+    out["SessionStart"].append(
+        {"hooks": [{"type": "command", "command": primer, "timeout": TIMEOUT_S}]}
+    )
+    return out
+
+
+def _with_hooks(doc: dict[str, Any], client: str, gateway: bool = False) -> dict[str, Any]:
     from codeswarm.hooks import groups
 
     doc = dict(doc)
     table = dict(doc.get("hooks") or {})
-    for name, ours in groups(client).items():
-        table[name] = [*(g for g in (table.get(name) or []) if not _is_ours(g)), ours]
+    if gateway:
+        ours_by_event = gateway_groups(client)
+    else:
+        ours_by_event = {name: [group] for name, group in groups(client).items()}
+    for name, ours in ours_by_event.items():
+        table[name] = [*(g for g in (table.get(name) or []) if not _is_ours(g)), *ours]
     doc["hooks"] = table
     return doc
 
@@ -84,15 +132,43 @@ def _without_hooks(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def _mcp_entry() -> dict[str, Any]:
-    return {"command": sys.executable, "args": module_args("codeswarm.mcp"), "env": {}}
+def _mcp_entry(gateway: bool = False) -> dict[str, Any]:
+    env = {"CODESWARM_AGENT_ROLE": GATEWAY_ROLE} if gateway else {}
+    return {"command": sys.executable, "args": module_args("codeswarm.mcp"), "env": env}
 
 
-def _with_mcp(doc: dict[str, Any]) -> dict[str, Any]:
+def _with_mcp(doc: dict[str, Any], gateway: bool = False) -> dict[str, Any]:
     doc = dict(doc)
     servers = dict(doc.get("mcpServers") or {})
-    servers[SERVER] = _mcp_entry()
+    servers[SERVER] = _mcp_entry(gateway)
     doc["mcpServers"] = servers
+    return doc
+
+
+def _with_allow(doc: dict[str, Any]) -> dict[str, Any]:
+    """Claude Code settings allowing codeswarm's MCP tools (a gateway's)."""
+    doc = dict(doc)
+    permissions = dict(doc.get("permissions") or {})
+    allow = [x for x in (permissions.get("allow") or []) if x != CLAUDE_ALLOW]
+    permissions["allow"] = [*allow, CLAUDE_ALLOW]
+    doc["permissions"] = permissions
+    return doc
+
+
+def _without_allow(doc: dict[str, Any]) -> dict[str, Any]:
+    permissions = doc.get("permissions")
+    if not isinstance(permissions, dict) or CLAUDE_ALLOW not in (permissions.get("allow") or []):
+        return doc
+    doc, permissions = dict(doc), dict(permissions)
+    allow = [x for x in permissions["allow"] if x != CLAUDE_ALLOW]
+    if allow:
+        permissions["allow"] = allow
+    else:
+        permissions.pop("allow")
+    if permissions:
+        doc["permissions"] = permissions
+    else:
+        doc.pop("permissions")
     return doc
 
 
@@ -143,8 +219,6 @@ def codex_trust(hooks_file: Path, doc: dict[str, Any]) -> list[tuple[str, str]]:
     """``(key, trusted_hash)`` for each of codeswarm's hooks in ``doc`` (the content of
     ``hooks_file``): the key is ``<defining file>:<event>:<group index>:<handler index>``, with
     the file as Codex names it (its absolute path; its real path too when that differs)."""
-    from codeswarm.hooks import is_ours
-
     files = [str(hooks_file.absolute())]
     real = os.path.realpath(files[0])
     if real != files[0]:
@@ -156,21 +230,28 @@ def codex_trust(hooks_file: Path, doc: dict[str, Any]) -> list[tuple[str, str]]:
         for g, group in enumerate(groups):
             handlers = group.get("hooks") if isinstance(group, dict) else None
             for h, handler in enumerate(handlers if isinstance(handlers, list) else []):
-                if isinstance(handler, dict) and is_ours(handler.get("command", "")):
+                if isinstance(handler, dict) and _ours(handler.get("command", "")):
                     digest = codex_hook_hash(event, group, handler)
                     out += [(f"{f}:{HOOK_EVENTS_SNAKE[event]}:{g}:{h}", digest) for f in files]
     return out
 
 
-def _toml_block(trust: list[tuple[str, str]]) -> str:
+def _toml_block(trust: list[tuple[str, str]], gateway: bool = False) -> str:
     state = "".join(
         f"\n[hooks.state.{json.dumps(key)}]\ntrusted_hash = {json.dumps(digest)}\n"
         for key, digest in trust
+    )
+    role = (
+        f"env = {{ CODESWARM_AGENT_ROLE = {json.dumps(GATEWAY_ROLE)} }}\n"
+        f"tool_timeout_sec = {GATEWAY_TOOL_TIMEOUT_S}\n"
+        if gateway
+        else ""
     )
     return (
         f"{TOML_BEGIN}\n[mcp_servers.{SERVER}]\ncommand = {json.dumps(sys.executable)}\n"
         f"args = {json.dumps(module_args('codeswarm.mcp'))}\n"
         f"env_vars = {json.dumps(list(MCP_ENV_VARS))}\n"
+        f"{role}"
         # required: Codex waits for the server before the first model request (else the model's
         # first requests lack the tools); the start-up bound is Codex's default
         "required = true\nstartup_timeout_sec = 30\n"
@@ -215,14 +296,18 @@ def toml_without(text: str, begin: str = TOML_BEGIN) -> str:
     return head + text[end:]
 
 
-def _toml_with(text: str, trust: list[tuple[str, str]]) -> str:
+def _toml_with(text: str, trust: list[tuple[str, str]], gateway: bool = False) -> str:
     base, trust = _trust_outside(toml_without(text), trust)
     sep = "" if not base else ("\n" if base.endswith("\n") else "\n\n")
-    return base + sep + _toml_block(trust)
+    return base + sep + _toml_block(trust, gateway)
+
+
+TRUST_BEGIN_PREFIX = "# >>> codeswarm: trust for "
+"""How each block trusting a project's hooks (``--scope project``) starts in a person's config."""
 
 
 def _trust_begin(hooks_file: Path) -> str:
-    return f"# >>> codeswarm: trust for {hooks_file} >>> (`codeswarm install --scope project`)"
+    return f"{TRUST_BEGIN_PREFIX}{hooks_file} >>> (`codeswarm install --scope project`)"
 
 
 def _trust_with(text: str, hooks_file: Path, trust: list[tuple[str, str]]) -> str:
@@ -432,8 +517,13 @@ def _write(path: Path, data: bytes) -> None:
     atomic_write(path, data, mode=KEEP_MODE)  # a person's own file keeps its permission bits
 
 
-def plan(client: Client, scope: Scope, *, repo: Path, uninstall: bool) -> Plan:
+def plan(
+    client: Client, scope: Scope, *, repo: Path, uninstall: bool, gateway: bool = False
+) -> Plan:
+    """What ``codeswarm install`` changes (``uninstall``: takes everything of codeswarm's out,
+    a gateway's too; ``gateway``: gateway mode, see the module docstring)."""
     p = Plan()
+    gateway = gateway and not uninstall
     if client == "codex":
         home = user_codex_home() if scope == "user" else repo / ".codex"
         hooks, config, skill = (
@@ -442,13 +532,13 @@ def plan(client: Client, scope: Scope, *, repo: Path, uninstall: bool) -> Plan:
             home / "skills" / "swarm" / "SKILL.md",
         )
         doc = _json_load(hooks)
-        new_doc = _without_hooks(doc) if uninstall else _with_hooks(doc, "codex")
+        new_doc = _without_hooks(doc) if uninstall else _with_hooks(doc, "codex", gateway)
         p.writes[hooks] = _dump(new_doc)
         text = config.read_text() if config.exists() else ""
         trust = [] if uninstall else codex_trust(hooks, new_doc)
         own = trust if scope == "user" else []  # a project's own config cannot trust it
-        p.writes[config] = toml_without(text) if uninstall else _toml_with(text, own)
-        p.writes[skill] = None if uninstall else _swarm_command("codex")
+        p.writes[config] = toml_without(text) if uninstall else _toml_with(text, own, gateway)
+        _swarm_command_file(p, skill, "codex", uninstall=uninstall, gateway=gateway)
         if scope == "project":  # Codex takes a project hook's trust from the person's config
             mine = user_codex_home() / "config.toml"
             text = mine.read_text() if mine.exists() else ""
@@ -469,8 +559,28 @@ def plan(client: Client, scope: Scope, *, repo: Path, uninstall: bool) -> Plan:
         mcp = claude_user_mcp_file() if scope == "user" else repo / ".mcp.json"
         command = base / "commands" / "swarm.md"
         doc = _json_load(settings)
-        p.writes[settings] = _dump(_without_hooks(doc) if uninstall else _with_hooks(doc, "claude"))
+        if uninstall:  # a person's own allow of mcp__codeswarm is kept only byte for byte
+            doc = _without_hooks(_without_allow(doc))
+        else:  # switching from gateway to plain keeps the allow: it may be the person's
+            doc = _with_hooks(doc, "claude", gateway)
+            doc = _with_allow(doc) if gateway else doc
+        p.writes[settings] = _dump(doc)
         doc = _json_load(mcp)
-        p.writes[mcp] = _dump(_without_mcp(doc) if uninstall else _with_mcp(doc))
-        p.writes[command] = None if uninstall else _swarm_command("claude")
+        p.writes[mcp] = _dump(_without_mcp(doc) if uninstall else _with_mcp(doc, gateway))
+        _swarm_command_file(p, command, "claude", uninstall=uninstall, gateway=gateway)
     return p
+
+
+def _swarm_command_file(
+    p: Plan, path: Path, client: str, *, uninstall: bool, gateway: bool
+) -> None:
+    """``$swarm`` / ``/swarm``: written by an install, taken out by an uninstall; a gateway has
+    none (its ``list`` tool shows the swarm), so one an earlier install wrote is taken out
+    (only if it is ours: a file of the person's own is left alone)."""
+    if uninstall:
+        p.writes[path] = None
+    elif not gateway:
+        p.writes[path] = _swarm_command(client)
+    elif path.with_name(path.name + ".codeswarm-orig").exists():
+        p.writes[path] = None
+        p.retired.add(path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Annotated, Any
 
 from mcp.server.fastmcp.exceptions import ToolError
@@ -20,7 +21,15 @@ from mcp.server.fastmcp.exceptions import ToolError
 from codeswarm.coordination import Coord, Task
 from codeswarm.coordination.bounds import BUDGET, ID, MAX_IDS, MAX_PATH_INPUT, REPLY_WAIT
 from codeswarm.coordination.messages import cut
-from codeswarm.coordination.models import BUSY, HELD, ORCHESTRATOR, VERDICTS, agent_name
+from codeswarm.coordination.models import (
+    BUSY,
+    HELD,
+    NEEDS_REVIEW,
+    ORCHESTRATOR,
+    TERMINAL,
+    VERDICTS,
+    agent_name,
+)
 from codeswarm.core.errors import CoordInputError
 from codeswarm.mcp.identity import Identity
 from codeswarm.mcp.server import LONG, READ_ONLY, SHORT, WRITES, CoordServer, CoordTools, arg
@@ -28,6 +37,8 @@ from codeswarm.mcp.server import LONG, READ_ONLY, SHORT, WRITES, CoordServer, Co
 ROLE = ORCHESTRATOR
 FINISHED_KEY = "run/finished"
 """The kv key ``finish`` writes (with the audit event ``run.finished``)."""
+ENDED = frozenset({*TERMINAL, NEEDS_REVIEW})
+"""A task's statuses that ``check`` with ``wait`` waits for (its end is reported then)."""
 USAGE_PREFIX = "usage/"
 """Where each worker publishes its usage: kv ``usage/<agent>``, JSON (see docs/coordination.md)."""
 INSTRUCTIONS = (
@@ -123,13 +134,25 @@ def register(
             str | None, arg("An agent's name (give this or task).", max_length=SHORT)
         ] = None,
         task: Annotated[int | None, arg("A task id (give this or agent).", bounds=ID)] = None,
+        wait: Annotated[
+            float,
+            arg(
+                "With task: seconds to wait for it to end (done, failed, cancelled or "
+                "needs_review) before answering.",
+                bounds=REPLY_WAIT,
+            ),
+        ] = 0,
     ) -> dict[str, Any]:
         """One agent's state (its tasks, leases, usage, last message) or one task's (status,
-        agent, result, files changed, tokens), compact."""
+        agent, result, files changed, tokens), compact. With task and `wait`, answers once the
+        task has ended ({timed_out: true}: it had not, in time)."""
         if (agent is None) == (task is None):
             raise ToolError("bad input: give an agent or a task, one of them")
+        wait = REPLY_WAIT.check("wait", wait)
         if task is not None:
-            return await tools.call(lambda: _check_task(coord, task), as_agent=False)
+            return await tools.call(lambda: _await_task(coord, task, wait), as_agent=False)
+        if wait:
+            raise ToolError("bad input: wait is for a task: give task, not agent")
         name = _agent_arg(agent or "")
         return await tools.call(lambda: _check_agent(coord, name), as_agent=False)
 
@@ -233,6 +256,22 @@ def _check_task(coord: Coord, task_id: int) -> dict[str, Any]:
     if notes:
         out["last_note"] = cut(notes[-1].text, report)
     return _compact(out)
+
+
+def _await_task(coord: Coord, task_id: int, wait: float) -> dict[str, Any]:
+    """:func:`_check_task`, once the task has ended or ``wait`` seconds have passed (a person's
+    session is woken by nothing: it waits inside its turn). Woken by the store's change feed on
+    any event about the task, never by polling the tables."""
+    deadline = time.monotonic() + wait
+    while True:
+        since = coord.last_seq()
+        found = _check_task(coord, task_id)
+        left = deadline - time.monotonic()
+        if found["status"] in ENDED or wait <= 0:
+            return found
+        if left <= 0:
+            return {**found, "timed_out": True}
+        coord.wait(since=since, timeout=left, subject=str(task_id), limit=1)
 
 
 def _check_agent(coord: Coord, name: str) -> dict[str, Any]:

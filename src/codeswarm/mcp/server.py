@@ -298,9 +298,12 @@ def build_server(
                     await task
 
     orchestrating = identity.role == "orchestrator"
+    instructions = INSTRUCTIONS
     if orchestrating:  # its tools: only for the agent with that role (mcp/orchestrator.py)
-        from codeswarm.mcp import orchestrator
-    instructions = INSTRUCTIONS + (orchestrator.INSTRUCTIONS if orchestrating else "")
+        from codeswarm.mcp import gateway, orchestrator
+
+        # a person's session as the orchestrator (gateway mode): nothing wakes it, it waits
+        instructions += gateway.INSTRUCTIONS if identity.personal else orchestrator.INSTRUCTIONS
     mcp = CoordServer(SERVER_NAME, instructions=instructions, lifespan=lifespan)
     cwd = cwd or os.getcwd()
 

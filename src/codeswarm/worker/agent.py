@@ -1,5 +1,8 @@
 """The worker: one agent's persistent Codex thread, driven by its inbox, relayed to its outbox.
 
+An agent of the ``claude`` runtime runs the Claude Code CLI instead, behind a facade with the
+app-server's surface (:mod:`codeswarm.worker.claude_agent`): everything below holds for both.
+
 One loop owns all decisions, fed by a queue of inputs from small tasks (the inbox follower, the
 Codex relay, the running turn, signals), so there is no race between, say, a turn ending and a
 message arriving. Outbox records (kinds, in ``docs/events.md``): ``worker.started``,
@@ -74,6 +77,7 @@ from codeswarm.core.swarm import (
     SwarmSpec,
     agent_cwd,
     agent_rank,
+    agent_runtime,
     mock_base_url,
     swarm_scope,
 )
@@ -82,6 +86,7 @@ from codeswarm.mailbox.inotify import InotifyHub
 from codeswarm.worker import mcphub, recovery
 from codeswarm.worker.approvals import ForwardedApprovals
 from codeswarm.worker.budget import Budgets, Ledger, usage_of
+from codeswarm.worker.claude_agent import ClaudeAgent
 from codeswarm.worker.coordlink import CoordLink
 from codeswarm.worker.home import prepare_codex_home
 from codeswarm.worker.inbox import Inbox
@@ -99,6 +104,7 @@ from codeswarm.worker.wiring import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from codeswarm.claude import ClaudeSession
     from codeswarm.hooks.service import HookService
 
 log = logging.getLogger("codeswarm.worker")
@@ -138,7 +144,7 @@ def task_of(record: MailRecord) -> int | None:
     return task if isinstance(task, int) and not isinstance(task, bool) else None
 
 
-class Worker(Spending):
+class Worker(Spending, ClaudeAgent):
     """Run with ``await Worker(run, agent).run()``; returns the process exit code."""
 
     def __init__(self, run: RunDir, agent: str) -> None:
@@ -149,8 +155,12 @@ class Worker(Spending):
         """Where the agent works: the project, or its own worktree (docs/isolation.md)."""
         self.worktree = self.cwd if self.spec.isolation == "worktree" else None
         self.layout = Layout(run.root)
+        self.runtime = agent_runtime(self.spec, agent)
+        """What drives the agent: ``codex`` or ``claude`` (:mod:`codeswarm.worker.claude_agent`)."""
         self.inputs: asyncio.Queue[_Event] = asyncio.Queue()
-        self.codex: AppServer | None = None
+        self.codex: AppServer | ClaudeSession | None = None
+        """The agent's runtime: its Codex app-server, or its Claude Code session (which offers
+        the part of the app-server's surface the worker uses)."""
         self.thread: Thread | None = None
         self.turn: TurnHandle | None = None
         self.queued: collections.deque[MailRecord] = collections.deque()
@@ -166,6 +176,7 @@ class Worker(Spending):
         self._turn_task: asyncio.Task[Any] | None = None
         self._turn_record: str | None = None  # the id of what the running turn carries
         self._turn_carries: MailRecord | None = None  # that record (its task, a reply it expects)
+        self._held: list[dict[str, Any]] | None = None  # relayed after a turn.accepted (Claude)
         self._recovered: set[str] = set()  # record ids Codex took before a crash (not rerun)
         self._login_missing: str | None = None
         """Why Codex has no usable login (checked at each start), else None: turns are refused."""
@@ -329,7 +340,7 @@ class Worker(Spending):
         service = HookService(
             str(self.run_dir.agent_dir(self.agent)),
             lambda: {**os.environ, **self._codex_env(), "CODEX_HOME": home},  # the hooks' own
-            lambda: self.codex.pid if self.codex is not None else None,
+            self._runtime_pid,
             lambda: self.coord.coord.store if self.coord is not None else None,  # shared
         )
         try:
@@ -339,52 +350,39 @@ class Worker(Spending):
             return None
         return service
 
+    def _runtime_pid(self) -> int | None:
+        """The agent's Codex (or ``claude``) process, for the hook service: only its descendants
+        may ask."""
+        if self.codex is not None:
+            return self.codex.pid
+        return self._claude_starting() if self.runtime == "claude" else None
+
     def _binary(self) -> CodexBinary:
         found = describe(Path(self.spec.codex_bin), "config")
         return found._replace(env={**found.env, **self.spec.codex_env})
 
     async def _start_codex(self, reason: str | None) -> None:
-        """Start Codex (retrying with backoff), handshake, start or resume the thread."""
+        """Start the agent's runtime, Codex or Claude Code (retrying with backoff), handshake,
+        start or resume the thread."""
         home = self.run_dir.codex_home(self.agent)
-        seed = Path(self.spec.user_codex_home) if self.spec.user_codex_home else None
-        prepare_codex_home(home, seed)
-        if self.spec.coord:
-            install_hooks(home)
+        if self.runtime == "codex":
+            seed = Path(self.spec.user_codex_home) if self.spec.user_codex_home else None
+            prepare_codex_home(home, seed)
+            if self.spec.coord:
+                install_hooks(home)
         attempt = 0
         while True:
-            self.mcp.reset()
             try:
-                self.codex = await AppServer.spawn(
-                    self._binary(),
-                    codex_home=home,
-                    cwd=Path(self.cwd),
-                    config=self._codex_config(),
-                    args=[
-                        a
-                        for k, v in without_shell_policy(self.spec.config_overrides).items()
-                        for a in ("-c", f"{k}={v}")
-                    ],
-                    env=self._codex_env(),
-                    approval=self._policy(),
-                    stderr_log=self.run_dir.codex_log(self.agent),
-                )
-                self._generation += 1
-                self.run_dir.codex_pid(self.agent).write_text(f"{self.codex.pid}\n")
-                # relay first: the subscription must exist before the first request is sent
-                self._spawn(self._relay(self.codex, self._generation), "relay")
-                if self.spec.coord:
-                    # a hook that is not trusted silently never runs
-                    await self.codex.trust_hooks([self.cwd])
-                await self._open_thread()
-                problem = await login_problem(self.codex, self.spec.user_codex_home or home)
-                self._login_missing = problem
-                if problem is not None:  # turns would only retry: said now (last), for `status`
-                    self.emit("error", message=problem, login_missing=True)
+                if self.runtime == "claude":
+                    await self._spawn_claude()
+                else:
+                    await self._spawn_codex(home)
                 break
             except CodexError as exc:
                 delay = RESTART_BACKOFF[min(attempt, len(RESTART_BACKOFF) - 1)]
                 attempt += 1
-                self.emit("error", message=f"codex failed to start: {exc}", retry_in=delay)
+                self.emit("error", message=f"{self.runtime} failed to start: {exc}",
+                          retry_in=delay)  # fmt: skip
                 if self.codex is not None:
                     await self.codex.aclose(CODEX_CLOSE_GRACE)
                     self.codex = None
@@ -396,17 +394,47 @@ class Worker(Spending):
         self.emit(
             "agent.ready",
             thread_id=self.thread.id,
-            model=self.thread.model or self.spec.model,
+            model=self.thread.model or (self.spec.model if self.runtime == "codex" else None),
             pid=self.codex.pid if self.codex else None,
             resumed=reason is not None,
         )
         if reason is not None:
             self.emit("agent.restarted", reason=reason, thread_id=self.thread.id)
-        if self.spec.coord and self.codex is not None and self.codex.pid is not None:
+        if self.spec.coord and isinstance(self.codex, AppServer) and self.codex.pid is not None:
             self._spawn(self._watch_mcp(self._generation), "mcp")
 
-    async def _open_thread(self) -> None:
-        assert self.codex is not None
+    async def _spawn_codex(self, home: Path) -> None:
+        """Start Codex, relay it, trust the hooks, open the thread, check the login."""
+        self.mcp.reset()
+        self.codex = codex = await AppServer.spawn(
+            self._binary(),
+            codex_home=home,
+            cwd=Path(self.cwd),
+            config=self._codex_config(),
+            args=[
+                a
+                for k, v in without_shell_policy(self.spec.config_overrides).items()
+                for a in ("-c", f"{k}={v}")
+            ],
+            env=self._codex_env(),
+            approval=self._policy(),
+            stderr_log=self.run_dir.codex_log(self.agent),
+        )
+        self._generation += 1
+        self.run_dir.codex_pid(self.agent).write_text(f"{codex.pid}\n")
+        # relay first: the subscription must exist before the first request is sent
+        self._spawn(self._relay(codex, self._generation), "relay")
+        if self.spec.coord:
+            # a hook that is not trusted silently never runs; only the agent's own are trusted
+            # (the project's .codex/hooks.json is anyone's who can write the project)
+            await codex.trust_hooks([self.cwd], within=home)
+        await self._open_thread(codex)
+        problem = await login_problem(codex, self.spec.user_codex_home or home)
+        self._login_missing = problem
+        if problem is not None:  # turns would only retry: said now (last), for `status`
+            self.emit("error", message=problem, login_missing=True)
+
+    async def _open_thread(self, codex: AppServer) -> None:
         params: dict[str, Any] = {
             "cwd": self.cwd,
             "model": None if self.spec.model_provider == "mock" else self.spec.model,
@@ -419,29 +447,45 @@ class Worker(Spending):
         if isinstance(thread_id, str):
             try:
                 resume = {k: v for k, v in params.items() if k != "model_provider"}
-                self.thread = await self.codex.thread_resume(thread_id, **resume)
+                self.thread = await codex.thread_resume(thread_id, **resume)
                 return
             except RpcError as exc:
                 self.emit("error", message=f"cannot resume thread {thread_id}: {exc.message}; "
                           "starting a new thread")  # fmt: skip
                 self._new_thread = True
-        self.thread = await self.codex.thread_start(**params)
+        self.thread = await codex.thread_start(**params)
         self._save_state(thread_id=self.thread.id)
 
-    async def _relay(self, codex: AppServer, generation: int) -> None:
-        """Every Codex message to the outbox, in order; report the end of this Codex."""
+    async def _relay(self, codex: AppServer | ClaudeSession, generation: int) -> None:
+        """Every Codex message to the outbox, in order; report the end of this Codex (for a
+        Claude agent: its session's messages, :meth:`ClaudeAgent._emit_claude`)."""
         sub = codex.subscribe()
         try:
             async for msg in sub:
-                self.emit("codex", msg=msg)
-                usage = usage_of(msg)
-                if usage is not None:
-                    self._on_usage(usage, time.monotonic_ns())
-                if self.spec.coord:
-                    self.mcp.observe(msg)
+                if self._held is not None and generation == self._generation:
+                    self._held.append(msg)  # a turn being started: after its turn.accepted
+                else:
+                    self._relay_one(msg)
         except CodexError as exc:
             if generation == self._generation:
                 self.inputs.put_nowait(_Event(Input.CODEX_DIED, detail=str(exc)))
+
+    def _relay_one(self, msg: dict[str, Any]) -> None:
+        if self.runtime == "claude":
+            self._emit_claude(msg)
+        else:
+            self.emit("codex", msg=msg)
+        usage = usage_of(msg)
+        if usage is not None:
+            self._on_usage(usage, time.monotonic_ns())
+        if self.spec.coord and self.runtime == "codex":
+            self.mcp.observe(msg)
+
+    def _release_held(self) -> None:
+        """Relay what was held while a turn was being started (:meth:`_start_turn`)."""
+        held, self._held = self._held, None
+        for msg in held or ():
+            self._relay_one(msg)
 
     # -- inputs ---------------------------------------------------------------------------------
     async def _follow_inbox(self) -> None:
@@ -587,22 +631,28 @@ class Worker(Spending):
             return True
         extra = {"continues": record["continues"]} if "continues" in record else {}
         self.emit("turn.starting", inbox_id=rid, mono_ns=time.monotonic_ns(), **extra)
+        # Claude Code streams a turn before it is known to be taken (in the transcript): what
+        # the relay gets meanwhile is written after turn.accepted, as with Codex
+        self._held = [] if self.runtime == "claude" else None
         try:
-            turn = await self.codex.turn_start(
-                self.thread.id, str(record["text"]), clientUserMessageId=rid
-            )
-        except RpcError as exc:
-            self._reject(record, f"codex refused the turn: {exc.message}")
-            return True
-        except CodexError:
-            self.queued.appendleft(record)  # Codex died: the record waits for the restart
-            return False
-        self.turn = turn
-        self._turn_record = rid
-        self._turn_carries = record
-        self.ledger.begin_turn(turn.turn_id, task_id)
-        self.emit("turn.accepted", inbox_id=rid, inbox_seq=record.get("seq"), turn_id=turn.turn_id,
-                  **extra)  # fmt: skip
+            try:
+                turn = await self.codex.turn_start(
+                    self.thread.id, str(record["text"]), clientUserMessageId=rid
+                )
+            except RpcError as exc:
+                self._reject(record, f"{self.runtime} refused the turn: {exc.message}")
+                return True
+            except CodexError:
+                self.queued.appendleft(record)  # Codex died: the record waits for the restart
+                return False
+            self.turn = turn
+            self._turn_record = rid
+            self._turn_carries = record
+            self.ledger.begin_turn(turn.turn_id, task_id)
+            self.emit("turn.accepted", inbox_id=rid, inbox_seq=record.get("seq"),
+                      turn_id=turn.turn_id, **extra)  # fmt: skip
+        finally:
+            self._release_held()
         self.inbox.done(record)
         await self._ack_coord(record)
         self._turn_task = self._spawn(self._watch_turn(turn, self._generation), "turn")
@@ -640,15 +690,16 @@ class Worker(Spending):
             self.turn.close()
             self.turn = None
             self._turn_record = None
-        self.emit("error", message=f"codex exited: {detail}")
+        exited = f"{self.runtime} exited: {detail}"
+        self.emit("error", message=exited)
         if self.codex is not None:
             await self.codex.aclose(CODEX_CLOSE_GRACE)
             self.codex = None
         await asyncio.sleep(RESTART_BACKOFF[0])
-        await self._start_codex(reason=f"codex exited: {detail}")
-        await self._resolve_unfinished(cause=f"codex exited: {detail}")  # a turn/start in flight
+        await self._start_codex(reason=exited)
+        await self._resolve_unfinished(cause=exited)  # a turn/start in flight
         if cut is not None:
-            self._continue(cut[0], cut[1], f"codex exited: {detail}")
+            self._continue(cut[0], cut[1], exited)
         await self._next_queued()
 
     # -- crashes --------------------------------------------------------------------------------
@@ -778,7 +829,8 @@ class Worker(Spending):
     async def _recycle_codex(self) -> None:
         """Restart an idle Codex on purpose (not a crash): close it, start a new one, resume."""
         reason, self._recycle = self._recycle or "", None
-        self.emit("error", message=f"{reason}: restarting Codex, the thread is resumed")
+        what = "Codex" if self.runtime == "codex" else "claude"
+        self.emit("error", message=f"{reason}: restarting {what}, the thread is resumed")
         self._generation += 1  # what watches the old Codex is stale from here on
         self.forwarded.cancel_all()
         if self.codex is not None:

@@ -40,14 +40,20 @@ def prepare_codex_home(home: Path, seed: Path | None) -> list[str]:
 
 
 def _without_personal_block(config: Path) -> None:
-    """Drop what ``codeswarm install codex`` put in the person's config (their session's stdio
-    MCP server and hook trust): the fleet mounts its own coordination hub by URL, and Codex
-    refuses a table with both a ``command`` and a ``url`` ("url is not supported for stdio")."""
-    from codeswarm.hooks.install import TOML_BEGIN, toml_without
+    """Drop what ``codeswarm install codex`` put in the person's config: their session's stdio
+    MCP server and hook trust (the fleet mounts its own coordination hub by URL, and Codex
+    refuses a table with both a ``command`` and a ``url``: "url is not supported for stdio"),
+    and the trust of a project's hooks (``--scope project``: the person's session's hooks, with
+    its role, would run in the agent beside the agent's own)."""
+    from codeswarm.hooks.install import TRUST_BEGIN_PREFIX, toml_without
 
     try:
         text = config.read_text()
     except (FileNotFoundError, UnicodeDecodeError):
         return
-    if TOML_BEGIN in text:
-        atomic_write(config, toml_without(text).encode())
+    cleaned = toml_without(text)
+    while (start := cleaned.find(TRUST_BEGIN_PREFIX)) >= 0:
+        end = cleaned.find("\n", start)
+        cleaned = toml_without(cleaned, cleaned[start : end if end >= 0 else len(cleaned)])
+    if cleaned != text:
+        atomic_write(config, cleaned.encode())

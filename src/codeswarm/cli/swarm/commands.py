@@ -26,6 +26,7 @@ from codeswarm.cli.swarm.options import (
     Into,
     Isolation,
     ReportChars,
+    Runtime,
     WatchAction,
     WatchLoop,
     WatchNudge,
@@ -57,7 +58,9 @@ def _replay(run: RunDir, spec: SwarmSpec) -> tuple[dict[str, dict[str, Any]], Hi
 
 
 def up(
-    n: int = typer.Option(..., "-n", "--agents", min=1, max=512, help="How many agents."),
+    n: int | None = typer.Option(
+        None, "-n", "--agents", min=1, max=512, help="How many agents (or counts in --runtime)."
+    ),
     name: str = typer.Option(..., "--name", help="The swarm's name (agent ids are NAME_0 …)."),
     cwd: Path | None = typer.Option(
         None, "--cwd", "-C", "--project", help="The repository the agents work in (its project)."
@@ -153,6 +156,7 @@ def up(
     into: Into = None,
     check: Check = None,
     worktree_leases: WorktreeLeases = True,
+    runtime: Runtime = None,
 ) -> None:
     """Start a swarm of N agents (local processes, or a Slurm job) and wait until every one is
     ready."""
@@ -180,7 +184,7 @@ def up(
         resume_interrupted=resume_interrupted, replace=replace, retry_deadline=retry_deadline,
         budget=budget, agent_budget=agent_budget, budget_warn=budget_warn,
         watch=watch, report_chars=report_chars, isolation=isolation, base=base, into=into,
-        check=check, worktree_leases=worktree_leases,
+        check=check, worktree_leases=worktree_leases, runtime=runtime,
     )  # fmt: skip
 
 

@@ -86,3 +86,12 @@ WorktreeLeases = Annotated[
         "or not (each agent alone in its tree, conflicts left to the merge queue).",
     ),
 ]
+Runtime = Annotated[
+    str | None,
+    typer.Option(
+        "--runtime",
+        help="What drives the agents: codex | claude | a mix by rank with counts, e.g. "
+        "codex:2,claude:1 (the counts sum to -n; without -n they are the size; "
+        "docs/runtimes.md).",
+    ),
+]

@@ -8,8 +8,9 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from codeswarm.core.defaults import APPROVAL_POLICIES, ROLE, SANDBOXES
 from codeswarm.core.errors import CodeswarmError, UsageError, say
@@ -53,8 +54,17 @@ def _exposures(spec: SwarmSpec, run: RunDir) -> list[str]:
         guarded["the coordination store"] = Path(db)
     guarded["codeswarm's code"] = Path(codeswarm.__file__).parent
     guarded["codeswarm's Python"] = Path(sys.prefix)
-    guarded["the Codex CLI"] = Path(spec.codex_bin)
+    if spec.codex_bin:
+        guarded["the Codex CLI"] = Path(spec.codex_bin)
+    if spec.claude_bin:
+        guarded["the Claude Code CLI"] = Path(spec.claude_bin)
     warnings = exposures(roots, spec.sandbox, guarded)
+    if "claude" in spec.runtimes and spec.approvals == "all":
+        warnings.append(
+            "the Claude Code agents run without a sandbox and --approvals all grants every "
+            "command they ask for: they can write anything you can, the swarm's state and the "
+            "coordination store included (docs/runtimes.md)"
+        )
     legacy = legacy_state_dir(Path(spec.cwd))
     if legacy is not None and legacy != run.root.parent.parent:
         warnings.append(
@@ -80,9 +90,75 @@ def check_budgets(*, budget: int | None, agent_budget: int | None, warn: float) 
         raise UsageError(f"--budget-warn must be a fraction above 0 and at most 1, not {warn:g}")
 
 
+MAX_AGENTS = 512
+
+
+def parse_runtimes(text: str | None, n: int | None) -> tuple[int, list[str]]:
+    """``-n`` and ``--runtime`` together: the swarm's size and what drives each rank (rank 0
+    first; an empty list is every agent ``codex``). ``--runtime`` is ``codex``, ``claude``, or
+    a mix with counts (``codex:2,claude:1``: ranks in that order); the counts sum to ``-n``
+    when it is given, else they are the size. :class:`UsageError` (one line) for anything
+    else."""
+    from codeswarm.core.swarm import RUNTIMES
+
+    if text is None:
+        if n is None:
+            raise UsageError("up needs -n N (how many agents), or counts in --runtime "
+                             "(e.g. --runtime codex:2,claude:1)")  # fmt: skip
+        return n, []
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or any(not p for p in parts):
+        raise UsageError(f"--runtime {text!r}: give codex, claude or a mix like codex:2,claude:1")
+    runtimes: list[str] = []
+    for part in parts:
+        name, colon, count = (s.strip() for s in part.partition(":"))
+        if name not in RUNTIMES:
+            raise UsageError(f"--runtime {text}: unknown runtime {name!r} (codex or claude)")
+        if not colon:
+            if len(parts) > 1:
+                raise UsageError(f"--runtime {text}: give each runtime of a mix its count "
+                                 f"({name}:N)")  # fmt: skip
+            if n is None:
+                raise UsageError(f"--runtime {name} needs -n N (or say {name}:N)")
+            runtimes = [name] * n
+            break
+        if not count.isdigit() or not 1 <= int(count) <= MAX_AGENTS:
+            raise UsageError(f"--runtime {text}: the count of {name} must be a whole number "
+                             f"from 1 to {MAX_AGENTS}, not {count!r}")  # fmt: skip
+        runtimes += [name] * int(count)
+    if len(runtimes) > MAX_AGENTS:
+        raise UsageError(f"--runtime {text}: {len(runtimes)} agents, at most {MAX_AGENTS}")
+    if n is not None and len(runtimes) != n:
+        raise UsageError(f"--runtime {text} makes {len(runtimes)} agents, -n says {n}")
+    size = len(runtimes)
+    return size, [] if all(r == "codex" for r in runtimes) else runtimes
+
+
+def check_claude_login(spec: SwarmSpec, environ: Mapping[str, str]) -> str | None:
+    """Why the swarm's Claude agents could not use their model (one line: the cause and the
+    fix), else None: the scripted model needs nothing; a real one a key or provider in the
+    environment, or the person's Claude Code login to seed from."""
+    if spec.model_provider == "mock" or "claude" not in spec.runtimes:
+        return None
+    if any(environ.get(k) for k in CLAUDE_AUTH_ENV):
+        return None
+    seed = Path(spec.user_claude_dir) if spec.user_claude_dir else None
+    if seed is not None and (seed / ".credentials.json").is_file():
+        return None
+    where = seed or "~/.claude"
+    return (f"claude agents need a Claude Code login: none in {where}/.credentials.json and no "
+            "ANTHROPIC_API_KEY in the environment; log in with 'claude' (or set the key), "
+            "or use the scripted model (--script FILE)")  # fmt: skip
+
+
+CLAUDE_AUTH_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
+                   "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX")  # fmt: skip
+"""What in the environment gives Claude Code a model without a login of its own."""
+
+
 def run_up(
     *,
-    n: int,
+    n: int | None,
     name: str,
     cwd: Path | None,
     model_provider: str | None,
@@ -113,6 +189,7 @@ def run_up(
     into: str | None = None,
     check: str | None = None,
     worktree_leases: bool = True,
+    runtime: str | None = None,
 ) -> None:
     from codeswarm.cli.toolchain_install import locate_or_install
     from codeswarm.control.launch import backend_for
@@ -123,6 +200,7 @@ def run_up(
     from codeswarm.core.tomlfmt import parse_overrides
 
     check_swarm_name(name)
+    n, runtimes = parse_runtimes(runtime, n)
     check_budgets(budget=budget, agent_budget=agent_budget, warn=budget_warn)
     check_report_chars(report_chars)
     check_isolation(isolation, base=base, into=into, check=check)
@@ -154,7 +232,14 @@ def run_up(
         if not role_list and parsed.roles:  # the script's roles unless --roles says otherwise
             role_list = [parsed.role_for(f"{name}_{r}") or ROLE for r in range(n)]
     cfg = load_config()
-    binary = locate_or_install(cfg)  # installs the pinned Codex on first use
+    claude_bin = claude_dir = None
+    if "claude" in runtimes:
+        from codeswarm.codex.claude_toolchain import locate
+        from codeswarm.hooks.install import claude_config_dir
+
+        claude_bin, claude_dir = str(locate().path), str(claude_config_dir())
+    # installs the pinned Codex on first use (a swarm of Claude agents alone needs none)
+    codex_bin = str(locate_or_install(cfg).path) if len(runtimes) < n or "codex" in runtimes else ""
     ensure_state_dir(workdir)  # the state of --cwd's project (docs/security/state.md)
     run = RunDir.of(name, workdir)
     launcher = backend_for(backend)
@@ -169,8 +254,11 @@ def run_up(
         name=name,
         size=n,
         cwd=str(workdir),
-        codex_bin=str(binary.path),
+        codex_bin=codex_bin,
         user_codex_home=str(user_codex_home(cfg)),
+        runtimes=runtimes,  # type: ignore[arg-type]
+        claude_bin=claude_bin,
+        user_claude_dir=claude_dir,
         model=model or cfg.codex.model,
         model_provider="mock" if script_path else model_provider,
         script=script_path,
@@ -213,7 +301,11 @@ def run_up(
 
     if spec.isolation == "worktree":  # a bad repository or ref: refused before anything is made
         spec = resolve(spec, run, None if changed else previous)
-    check_model_access(spec)  # no login, or settings Codex refuses: said now, not by hanging
+    if spec.codex_bin:
+        check_model_access(spec)  # no login, or settings Codex refuses: said now, not by hanging
+    no_claude = check_claude_login(spec, os.environ)
+    if no_claude is not None:
+        raise CodeswarmError(no_claude)
     if changed:  # --replace: the old run goes (as with `down --purge`), its threads with it
         import shutil
 
@@ -287,7 +379,27 @@ def _changed(previous: SwarmSpec, spec: SwarmSpec) -> list[str]:
         out.append(f"model {previous.model} -> {spec.model}")
     if previous.isolation != spec.isolation:  # the agents would change directory
         out.append(f"isolation {previous.isolation} -> {spec.isolation}")
+    common = min(previous.size, spec.size)  # a rank added or dropped changes no thread
+    if _by_rank(previous)[:common] != _by_rank(spec)[:common]:  # a Codex thread is no session
+        out.append(f"runtimes {_runtimes(previous)} -> {_runtimes(spec)}")
     return out
+
+
+def _by_rank(spec: SwarmSpec) -> list[str]:
+    from codeswarm.core.swarm import agent_runtime
+
+    return [agent_runtime(spec, agent) for agent in (f"{spec.name}_{r}" for r in range(spec.size))]
+
+
+def _runtimes(spec: SwarmSpec) -> str:
+    """The runtimes of ``spec`` as ``--runtime`` takes them (``codex:2,claude:1``)."""
+    runs: list[list[Any]] = []
+    for runtime in _by_rank(spec):
+        if runs and runs[-1][0] == runtime:
+            runs[-1][1] += 1
+        else:
+            runs.append([runtime, 1])
+    return ",".join(f"{r}:{k}" for r, k in runs)
 
 
 def _launch(
