@@ -17,7 +17,9 @@ from swarmkit import pids_of
 pytestmark = [pytest.mark.codex, pytest.mark.slow]
 
 
-def test_the_demo_fixes_the_sample_and_leaves_nothing(tmp_path: Path, codex_binary) -> None:  # type: ignore[no-untyped-def]
+def test_the_demo_fixes_the_sample_and_leaves_nothing(  # type: ignore[no-untyped-def]
+    tmp_path: Path, codex_binary, claude_binary: Path
+) -> None:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     env = {
@@ -25,6 +27,7 @@ def test_the_demo_fixes_the_sample_and_leaves_nothing(tmp_path: Path, codex_bina
         "TMPDIR": str(tmp),  # the demo's temporary directory: processes are found by it
         "XDG_STATE_HOME": str(tmp_path / "state"),
         "CODESWARM_CODEX_BIN": str(codex_binary.path),
+        "CODESWARM_CLAUDE_BIN": str(claude_binary),
         "CODESWARM_AUTO_INSTALL": "0",
     }
     env.pop("CODESWARM_STATE_DIR", None)
@@ -38,6 +41,9 @@ def test_the_demo_fixes_the_sample_and_leaves_nothing(tmp_path: Path, codex_bina
     assert list((tmp_path / "state" / "codeswarm").glob("demo.*")) == []  # the swarm's state
     result = json.loads(done.stdout)
     assert result["ok"] is True and result["run_exit_code"] == 0
+    # the worker that runs the tests is a Claude Code agent, the others Codex
+    assert result["runtimes"] == {"demo_0": "codex", "demo_1": "codex", "demo_2": "codex",
+                                  "demo_3": "claude"}  # fmt: skip
     assert result["tests_before"]["passed"] is False
     assert result["tests_after"] == {"passed": True, "output": "OK"}
     summary = result["summary"]

@@ -484,6 +484,9 @@ def test_keep_leaves_the_swarm_up(make_run) -> None:  # type: ignore[no-untyped-
         (["--max-time", "0"], "--max-time must be more than 0 seconds"),
         (["--max-time", "soon"], "--max-time 'soon': a duration like 90s, 10m, 1h30m"),
         (["--name", "9bad"], "bad swarm name '9bad'"),
+        (["--runtime", "gpt"], "--runtime gpt: unknown runtime 'gpt' (codex or claude)"),
+        (["--runtime", "codex:1,claude:1"], "--runtime codex:1,claude:1 makes 2 agents, -n says 1"),
+        (["--orchestrator-runtime", "gpt"], "--orchestrator-runtime must be codex or claude"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_starts_nothing(
@@ -557,3 +560,15 @@ def test_on_a_terminal_the_board_is_drawn_live(make_run) -> None:  # type: ignor
     assert "r_0" in text and "orchestrator" in text and "implementer" in text
     assert "of 100000 (cached input 0)" in text  # tokens against the budget
     assert "run r: finished" in out.decode()
+
+
+def test_the_runtimes_of_a_run_put_the_orchestrator_first() -> None:
+    """``run``'s ``--runtime`` says what drives the workers, ``--orchestrator-runtime`` what
+    drives rank 0; ``up`` gets the whole swarm's mix (None: every agent Codex)."""
+    from codeswarm.cli.run import run_runtimes
+
+    assert run_runtimes(None, None, "codex") == (3, None)
+    assert run_runtimes(2, "codex", "codex") == (2, None)
+    assert run_runtimes(None, "codex:1,claude:1", "codex") == (2, "codex:1,codex:1,claude:1")
+    assert run_runtimes(2, "claude", "codex") == (2, "codex:1,claude:1,claude:1")
+    assert run_runtimes(1, None, "claude") == (1, "claude:1,codex:1")

@@ -2,7 +2,9 @@
 scripted model (``codeswarm/demo/script.yaml``, shipped in the package).
 
 A tiny Python package whose tests fail is written to a temporary directory; an orchestrator and
-three workers fix it: two fix tasks, then "run the tests" depending on both. Worker 2 needs a
+three workers fix it: two fix tasks, then "run the tests" depending on both. The orchestrator and
+workers 1 and 2 are Codex agents, worker 3 is a Claude Code agent (the real ``claude``,
+docs/runtimes.md). Worker 2 needs a
 change in a file worker 1 holds: its patch is denied by the hook (naming the holder), it asks the
 holder with the MCP ``send`` tool, and the holder makes the change. Worker 3 runs the tests; the
 demo runs them too. Exit 0 when the sample's tests pass at the end, 1 otherwise (docs/run.md)."""
@@ -26,6 +28,8 @@ from codeswarm.core.errors import say
 
 NAME = "demo"
 WORKERS = 3
+RUNTIME = "codex:2,claude:1"
+"""What drives the workers: two Codex agents, and the one that runs the tests is Claude Code."""
 MAX_TIME = "120s"
 GOAL = "Make the tests of mathlib pass (python3 -m unittest)."
 SCRIPT = "demo/script.yaml"
@@ -70,8 +74,9 @@ def demo(
         False, "--json", help="Print the result as JSON on stdout (the progress on stderr)."
     ),
 ) -> None:
-    """A run end to end, offline: an orchestrator and three scripted workers (the real Codex)
-    fix a small repository whose tests fail. Exit 0 when its tests pass at the end."""
+    """A run end to end, offline: an orchestrator and three scripted workers (the real Codex
+    and Claude Code) fix a small repository whose tests fail. Exit 0 when its tests pass at the
+    end."""
     raise typer.Exit(run_demo(keep_dir=keep_dir, json_out=json_out))
 
 
@@ -131,10 +136,10 @@ def run_demo(*, keep_dir: bool = False, json_out: bool = False) -> int:
             script = tmp / "script.yaml"
             script.write_text(script_text(NAME))
             summary_path = tmp / "summary.json"
-            print(f"$ codeswarm run {GOAL!r} -n {WORKERS} --model-provider mock "
+            print(f"$ codeswarm run {GOAL!r} --runtime {RUNTIME} --model-provider mock "
                   "--script codeswarm/demo/script.yaml", file=sys.stderr)  # fmt: skip
             code = run_goal(
-                GOAL, n=WORKERS, name=NAME, cwd=sample, model_provider="mock", script=script,
+                GOAL, runtime=RUNTIME, name=NAME, cwd=sample, model_provider="mock", script=script,
                 sandbox="workspace-write", max_time=MAX_TIME, summary_json=summary_path,
             )  # fmt: skip
             summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
@@ -161,6 +166,7 @@ def run_demo(*, keep_dir: bool = False, json_out: bool = False) -> int:
         result = {
             "ok": ok, "run_exit_code": code, "tests_before": before, "tests_after": after,
             "audit": story["audit"], "messages": story["messages"], "summary": summary,
+            "runtimes": story["runtimes"],
             "sample_dir": str(sample) if keep_dir else None,
             "duration_s": round(time.monotonic() - started, 2),
         }  # fmt: skip
@@ -172,12 +178,13 @@ def _story(sample: Path) -> dict[str, Any]:
     """What happened, from the store: the leases (taken, denied, released) and the messages
     between workers."""
     from codeswarm.coordination import Coord, rows
-    from codeswarm.core.swarm import RunDir, swarm_scope
+    from codeswarm.core.swarm import RunDir, agent_runtime, swarm_scope
 
     run = RunDir.of(NAME, sample)
     if not run.spec_path.exists():
-        return {"lines": [], "audit": [], "messages": []}
+        return {"lines": [], "audit": [], "messages": [], "runtimes": {}}
     spec = run.load_spec()
+    runtimes = {f"{NAME}_{r}": agent_runtime(spec, f"{NAME}_{r}") for r in range(spec.size)}
     coord = Coord.open(spec.coord_db, root=swarm_scope(spec))
     try:
         events = coord.events(kind="lease.")
@@ -219,4 +226,7 @@ def _story(sample: Path) -> dict[str, Any]:
     for m in between:
         lines.append((float(str(m["sent_at"])), f"message {m['from']} -> {m['to']}: {m['text']}"))
     lines.sort(key=lambda line: line[0])
-    return {"lines": [text for _, text in lines], "audit": audit, "messages": between}
+    names = {"codex": "Codex", "claude": "Claude Code"}
+    drivers = ", ".join(f"{agent} {names.get(r, r)}" for agent, r in runtimes.items())
+    return {"lines": [f"the agents: {drivers}", *(text for _, text in lines)], "audit": audit,
+            "messages": between, "runtimes": runtimes}  # fmt: skip

@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 UP_TIMEOUT = 120.0
 LIVE_REFRESH_PER_S = 4
 BACKENDS = ("local", "slurm")
+RUNTIMES = ("codex", "claude")
+DEFAULT_WORKERS = 3
+MAX_WORKERS = 511
+"""Workers of a run: one rank of ``up``'s 512 is the orchestrator's."""
 
 
 def parse_duration(flag: str, text: str) -> float:
@@ -52,8 +56,17 @@ def parse_duration(flag: str, text: str) -> float:
 
 def run(
     goal: str = typer.Argument(..., help="What the swarm should get done."),
-    n: int = typer.Option(
-        3, "-n", "--workers", help="How many workers (besides the orchestrator)."
+    n: int | None = typer.Option(
+        None, "-n", "--workers", help="How many workers (besides the orchestrator; default 3)."
+    ),
+    runtime: str | None = typer.Option(
+        None,
+        "--runtime",
+        help="What drives the workers: codex | claude | a mix by rank with "
+        "counts, e.g. codex:2,claude:1 (the counts sum to -n; docs/runtimes.md).",
+    ),
+    orchestrator_runtime: str = typer.Option(
+        "codex", "--orchestrator-runtime", help="What drives the orchestrator: codex | claude."
     ),
     name: str | None = typer.Option(
         None, "--name", help="The swarm's name (default: run-<date>-<time>)."
@@ -120,6 +133,8 @@ def run(
         run_goal(
             goal,
             n=n,
+            runtime=runtime,
+            orchestrator_runtime=orchestrator_runtime,
             name=name,
             cwd=cwd,
             backend=backend,
@@ -146,10 +161,28 @@ def run(
     )
 
 
+def run_runtimes(n: int | None, runtime: str | None, orchestrator: str) -> tuple[int, str | None]:
+    """The number of workers and ``up``'s ``--runtime`` for the whole swarm (the orchestrator,
+    rank 0, first), from ``-n``, the workers' ``--runtime`` and ``--orchestrator-runtime``.
+    ``None``: every agent Codex. Raises :class:`UsageError` for bad input (nothing started)."""
+    from codeswarm.cli.swarm.up import parse_runtimes
+
+    if orchestrator not in RUNTIMES:
+        raise UsageError(f"--orchestrator-runtime must be codex or claude, got {orchestrator!r}")
+    if n is None and (runtime is None or ":" not in runtime):
+        n = DEFAULT_WORKERS
+    if n is not None and (n < 1 or n > MAX_WORKERS):
+        raise UsageError(f"-n must be 1 to {MAX_WORKERS} workers, got {n}")
+    workers, by_rank = parse_runtimes(runtime, n)
+    by_rank = by_rank or ["codex"] * workers
+    if orchestrator == "codex" and all(r == "codex" for r in by_rank):
+        return workers, None
+    return workers, ",".join(f"{r}:1" for r in [orchestrator, *by_rank])
+
+
 def _check(
     goal: str,
     *,
-    n: int,
     name: str | None,
     cwd: Path | None,
     backend: str,
@@ -170,8 +203,6 @@ def _check(
 
     if not goal.strip():
         raise UsageError("the goal is empty: say what the swarm should get done")
-    if n < 1 or n > 511:
-        raise UsageError(f"-n must be 1 to 511 workers, got {n}")
     check_budgets(budget=budget, agent_budget=agent_budget, warn=budget_warn)
     if backend not in BACKENDS:
         raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -208,7 +239,9 @@ def _check(
 def run_goal(
     goal: str,
     *,
-    n: int = 3,
+    n: int | None = None,
+    runtime: str | None = None,
+    orchestrator_runtime: str = "codex",
     name: str | None = None,
     cwd: Path | None = None,
     backend: str = "local",
@@ -239,8 +272,9 @@ def run_goal(
     from codeswarm.control.run import dirty_files, roles
     from codeswarm.core.swarm import RunDir
 
+    n, runtimes = run_runtimes(n, runtime, orchestrator_runtime)
     name, workdir, limit = _check(
-        goal, n=n, name=name, cwd=cwd, backend=backend, model_provider=model_provider,
+        goal, name=name, cwd=cwd, backend=backend, model_provider=model_provider,
         script=script, budget=budget, agent_budget=agent_budget, budget_warn=budget_warn,
         max_time=max_time, summary_json=summary_json, timeout=timeout,
     )  # fmt: skip
@@ -256,6 +290,7 @@ def run_goal(
                 model=model, approval_policy=None, sandbox=sandbox, approvals="workspace",
                 message_mode="queue", config=list(config or []), timeout=timeout,
                 json_out=False, roles=",".join(roles(n)), backend=backend, budget=budget,
+                runtime=runtimes,
                 agent_budget=agent_budget, budget_warn=budget_warn, watch=watch,
                 slurm=slurm, report_chars=report_chars, isolation=isolation, base=base,
                 into=into, check=check,
