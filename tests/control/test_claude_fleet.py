@@ -4,8 +4,9 @@ one Claude Code agent (``up --runtime codex:2,claude:1``), real supervisor, work
 
 The checks share the swarm (CI time: each ``claude`` is ~300 MB and a second or two of CPU to
 start) and run in this file's order: a message to all, the tokens, leases both ways, an
-approval, the orchestrator delegating to both runtimes, an interrupt, then the Claude agent's
-worker and its ``claude`` killed mid-turn. Ranks 0 and 1 are Codex (rank 0 the orchestrator), rank 2 is Claude.
+approval, an interrupt, then the Claude agent's worker and its ``claude`` killed mid-turn.
+Ranks 0 and 1 are Codex, rank 2 is Claude. The orchestrator's delegation to both runtimes is a
+``codeswarm run`` of its own (its swarm ends with the run).
 """
 
 from __future__ import annotations
@@ -23,14 +24,12 @@ from typing import Any
 
 import pytest
 
-from codeswarm.coordination import Coord
 from swarmkit import Swarm, open_swarms, plain_home, wait_until
 
 pytestmark = [pytest.mark.codex, pytest.mark.slow]
 
 NAME = "m"
 CODEX_A, CODEX_B, CLAUDE = f"{NAME}_0", f"{NAME}_1", f"{NAME}_2"
-ROLES = "orchestrator,implementer,implementer"
 _DROPPED = ("ANTHROPIC_", "CLAUDE", "DISABLE_", "IS_SANDBOX")
 
 
@@ -62,27 +61,13 @@ def on(when: str, spent: tuple[int, int, int], **entry: Any) -> dict[str, Any]:
 
 def script() -> dict[str, Any]:
     """Every entry is picked by its prompt (``when``), so the checks can run in any subset."""
-    part_c = tool("delegate", title="part c", instructions="write part c", agent=CLAUDE)
-    part_d = tool("delegate", title="part d", instructions="write part d", agent=CODEX_B)
-    orchestrator = [
-        on("hello all", (120, 20, 12), text=HELLO[CODEX_A]),
-        # the goal: one task to the Claude agent, one to a Codex agent
-        on("The goal", (50, 0, 5), **part_c),
-        on("The goal", (60, 10, 5), **part_d),
-        on("The goal", (70, 10, 4), text="Delegated both parts."),
-        on(r"task #\d+ done", (30, 0, 2), text="Noted.", repeat=True),
-        on("wrap up", (40, 0, 6), **tool("finish", summary="c by claude, d by codex")),
-        on("wrap up", (45, 0, 2), text="Finished."),
-    ]
+    codex_a = [on("hello all", (120, 20, 12), text=HELLO[CODEX_A])]
     codex_b = [
         on("hello all", (130, 30, 13), text=HELLO[CODEX_B]),
         on("edit a", (20, 0, 3), patch=patch_update("src/a.py", "a", "b")),
         on("edit a", (21, 0, 2), text="a edited"),
         on("take b", (22, 0, 3), patch=patch_update("src/b.py", "y", "z")),
         on("take b", (23, 0, 2), text="b is held"),
-        on("Task #2:", (24, 4, 3),
-           **tool("task_update", id=2, status="done", result="did d in codex")),
-        on("Task #2:", (25, 5, 2), text="Task 2 is done."),
     ]  # fmt: skip
     claude = [
         on("hello all", (140, 40, 14), text=HELLO[CLAUDE]),
@@ -96,9 +81,6 @@ def script() -> dict[str, Any]:
         on("edit b", (36, 6, 2), text="b edited"),
         on("need approval", (37, 0, 4), exec=APPROVED),
         on("need approval", (38, 8, 2), text="wrote approved.txt"),
-        on("Task #1:", (39, 9, 3),
-           **tool("task_update", id=1, status="done", result="did c in claude")),
-        on("Task #1:", (41, 1, 2), text="Task 1 is done."),
         # the kills: the continuation first (its text names the crash), then the queue
         on("interrupted by a crash", (42, 2, 2), text="carrying on"),
         on("interrupted by a crash", (43, 3, 2), text="carrying on again"),
@@ -110,7 +92,7 @@ def script() -> dict[str, Any]:
         on("queued two", (45, 5, 1), text="two"),
         on("queued three", (46, 6, 1), text="three"),
     ]  # fmt: skip
-    return {"agents": {"0": orchestrator, "1": codex_b, "2": claude}}
+    return {"agents": {"0": codex_a, "1": codex_b, "2": claude}}
 
 
 @pytest.fixture(scope="module")
@@ -119,20 +101,25 @@ def mixed(
 ) -> Iterator[Swarm]:
     root = tmp_path_factory.mktemp("claude-fleet")
     with open_swarms(Swarm, root, codex_binary.path) as make:
-        s = make(NAME)
-        plain_home(s, root)
-        # nobody's Claude login or settings: the agent's home is seeded from an empty one
-        s.env = {k: v for k, v in s.env.items() if not k.startswith(_DROPPED)}
-        s.env["CLAUDE_CONFIG_DIR"] = str(root / "user-claude")
-        s.env["CODESWARM_CLAUDE_BIN"] = str(claude_binary)  # HOME moved: not found by default
-        # a project of its own: the store's scope is its root, whatever a parent holds
-        subprocess.run(["git", "init", "-q", str(s.workdir)], check=True)
+        s = prepared(make(NAME), root, claude_binary)
         (s.workdir / "src").mkdir()
         for name in ("a.py", "b.py"):
             (s.workdir / "src" / name).write_text("a\n")
-        s.up(3, script(), "--runtime", "codex:2,claude:1", "--roles", ROLES,
+        s.up(3, script(), "--runtime", "codex:2,claude:1",
              "--approval-policy", "never", "--sandbox", "workspace-write")  # fmt: skip
         yield s
+
+
+def prepared(s: Swarm, root: Path, claude_binary: Path) -> Swarm:
+    """``s`` with an empty home, nobody's Claude login or settings (the agent's Claude home is
+    seeded from an empty one), the pinned ``claude``, and a git project of its own (the store's
+    scope is its root, whatever a parent holds)."""
+    plain_home(s, root)
+    s.env = {k: v for k, v in s.env.items() if not k.startswith(_DROPPED)}
+    s.env["CLAUDE_CONFIG_DIR"] = str(root / "user-claude")
+    s.env["CODESWARM_CLAUDE_BIN"] = str(claude_binary)  # HOME moved: not found by default
+    subprocess.run(["git", "init", "-q", str(s.workdir)], check=True)
+    return s
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -378,48 +365,77 @@ def test_an_approval_the_claude_agent_asks_is_answered_from_the_cli(mixed: Swarm
     assert again.returncode == 2 and "already answered" in again.stderr
 
 
-def test_the_orchestrator_delegates_to_a_claude_and_a_codex_agent(mixed: Swarm) -> None:
-    s = mixed
-    store = Coord.open(str(s.state / "coord.db"), root=str(s.workdir))
-    try:
-        assert {a.name: a.role for a in store.agents()}[CODEX_A] == "orchestrator"
-        s.cli("send", NAME, CODEX_A, "The goal: write parts c and d.")
-        wait_until(lambda: len(store.events(kind="task.done")) == 2, timeout=120,
-                   what="both delegated tasks done")  # fmt: skip
-        tasks = {t.id: t for t in store.tasks()}
-        assert {i: (t.status, t.result, t.assignee.split("#")[0]) for i, t in tasks.items()} == {
-            1: ("done", "did c in claude", CLAUDE),
-            2: ("done", "did d in codex", CODEX_B),
-        }
+def run_script() -> dict[str, Any]:
+    """``codeswarm run -n 2 --runtime codex:1,claude:1``: the orchestrator (rank 0, Codex)
+    delegates part c to the Claude agent (rank 2) and part d to the Codex agent (rank 1); woken
+    by each completion (in whichever order), it ends both tasks and finishes at the second."""
+    done = r"task #\d+ done"
+    orchestrator = [
+        on("the goal", (50, 0, 5), **tool("delegate", title="part c",
+                                          instructions="write part c", agent="r_2")),
+        on("the goal", (60, 10, 5), **tool("delegate", title="part d",
+                                           instructions="write part d", agent="r_1")),
+        on("the goal", (70, 10, 4), text="Delegated both parts."),
+        on(done, (30, 0, 2), text="One is done; waiting for the other."),
+        on(done, (31, 1, 3), **tool("end", task=1, verdict="accepted", summary="c ok")),
+        on(done, (32, 2, 3), **tool("end", task=2, verdict="accepted", summary="d ok")),
+        on(done, (40, 0, 6), **tool("finish", summary="c by claude, d by codex")),
+        on(done, (45, 0, 2), text="Finished."),
+    ]  # fmt: skip
 
+    def worker(task: int, result: str) -> list[dict[str, Any]]:
+        wake = f"Task #{task}:"
+        return [on(wake, (24 + task, task, 3),
+                   **tool("task_update", id=task, status="done", result=result)),
+                on(wake, (26 + task, task, 2), text=f"Task {task} is done.")]  # fmt: skip
+
+    return {"agents": {"0": orchestrator, "1": worker(2, "did d in codex"),
+                       "2": worker(1, "did c in claude")}}  # fmt: skip
+
+
+def test_the_orchestrator_delegates_to_a_claude_and_a_codex_agent(
+    tmp_path: Path, codex_binary: Any, claude_binary: Path
+) -> None:
+    with open_swarms(Swarm, tmp_path, codex_binary.path) as make:
+        s = prepared(make("r"), tmp_path, claude_binary)
+        summary_path = tmp_path / "summary.json"
+        done = subprocess.run(
+            [sys.executable, "-P", "-m", "codeswarm", "run", "the goal: parts c and d", "-n",
+             "2", "--runtime", "codex:1,claude:1", "--name", "r", "--cwd", str(s.workdir),
+             "--model-provider", "mock", "--script", str(s.write_script(run_script())),
+             "--summary-json", str(summary_path)],
+            capture_output=True, text=True, env=s.env, cwd=s.workdir, timeout=180,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert s.processes() == []  # the run brought its swarm down
+        summary = json.loads(summary_path.read_text())
+        assert summary["outcome"] == "finished"
+        assert summary["orchestrator_summary"] == "c by claude, d by codex"
+        tasks = {t["id"]: t for t in summary["tasks"]}
+        assert {i: (t["status"], t["verdict"], t["result"], t["assignee"])
+                for i, t in tasks.items()} == {
+            1: ("done", "accepted", "did c in claude", "r_2"),
+            2: ("done", "accepted", "did d in codex", "r_1"),
+        }  # fmt: skip
+        # tokens exact for every agent, whichever runtime drives it
+        for agent, row in summary["tokens"]["agents"].items():
+            got = {k: row[k] for k in ("input", "cached_input", "output", "total")}
+            assert got == expected_tokens(s, agent), agent
         # the orchestrator was woken by each completion, carrying its result
-        def woken() -> list[str]:
-            return [
-                t for t in dict.fromkeys(latest_user_text(r) for r in requests_of(s, CODEX_A))
-                if re.search(r"task #\d+ done", t)
-            ]  # fmt: skip
-
-        wait_until(lambda: len(woken()) == 2, timeout=60, what="both wake-ups")
-        joined = "\n".join(woken())
+        woken = [t for t in dict.fromkeys(latest_user_text(r) for r in requests_of(s, "r_0"))
+                 if re.search(r"task #\d+ done", t)]  # fmt: skip
+        assert len(woken) == 2, woken
+        joined = "\n".join(woken)
         assert "did c in claude" in joined and "did d in codex" in joined
-        wait_until(lambda: agent_of(s, CODEX_A)["state"] == "idle", what="the orchestrator idle")
-        s.cli("send", NAME, CODEX_A, "wrap up now")
-        wait_until(lambda: store.events(kind="run.finished"), timeout=90, what="run.finished")
-        [finished] = store.events(kind="run.finished")
-        assert finished.data == {"summary": "c by claude, d by codex"}
-        # the Claude agent reported through the codeswarm MCP server, a tool call in its stream
+        # the Claude agent reported through the codeswarm MCP server: a tool call in its stream
         calls = [
             r["msg"]["params"]["item"] for r in s.outbox(2)
             if r["kind"] == "codex" and r["msg"].get("method") == "item/completed"
             and r["msg"]["params"]["item"].get("type") == "mcpToolCall"
-            and r["msg"]["params"]["item"].get("server") == "codeswarm"
         ]  # fmt: skip
-        assert [c["tool"] for c in calls] == ["task_update"]
-    finally:
-        store.close()
-    wait_until(lambda: all(a["state"] == "idle" for a in s.status()["agents"]), timeout=60,
-               what="every agent idle")  # fmt: skip
-    assert_tokens_exact(s)
+        assert [(c["server"], c["tool"], c["status"]) for c in calls] == [
+            ("codeswarm", "task_update", "completed")
+        ]
 
 
 def test_the_claude_agents_turn_interrupted_from_the_cli(mixed: Swarm) -> None:

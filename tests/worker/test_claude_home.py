@@ -84,7 +84,8 @@ def test_settings_carry_the_identity_in_each_hook_command(tmp_path: Path) -> Non
                 "CODESWARM_DB": "postgresql://u:p@h/db?x=1&y=2"}  # fmt: skip
     doc = settings(identity, "/work/proj")
     events = set(doc["hooks"])
-    assert {"PreToolUse", "PostToolUse", "SessionStart", "Stop", "UserPromptSubmit"} <= events
+    # a Codex agent's events: no UserPromptSubmit (a heartbeat the worker gives already)
+    assert events == {"PreToolUse", "PostToolUse", "SessionStart", "Stop", "SessionEnd"}
     pre = doc["hooks"]["PreToolUse"][0]
     assert set(pre["matcher"].split("|")) >= {"Edit", "Write", "Bash"}
     command = pre["hooks"][0]["command"]

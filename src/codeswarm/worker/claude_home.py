@@ -54,6 +54,10 @@ SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TO
 """Never in the agent's shell (``claude`` itself reads them)."""
 SHELL_DROPPED = (*SECRET_ENV, "CLAUDE_CONFIG_DIR", "CLAUDE_CODE_SHELL_PREFIX")
 """What the shell wrapper removes: the model's keys, and the paths into the swarm's state."""
+FLEET_SKIPPED = ("UserPromptSubmit",)
+"""Hooks a person's Claude Code session gets and a fleet agent does not: UserPromptSubmit only
+heartbeats the registration, which the agent's worker keeps (a Codex agent has none either), and
+it would cost a shell and a Python process before every turn."""
 ORCHESTRATOR_TOOL_TIMEOUT_MS = 3_660_000
 """The orchestrator's ``converse`` waits for an answer up to an hour (as for Codex)."""
 
@@ -118,6 +122,8 @@ def settings(identity: Mapping[str, str], project: str) -> dict[str, Any]:
     if identity:
         hooks: dict[str, Any] = {}
         for event, group in groups("claude").items():
+            if event in FLEET_SKIPPED:
+                continue
             handlers = group["hooks"]
             assert isinstance(handlers, list)
             mine = [{**h, "command": hook_command(str(h["command"]), identity)} for h in handlers]
