@@ -60,6 +60,7 @@ from codeswarm.codex.approval import (
     build_request,
 )
 from codeswarm.codex.client import Thread
+from codeswarm.codex.launch import popen_piped
 from codeswarm.codex.subscription import Message, Predicate, Subscription
 from codeswarm.codex.transport import STDIN_CLOSE_GRACE, ProcessTransport
 from codeswarm.codex.turn import TurnHandle, message_thread_id
@@ -70,7 +71,6 @@ from codeswarm.core.errors import (
     ProcessExitedError,
     ProtocolError,
     RpcError,
-    UsageError,
 )
 from codeswarm.core.resource import AsyncResource
 from codeswarm.core.usage import Tokens
@@ -118,25 +118,8 @@ def _die_with_parent() -> Callable[[], None]:
 def start(launch: ClaudeLaunch) -> subprocess.Popen[bytes]:
     """Start ``claude`` for ``launch`` in its own process group, stdio piped, dying with us.
     Raises :class:`UsageError` when the program cannot be started."""
-    argv = launch.argv()
     launch.config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        return subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=launch.process_env(),
-            cwd=str(launch.cwd),
-            start_new_session=True,
-            preexec_fn=_die_with_parent(),
-        )
-    except FileNotFoundError as exc:
-        raise UsageError(f"cannot start {argv[0]}: no such file") from exc
-    except PermissionError as exc:
-        raise UsageError(f"cannot start {argv[0]}: permission denied") from exc
-    except OSError as exc:
-        raise UsageError(f"cannot start {argv[0]}: {exc.strerror or exc}") from exc
+    return popen_piped(launch.argv(), launch.process_env(), launch.cwd, _die_with_parent())
 
 
 def permission_answer(decision: Decision, request: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,15 +54,28 @@ def launch(
     extra = dict(binary.env) if isinstance(binary, CodexBinary) else {}
     full_env = {**os.environ, **extra, **(env or {}), "CODEX_HOME": str(codex_home)}
     codex_home.mkdir(parents=True, exist_ok=True)
+    return popen_piped(argv, full_env, cwd)
+
+
+def popen_piped(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    cwd: Path | None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in its own process group with stdin, stdout and stderr piped (a CLI driven
+    over stdio: ``codex app-server``, ``claude``). Raises :class:`UsageError` (one line) when the
+    program cannot be started."""
     try:
         return subprocess.Popen(
-            argv,
+            list(argv),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=full_env,
+            env=dict(env),
             cwd=str(cwd) if cwd is not None else None,
             start_new_session=True,
+            preexec_fn=preexec_fn,
         )
     except FileNotFoundError as exc:
         raise UsageError(f"cannot start {argv[0]}: no such file") from exc
