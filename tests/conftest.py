@@ -20,6 +20,11 @@ pytest_plugins = ["backends"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Shells the tests start read the machine's ~/.bashrc (ssh sessions, Slurm jobs, the agents' login
+# shells): where that runs `pyenv rehash`, a shell killed while it held pyenv's lock (tests kill
+# workers, jobs and connections on purpose) would make every later shell wait a minute for it.
+os.environ.setdefault("PYENV_REHASH_TIMEOUT", "1")
+
 
 @pytest.fixture(scope="session")
 def codex_binary():  # type: ignore[no-untyped-def]

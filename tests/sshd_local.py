@@ -27,6 +27,10 @@ class Unavailable(Exception):
     """sshd cannot be provided here (the message says why)."""
 
 
+PYENV_REHASH = "PYENV_REHASH_TIMEOUT=1"
+"""How long a remote shell's ``pyenv rehash`` (if its ~/.bashrc runs one) waits for its lock."""
+
+
 def _run(argv: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -91,6 +95,10 @@ class Sshd:
                 "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nUsePAM no\n"
                 f"PidFile {base}/sshd.pid\nStrictModes no\nMaxStartups 100:30:200\n"
                 "LogLevel VERBOSE\n"
+                # a remote command runs through the user's shell, and bash reads ~/.bashrc for
+                # ssh: where that runs `pyenv rehash`, a shell killed holding its lock (a test
+                # cutting a connection) makes every later one wait a minute for it
+                f"SetEnv {PYENV_REHASH}\n"
             )
             done = _run([str(SSHD), "-f", str(base / "sshd_config"), "-E", str(base / "sshd.log")])
             if done.returncode != 0:
