@@ -108,6 +108,21 @@ def json_values(
     )
 
 
+def machine_home_kept_out(home: Path) -> dict[str, str]:
+    """The environment that gives a swarm's processes the empty home ``home`` (made here) while
+    the machine's tools (``~/.cache``: the pinned CLIs, the version probe's cache) and git identity
+    stay: Codex snapshots the login shell of every new thread, and this machine's ~/.bashrc runs
+    ``pyenv rehash``, whose lock, left by a shell killed at ``down``, makes every later shell wait
+    for it (and outlive its swarm)."""
+    home.mkdir(exist_ok=True)
+    env = {"HOME": str(home)}
+    env["XDG_CACHE_HOME"] = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    gitconfig = Path.home() / ".gitconfig"
+    if "GIT_CONFIG_GLOBAL" not in os.environ and gitconfig.is_file():
+        env["GIT_CONFIG_GLOBAL"] = str(gitconfig)
+    return env
+
+
 def plain_home(s: Swarm, tmp_path: Path) -> None:
     """The agents' login shells start from an empty home: Codex snapshots the login shell of
     every new thread, and this machine's ~/.bashrc runs ``pyenv rehash``, which n shells at
@@ -366,6 +381,7 @@ def open_swarms(
         "CODESWARM_STATE_DIR": str(state),
         "CODESWARM_CODEX_BIN": str(codex_path),
         "CODEX_HOME": str(tmp_path / "user-codex-home"),
+        **machine_home_kept_out(tmp_path / "swarm-home"),
     }
 
     def make(name: str) -> S:
