@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from swarmkit import Swarm, open_swarms
+from swarmkit import Swarm, machine_home_kept_out, open_swarms
 
 OUT_OF_REACH = Path("/var/tmp")
 """A base for test state that Codex's workspace-write sandbox cannot write (it may write the
@@ -100,7 +100,10 @@ def arena(tmp_path: Path, codex_binary) -> Iterator[Arena]:  # type: ignore[no-u
     state = Path(tempfile.mkdtemp(prefix="codeswarm-attacks-", dir=OUT_OF_REACH))
     try:
         with open_swarms(Swarm, tmp_path, codex_binary.path, state=state / "state") as make:
-            yield Arena(make("t"))
+            swarm = make("t")
+            # its home out of the sandbox's reach too, as a person's is (tmp_path is not)
+            swarm.env = {**swarm.env, **machine_home_kept_out(state / "home")}
+            yield Arena(swarm)
     finally:
         shutil.rmtree(state, ignore_errors=True)
 
@@ -119,6 +122,7 @@ def arena_default_state(tmp_path: Path, codex_binary) -> Iterator[Arena]:  # typ
     try:
         with open_swarms(Swarm, tmp_path, codex_binary.path, state=base / "unused") as make:
             swarm = make("t")
+            swarm.env = {**swarm.env, **machine_home_kept_out(base / "home")}
             del swarm.env["CODESWARM_STATE_DIR"]
             swarm.env["XDG_STATE_HOME"] = str(base / "xdg")
             projects = base / "xdg" / "codeswarm" / "projects"
