@@ -20,6 +20,8 @@ Codex's own cost in the same run, for each N asked (default 4, 16, 50):
 
 Bytecode caches are written (as in an installation); the first `up` of a run warms them. The
 agents' login shells start from an empty HOME on both sides (``--real-home``: this machine's).
+``--unforked``: each swarm again with its workers started as processes of their own
+(``CODESWARM_FORK_WORKERS=0``) instead of forked by the swarm's zygote, in the same round.
 Targets (issue 15): up -n 4 <= 2 s and overhead <= 30 %; codeswarm's RSS per agent <= 30 MB;
 idle CPU of 50 agents < 1 % of a core.
 
@@ -283,8 +285,11 @@ def phases(run_dir: Path, procs: dict[int, str], t0_wall: float, t_end: float) -
     hubs = [w for p in procs if "codeswarm.mcp.hub" in _cmd(p) and (w := _started_wall(p))]
     if hubs:  # the swarm's coordination hub (one per node)
         out["hub_process_s"] = round(min(hubs) - t0_wall, 3)
+    zygotes = [w for p in procs if "codeswarm.worker.zygote" in _cmd(p) and (w := _started_wall(p))]
+    if zygotes:  # forks the workers (control/launch/forks.py)
+        out["zygote_process_s"] = round(min(zygotes) - t0_wall, 3)
     workers = [
-        w for p in procs if "codeswarm.worker" in _cmd(p) and (w := _started_wall(p)) is not None
+        w for p in procs if "codeswarm.worker " in _cmd(p) and (w := _started_wall(p)) is not None
     ]
     if workers:
         out["first_worker_process_s"] = round(min(workers) - t0_wall, 3)
@@ -297,11 +302,12 @@ def phases(run_dir: Path, procs: dict[int, str], t0_wall: float, t_end: float) -
     return out
 
 
-def one_swarm(n: int, codex: str, work: Path, idle_s: float) -> dict[str, Any]:
+def one_swarm(n: int, codex: str, work: Path, idle_s: float, fork: bool = True) -> dict[str, Any]:
     base = work / f"swarm-{n}"
     (base / "repo").mkdir(parents=True)
     (base / "script.json").write_text(json.dumps(SCRIPT))
     env = {**os.environ, "CODESWARM_STATE_DIR": str(base / "state"), "CODESWARM_CODEX_BIN": codex}
+    env["CODESWARM_FORK_WORKERS"] = "1" if fork else "0"
     env.update(home_env(work))
     run_dir = base / "state" / "runs" / "s"
     out: dict[str, Any] = {}
@@ -362,6 +368,8 @@ def main() -> None:
     # a window with every agent's coordination heartbeat in it (one every 40 s)
     ap.add_argument("--idle-seconds", type=float, default=45.0)
     ap.add_argument("--real-home", action="store_true", help="keep HOME (see home_env)")
+    ap.add_argument("--unforked", action="store_true",
+                    help="also each swarm with CODESWARM_FORK_WORKERS=0 (workers started, not forked)")  # fmt: skip
     args = ap.parse_args()
     global REAL_HOME
     REAL_HOME = args.real_home
@@ -382,6 +390,16 @@ def main() -> None:
                 if "up_error" not in swarm:
                     swarm["up_over_baseline"] = round(swarm["up_s"] / bare, 2)
                     swarm["overhead_pct"] = round(100 * (swarm["up_s"] - bare) / bare, 1)
+                if args.unforked:
+                    plain = one_swarm(n, codex, work, min(args.idle_seconds, 5.0), fork=False)
+                    swarm["unforked"] = {
+                        "up_s": plain.get("up_s"),
+                        "up_over_baseline": round(plain["up_s"] / bare, 2),
+                        "up_phases": plain.get("up_phases"),
+                        "memory": {k: plain.get("memory", {}).get("codeswarm")
+                                   for k in ("codeswarm",)},
+                        "down": plain.get("down"),
+                    }  # fmt: skip
                 rows.append(swarm)
             result["sizes"][str(n)] = rows[0] if len(rows) == 1 else rows
     finally:

@@ -32,6 +32,7 @@ import signal
 import time
 from collections.abc import Sequence
 
+from codeswarm.control.launch.forks import Forks
 from codeswarm.control.proc import kill_group, pid_in, process_matches, wait_pid
 from codeswarm.core.entry import python_module
 from codeswarm.core.errors import CodeswarmError
@@ -99,6 +100,7 @@ class KeepAlive:
         adopt: bool = False,
         node: str | None = None,
         command: Sequence[str] | None = None,
+        forks: Forks | None = None,
     ) -> None:
         self.run_dir = run
         self.command = (
@@ -115,6 +117,7 @@ class KeepAlive:
         self._stopping = asyncio.Event()
         self._grace = DOWN_GRACE
         self._layout = Layout(run.root)
+        self._forks = forks if command is None else None  # a zygote forks only the worker
 
     @property
     def stopping(self) -> bool:
@@ -187,6 +190,16 @@ class KeepAlive:
             finally:
                 self.pid = None
             return None
+        forked = await self._fork_worker()
+        if forked is not None:
+            assert self._forks is not None
+            self.pid = forked
+            try:
+                if self._stopping.is_set():
+                    await self._terminate(forked)
+                return await self._forks.wait(forked)
+            finally:
+                self.pid = None
         proc = self._proc = await self._start_worker()
         self.pid = proc.pid
         try:
@@ -204,10 +217,20 @@ class KeepAlive:
             else None
         )
 
-    async def _start_worker(self) -> asyncio.subprocess.Process:
+    def _agent_dir(self) -> None:
         agent_dir = self.run_dir.agent_dir(self.agent)
         agent_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(agent_dir, 0o700)
+
+    async def _fork_worker(self) -> int | None:
+        """The worker forked by the swarm's zygote (:mod:`.forks`), or ``None``: start it."""
+        if self._forks is None:
+            return None
+        self._agent_dir()
+        return await self._forks.fork(self.agent)
+
+    async def _start_worker(self) -> asyncio.subprocess.Process:
+        self._agent_dir()
         with open(self.run_dir.worker_log(self.agent), "ab") as logf:
             return await asyncio.create_subprocess_exec(
                 *self.command,

@@ -32,6 +32,7 @@ import signal
 from typing import Any
 
 from codeswarm.control.launch.base import early_hub, keeper_entry
+from codeswarm.control.launch.forks import Forks
 from codeswarm.control.launch.keepalive import DOWN_GRACE, Ending, KeepAlive
 from codeswarm.control.proc import PidLock, kill_group, pid_in, process_matches, wait_pid
 from codeswarm.core.entry import python_module
@@ -55,7 +56,8 @@ class Supervisor:
         self.run = run
         self.spec: SwarmSpec = run.load_spec()
         self.stopping = asyncio.Event()
-        self.keepers = {agent: KeepAlive(run, agent, adopt=True) for agent in run.agents(self.spec)}
+        self.agents = list(run.agents(self.spec))
+        self.keepers: dict[str, KeepAlive] = {}
         self.model_pid: int | None = None
 
     async def run_forever(self) -> int:
@@ -69,6 +71,8 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         hub = self._start_hub() if self.spec.coord else None
+        forks = Forks.start(self.run, self.agents)  # its imports overlap the hub's and Codex's
+        self.keepers = {a: KeepAlive(self.run, a, adopt=True, forks=forks) for a in self.agents}
         model = (
             asyncio.create_task(self._keep_model()) if self.spec.model_provider == "mock" else None
         )
@@ -90,6 +94,8 @@ class Supervisor:
                 log.info("every agent has stopped: the supervisor ends")
             endings = await every_agent_done
         finally:
+            if forks is not None:
+                forks.close()
             if hub is not None:  # the workers are gone: the hub may end with them
                 hub.close()
             asked.cancel()
