@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from codeswarm.worker.zygote import retitle, worker_argv
+from codeswarm.core.procself import retitle
+from codeswarm.worker.zygote import worker_argv
 from swarmkit import Swarm, python_env, wait_until
 
 SCRIPT = {"agents": {"*": ["one", "two", "three", "four"]}}

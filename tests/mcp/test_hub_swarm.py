@@ -8,6 +8,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +227,57 @@ def test_a_hub_that_cannot_have_its_port_again_moves_and_every_agent_follows(
             ]
     finally:
         squatter.close()
+
+
+def test_up_starts_the_hub_first_and_it_is_an_ordinary_hub(swarm: Swarm) -> None:
+    """`up` starts the hub before it parses its options (it imports meanwhile) and hands it the
+    socket, the lock and the log: it then looks and acts as a hub started the ordinary way."""
+    swarm.up(1, {"agents": {"0": ["hi"]}})
+    files = hub_files(swarm)
+    pid, port = files.read()["pid"], files.port()
+    assert port is not None
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").decode().split("\0")
+    assert argv[1:6] == ["-P", "-m", "codeswarm.mcp.hub", str(swarm.run_dir), "--fd"]
+    assert argv[7] == "--lock-fd" and argv[9:] == ["--host", host_name()]
+    assert "--pending" not in argv
+    assert Path(f"/proc/{pid}/cwd").resolve() == swarm.run_dir.resolve()
+    token = codex_env(codex_pid(swarm, 0))[TOKEN_ENV]
+    assert call(port, token, "swarm_status")[0] == 200  # it outlived the `up` that started it
+    # what it writes goes to its log, as an ordinarily started hub's does
+    assert Path(f"/proc/{pid}/fd/2").resolve() == files.log.resolve()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["up", "-n", "2", "--model-provider", "mock"], ["up", "-n", "nope"]],
+    ids=["no-script", "bad-n"],
+)
+def test_an_up_that_fails_leaves_no_hub(swarm: Swarm, args: list[str]) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-P", "-m", "codeswarm", *args], env=swarm.env, cwd=swarm.workdir,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err
+    wait_until(lambda: not pids_of(f"--pending {proc.pid} "), timeout=10,
+               what="the pending hub gone with the `up` that started it")  # fmt: skip
+
+
+def test_a_pending_hub_dies_with_the_process_that_started_it() -> None:
+    """Killed (-9) while its hub still imports: the hub goes too, at once."""
+    starter = subprocess.Popen(
+        [sys.executable, "-c", "import time\nfrom codeswarm.worker.mcphub import prestart\n"
+         "prestart()\nprint('ok', flush=True)\ntime.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert starter.stdout is not None and starter.stdout.readline() == "ok\n"
+        needle = f"--pending {starter.pid} "
+        assert len(wait_until(lambda: pids_of(needle), what="the pending hub")) == 1
+        starter.kill()
+        starter.wait()
+        wait_until(lambda: not pids_of(needle), timeout=5, what="the pending hub gone")
+    finally:
+        starter.kill()
+        starter.wait()
+        starter.stdout.close()

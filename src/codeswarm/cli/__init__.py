@@ -20,6 +20,22 @@ HOT_COMMANDS = ("send", "status", "interrupt")
 """Subcommands whose ordinary lines :mod:`codeswarm.cli.hot` serves with the standard library
 alone (about ``python -c pass`` plus a few milliseconds); the rest of their lines go on as
 before."""
+HUB_FIRST = ("up", "run", "demo")
+"""Subcommands that start a local swarm: its coordination hub starts importing first
+(:func:`codeswarm.worker.mcphub.prestart`), while the command line is parsed."""
+
+
+def _hub_first(args: list[str]) -> bool:
+    if not args or args[0] not in HUB_FIRST:
+        return False
+    for i, arg in enumerate(args):
+        if arg in ("--no-coord", "--help", "-h", "--dry-run"):
+            return False
+        if arg == "--backend" and args[i + 1 : i + 2] not in ([], ["local"]):
+            return False
+        if arg.startswith("--backend=") and arg != "--backend=local":
+            return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,6 +59,10 @@ def main(argv: list[str] | None = None) -> None:
         rc = hot(args)
         if rc is not None:
             sys.exit(rc)
+    if _hub_first(args):
+        from codeswarm.worker.mcphub import prestart
+
+        prestart()
     if args and args[0] in FAST_COMMANDS:
         name = FAST_COMMANDS[args[0]]
         __import__(name)  # not importlib.import_module: `import importlib` costs ~1 ms

@@ -17,6 +17,13 @@ the agent's worker keeps its registration alive.
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--pending"]:  # before the heavy imports
+    from codeswarm.core.procself import die_with_parent
+
+    die_with_parent(int(sys.argv[2]))
+
 import argparse
 import asyncio
 import contextlib
@@ -25,7 +32,6 @@ import json
 import logging
 import os
 import socket
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -197,7 +203,46 @@ def _end_with_the_workers(files: HubFiles) -> None:
     os._exit(0)
 
 
+def _taken_over(ctl_fd: int = 0) -> list[str] | None:
+    """A pending hub (:class:`~codeswarm.worker.mcphub.Pending`): wait for the swarm's part
+    (the listening socket, the hub lock, the log, on the socket that is our stdin), take it
+    over and return the command line an ordinarily started hub would have had (also shown as
+    ours); ``None`` when the process that started us ends without handing anything over."""
+    ctl = socket.socket(fileno=ctl_fd)
+    try:
+        body, fds, _, _ = socket.recv_fds(ctl, 4096, 3)
+    except OSError:
+        body, fds = b"", []
+    ctl.close()
+    if not body or len(fds) != 3:
+        return None
+    from codeswarm.core.procself import outlive_parent, retitle
+
+    outlive_parent()
+    sock_fd, lock_fd, log_fd = fds
+    what = json.loads(body)
+    null = os.open(os.devnull, os.O_RDONLY)
+    if null != 0:
+        os.dup2(null, 0)
+        os.close(null)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    os.chdir(what["run_dir"])
+    args = [what["run_dir"], "--fd", str(sock_fd), "--lock-fd", str(lock_fd),
+            "--host", what["host"]]  # fmt: skip
+    retitle([sys.executable, "-P", "-m", "codeswarm.mcp.hub", *args])
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["--pending"]:
+        taken = _taken_over()
+        if taken is None:
+            return 0
+        argv = taken
     parser = argparse.ArgumentParser(prog="python -m codeswarm.mcp.hub")
     parser.add_argument("run_dir")
     parser.add_argument("--fd", type=int, required=True, help="the listening socket")

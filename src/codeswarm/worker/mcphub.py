@@ -49,6 +49,8 @@ HUB_MODULE = "codeswarm.mcp.hub"
 PATH = "/mcp"
 HOST = "127.0.0.1"
 BACKLOG = 1024
+REBIND_WAIT = 0.5
+"""How long a new hub tries for its predecessor's port before it takes another."""
 HUB_EXIT_WAIT = 3.0
 """How long the node's last worker waits for the hub to end."""
 
@@ -126,29 +128,96 @@ class HubFiles:
 
 
 def _bind(preferred: int | None) -> socket.socket:
+    """A listening socket on ``preferred`` if it can be had within :data:`REBIND_WAIT` (a hub
+    killed a moment ago may release its lock before the kernel has closed its socket), else on
+    a new port (agents on the old one restart Codex)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((HOST, preferred or 0))
-    except OSError:
-        sock.bind((HOST, 0))  # taken: a new port (agents on the old one restart Codex)
+    deadline = time.monotonic() + REBIND_WAIT
+    while True:
+        try:
+            sock.bind((HOST, preferred or 0))
+            break
+        except OSError:
+            if time.monotonic() >= deadline:
+                sock.bind((HOST, 0))
+                break
+            time.sleep(0.02)
     sock.listen(BACKLOG)
     return sock
 
 
+class Pending:
+    """A hub process started before its swarm is known (:func:`prestart`): it imports (≈ 0.4 s
+    of CPU: the MCP SDK, uvicorn) while ``up`` gets ready, then takes over the listening socket,
+    the lock and the log that :func:`_start` would have given a new process. It dies with the
+    process that started it until then (nothing is left when ``up`` ends without it)."""
+
+    ROOM = 512
+    """Bytes of command line it keeps for the hub's own (``--pending`` … and padding)."""
+
+    def __init__(self) -> None:
+        self.sock, theirs = socket.socketpair()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, *module_args(HUB_MODULE), "--pending", str(os.getpid()),
+                 "." * self.ROOM],
+                stdin=theirs.fileno(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        finally:
+            theirs.close()
+
+    def hand_over(
+        self, run_root: Path, sock: socket.socket, lock_fd: int, log: int, host: str
+    ) -> bool:
+        """Give it the hub's part; ``False`` if it is gone (start a hub the ordinary way)."""
+        if self.proc.poll() is not None:
+            return False
+        body = json.dumps({"run_dir": str(run_root), "host": host}).encode()
+        try:
+            socket.send_fds(self.sock, [body], [sock.fileno(), lock_fd, log])
+        except OSError:
+            return False
+        finally:
+            self.sock.close()
+        return True
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+_PENDING: list[Pending] = []
+
+
+def prestart() -> None:
+    """Start a hub now that a later :func:`ensure_hub` in this process will use (``up``, before
+    it parses its options); nothing if one is started already or it cannot be."""
+    if not _PENDING:
+        with contextlib.suppress(OSError):
+            _PENDING.append(Pending())
+
+
 def _start(files: HubFiles, lock_fd: int) -> int:
     """With the hub lock held (``lock_fd``) and the setup lock taken: bind, start the hub with
-    the socket and the lock, record the port. Returns the port."""
+    the socket and the lock (or hand them to a :class:`Pending` one), record the port. Returns
+    the port."""
     sock = _bind(files.port())
     port = int(sock.getsockname()[1])
     run_root = files.dir.parent
     with open(files.log, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, *module_args(HUB_MODULE), str(run_root),
-             "--fd", str(sock.fileno()), "--lock-fd", str(lock_fd), "--host", files.host],
-            pass_fds=(sock.fileno(), lock_fd), stdin=subprocess.DEVNULL, stdout=log,
-            stderr=log, cwd=run_root, start_new_session=True,
-        )  # fmt: skip
+        pending = _PENDING.pop() if _PENDING else None
+        if pending is not None and pending.hand_over(
+            run_root, sock, lock_fd, log.fileno(), files.host
+        ):
+            proc = pending.proc
+        else:
+            proc = subprocess.Popen(
+                [sys.executable, *module_args(HUB_MODULE), str(run_root),
+                 "--fd", str(sock.fileno()), "--lock-fd", str(lock_fd), "--host", files.host],
+                pass_fds=(sock.fileno(), lock_fd), stdin=subprocess.DEVNULL, stdout=log,
+                stderr=log, cwd=run_root, start_new_session=True,
+            )  # fmt: skip
     sock.close()
     # reap it when it ends (it outlives this worker only as an orphan, which init reaps)
     threading.Thread(target=proc.wait, name="mcp-hub-reaper", daemon=True).start()

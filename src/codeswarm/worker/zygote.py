@@ -28,6 +28,8 @@ import signal
 import socket
 import sys
 
+from codeswarm.core.procself import retitle
+
 WORKER_MODULE = "codeswarm.worker"
 """The module an ordinary worker runs (``python -m``): its command line is the one to wear."""
 MAX_LINE = 4096
@@ -39,25 +41,6 @@ def worker_argv(run_dir: str, agent: str) -> list[str]:
     from codeswarm.core.entry import python_module
 
     return python_module(WORKER_MODULE, "--run-dir", run_dir, "--agent", agent)
-
-
-def retitle(argv: list[str]) -> bool:
-    """Make ``/proc/self/cmdline`` read ``argv`` by writing it over this process's argument
-    area (``arg_start``..``arg_end`` in ``/proc/self/stat``; the rest zero-filled); ``False``
-    when it does not fit or the kernel refuses."""
-    new = b"\0".join(os.fsencode(a) for a in argv) + b"\0"
-    try:
-        with open("/proc/self/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        start, end = int(fields[45]), int(fields[46])  # proc(5): fields 48 and 49
-        if len(new) > end - start:
-            return False
-        with open("/proc/self/mem", "r+b", buffering=0) as mem:
-            mem.seek(start)
-            mem.write(new.ljust(end - start, b"\0"))
-    except (OSError, ValueError, IndexError):
-        return False
-    return True
 
 
 def preload() -> None:
