@@ -172,6 +172,7 @@ def test_unreadable_bytes(tmp_path: Path) -> None:
         ({"exec": "  "}, "exec: empty command"),
         ({"text": "a", "delay": -1}, "delay: expected float >= 0"),
         ({"text": "a", "delay": True}, "delay: expected float, got bool"),
+        ({"text": "a", "hold": ""}, "hold: expected str of length >= 1"),
         ({"text": "a", "chunk": 0}, "chunk: expected int >= 1"),
         ({"http_status": 200}, "http_status: expected int >= 400"),
         ({}, "entry does nothing"),
@@ -226,7 +227,8 @@ def test_valid_combinations() -> None:
 ANY_JSON = json_values()
 entry_keys = st.sampled_from(
     ["text", "exec", "patch", "tool", "server", "arguments", "fail", "http_status", "body",
-     "cut", "usage", "when", "repeat", "delay", "delta_delay", "chunk", "reasoning", "bogus"]
+     "cut", "usage", "when", "repeat", "delay", "hold", "delta_delay", "chunk", "reasoning",
+     "bogus"]
 )  # fmt: skip
 
 

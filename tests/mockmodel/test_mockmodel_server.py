@@ -307,6 +307,34 @@ async def test_a_delayed_agent_does_not_block_others(
     assert r.status_code == 503
 
 
+async def test_a_held_answer_waits_for_its_release(serve: Serve, client: httpx.AsyncClient) -> None:
+    mm = await serve(
+        agents={"a_0": [{"hold": "a", "text": "held"}, {"hold": "b", "text": "held too"}],
+                "*": ["quick"]}
+    )  # fmt: skip
+    held = asyncio.create_task(client.post(f"{mm.base_url('a_0')}/responses", json=REQUEST))
+    await mm.wait_requests(1)
+    assert output(await events(client, mm.base_url("x_1")))[0]["content"][0]["text"] == "quick"
+    await asyncio.sleep(0.2)
+    assert not held.done()  # no time limit: held until released
+    mm.release("a")
+    async with asyncio.timeout(5):
+        r = await held
+    assert r.status_code == 200 and '"held"' in r.text
+    # over HTTP, from a client elsewhere; released before it is asked: answered at once
+    assert (await client.post(f"{mm.url}/holds/b/release")).json() == {"released": "b"}
+    async with asyncio.timeout(5):
+        evs = await events(client, mm.base_url("a_0"))
+    assert output(evs)[0]["content"][0]["text"] == "held too"
+    # closing cuts a held answer short, as a delay: 503
+    mm2 = await serve({"hold": "never", "text": "x"})
+    waiting = asyncio.create_task(client.post(f"{mm2.base_url('a_0')}/responses", json=REQUEST))
+    await mm2.wait_requests(1)
+    async with asyncio.timeout(5):
+        await mm2.aclose()
+        assert (await waiting).status_code == 503
+
+
 async def test_delay_then_answer(serve: Serve, client: httpx.AsyncClient) -> None:
     mm = await serve(
         {"delay": 0.05, "delta_delay": 0.001, "text": "one two three four five six seven"}

@@ -29,9 +29,8 @@ from swarmkit import pids_of, wait_until_async
 pytestmark = [pytest.mark.codex, pytest.mark.slow]
 
 EXEC_TIMEOUT = 60.0
-HOLD_S = 40.0
-"""How long a personal session keeps its last model request waiting (it holds its leases
-meanwhile, while the other sessions run: ~5-10 s; the test checks it was still running)."""
+"""How long one ``codex exec`` may take. A session that must keep its leases while the others
+run holds its last answer (``hold``) until the test releases it."""
 
 
 def patch_add(path: str, text: str) -> str:
@@ -128,7 +127,7 @@ async def test_two_sessions_one_project_the_second_is_denied_what_the_first_edit
                 {"patch": patch_update("app.py", "print('v1')", "print('a')")},  # auto-leased
                 {"tool": "lease", "arguments": {"path": "app.py", "note": "mine"}},  # same agent
                 {"tool": "swarm_status"},
-                {"text": "done", "delay": HOLD_S},  # A still holds app.py while B and C run
+                {"text": "done", "hold": "a"},  # A still holds app.py while B and C run
             ],
             "b": [
                 {"tool": "lease", "arguments": {"path": "b.py"}},  # B's MCP server leases b.py
@@ -156,6 +155,7 @@ async def test_two_sessions_one_project_the_second_is_denied_what_the_first_edit
             assert b["rc"] == 0, b["stderr"]
             assert c["rc"] == 0, c["stderr"]
             assert not a_run.done(), "session A ended before B tried: the test proves nothing"
+        mm.release("a")
         a = await a_run
         assert a["rc"] == 0, a["stderr"]
         with person.coord() as coord:
@@ -214,7 +214,7 @@ async def test_a_fleet_agent_and_a_personal_session_see_each_others_leases(
             "p": [
                 {"patch": patch_update("f.py", "fleet", "mine")},  # the fleet's: denied
                 {"patch": patch_add("p.py", "p")},  # auto-leased
-                {"text": "done", "delay": HOLD_S},  # holds p.py while the fleet looks
+                {"text": "done", "hold": "p"},  # holds p.py while the fleet looks
             ]
         }
     }
@@ -236,6 +236,7 @@ async def test_a_fleet_agent_and_a_personal_session_see_each_others_leases(
             p_name = held[0].holder.split("#")[0]
             answer = json.loads(person.cli("send", "f", "0", "status", "--wait", "--json").stdout)
             assert not run.done(), "the session ended before the fleet looked"
+            mm.release("p")
             p = await run
             assert p["rc"] == 0, p["stderr"]
         denied = outputs(mm.requests_for("p"))[1]

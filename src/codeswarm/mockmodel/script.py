@@ -102,6 +102,7 @@ class Entry(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaul
     when: str | None = None
     repeat: bool = False
     delay: _NonNegFloat = 0.0
+    hold: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
     delta_delay: _NonNegFloat = 0.0
     chunk: Annotated[int, msgspec.Meta(ge=1)] | None = None
     note: str | None = None

@@ -97,6 +97,7 @@ class MockModel(AsyncResource):
         self._count = 0
         self._changed = asyncio.Condition()
         self._closing = asyncio.Event()
+        self._holds: dict[str, asyncio.Event] = {}
         self._playbacks: dict[str, Playback] = {}
         self._ids = IdSource()
         self._log_file: IO[bytes] | None = None
@@ -255,10 +256,17 @@ class MockModel(AsyncResource):
         async with self._changed:
             self._changed.notify_all()
 
+    def release(self, name: str) -> None:
+        """Let every answer scripted with ``hold: name`` go (now and from now on)."""
+        self._hold(name).set()
+
+    def _hold(self, name: str) -> asyncio.Event:
+        return self._holds.setdefault(name, asyncio.Event())
+
     # -- HTTP ------------------------------------------------------------------------------
 
     def _app(self) -> Starlette:
-        routes = []
+        routes = [Route("/holds/{name}/release", self._release, methods=["POST"])]
         for prefix in ("/agents/{agent}/v1", "/agents/{agent}", "/v1", ""):
             routes.append(Route(f"{prefix}/responses", self._responses, methods=["POST"]))
             routes.append(Route(f"{prefix}/chat/completions", self._chat, methods=["POST"]))
@@ -284,6 +292,15 @@ class MockModel(AsyncResource):
             }
         }
         return JSONResponse(body, status_code=exc.status_code)
+
+    async def _release(self, request: Request) -> Response:
+        """``POST /holds/NAME/release``: :meth:`release` over HTTP (for a client elsewhere)."""
+        name = str(request.path_params["name"])
+        if not 0 < len(name) <= 100:
+            return JSONResponse({"error": {"message": "a hold's name has 1 to 100 characters"}},
+                                status_code=400)  # fmt: skip
+        self.release(name)
+        return JSONResponse({"released": name})
 
     async def _probe(self, request: Request) -> Response:
         """Claude Code's connectivity probe (``HEAD`` on the base URL): answered, not logged."""
@@ -357,7 +374,8 @@ class MockModel(AsyncResource):
             )
         else:
             reply = build_reply(entry, self._ids, request_bytes=len(raw))
-        return _ReplySender(entry, reply, self._closing, api)
+        hold = self._hold(entry.hold) if entry.hold is not None else None
+        return _ReplySender(entry, reply, self._closing, api, hold)
 
 
 class _ReplySender:
@@ -366,11 +384,19 @@ class _ReplySender:
     Stops quietly when the client goes away or the server closes: no traceback, no 500.
     """
 
-    def __init__(self, entry: Entry, reply: Reply, closing: asyncio.Event, api: str) -> None:
+    def __init__(
+        self,
+        entry: Entry,
+        reply: Reply,
+        closing: asyncio.Event,
+        api: str,
+        hold: asyncio.Event | None = None,
+    ) -> None:
         self.entry = entry
         self.reply = reply
         self.closing = closing
         self.api = api
+        self.hold = hold
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gone = asyncio.Event()
@@ -382,7 +408,8 @@ class _ReplySender:
 
     async def _send(self, scope: Scope, send: Send, gone: asyncio.Event) -> None:
         entry, reply = self.entry, self.reply
-        if entry.delay and not await self._pause(entry.delay, gone):
+        held = self.hold is not None and not await self._pause(None, gone, self.hold)
+        if held or (entry.delay and not await self._pause(entry.delay, gone)):
             if not gone.is_set():  # closing: the client is still there, tell it
                 closing = _error(503, "the scripted model is shutting down", self.api)
                 await closing(scope, _no_receive, send)
@@ -414,17 +441,23 @@ class _ReplySender:
         # a cut (or closing) stream ends here without response.completed
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    async def _pause(self, seconds: float, gone: asyncio.Event) -> bool:
-        """Sleep ``seconds``; False if the client left or the server is closing meanwhile."""
+    async def _pause(
+        self, seconds: float | None, gone: asyncio.Event, until: asyncio.Event | None = None
+    ) -> bool:
+        """Sleep ``seconds`` (or until ``until`` is set); False if the client left or the
+        server is closing meanwhile."""
         stops = [asyncio.ensure_future(gone.wait()), asyncio.ensure_future(self.closing.wait())]
+        goes = asyncio.ensure_future(until.wait()) if until is not None else None
         try:
             done, _ = await asyncio.wait(
-                stops, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+                [*stops, *([goes] if goes else [])],
+                timeout=seconds,
+                return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
-            for stop in stops:
+            for stop in [*stops, *([goes] if goes else [])]:
                 stop.cancel()
-        return not done
+        return not (done & set(stops))
 
 
 async def _watch_disconnect(receive: Receive, gone: asyncio.Event) -> None:
