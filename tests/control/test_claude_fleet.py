@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from codeswarm.mockmodel.script import latest_user_text as script_user_text
 from swarmkit import Swarm, open_swarms, plain_home, wait_until
 
 pytestmark = [pytest.mark.codex, pytest.mark.slow]
@@ -144,31 +145,9 @@ def claude_text(block: Any) -> str:
 
 
 def latest_user_text(request: dict[str, Any]) -> str:
-    """The newest message the person (or the worker) wrote, in either API's request."""
-    body = request["body"]
-    if request["api"] == "messages":
-        for msg in reversed(body["messages"]):
-            if msg.get("role") != "user":
-                continue
-            content = msg["content"]
-            blocks = [content] if isinstance(content, str) else content
-            texts = [
-                b if isinstance(b, str) else b.get("text", "")
-                for b in blocks
-                if isinstance(b, str) or b.get("type") == "text"
-            ]
-            texts = [t for t in texts if t and not t.lstrip().startswith("<system-reminder>")]
-            if texts:
-                return "\n".join(texts)
-        return ""
-    text = ""
-    for item in body.get("input", []):
-        if item.get("type") == "message" and item.get("role") == "user":
-            for part in item.get("content") or []:
-                said = part.get("text", "") if part.get("type") == "input_text" else ""
-                if said and not said.lstrip().startswith("<"):
-                    text = said
-    return text
+    """The newest message the person (or the worker) wrote, in either API's request: what the
+    scripted model's ``when`` patterns see."""
+    return script_user_text(request["body"])
 
 
 def last_tool_results(request: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from codeswarm.coordination import Coord
+from codeswarm.mockmodel.script import latest_user_text
 from swarmkit import Swarm, wait_until
 
 pytestmark = [pytest.mark.codex, pytest.mark.slow]
@@ -62,14 +63,7 @@ def _script(s: Swarm) -> dict[str, Any]:
 
 def _latest_user_text(request: dict[str, Any]) -> str:
     """The latest user message of a request, skipping the context Codex writes itself."""
-    text = ""
-    for item in request["body"].get("input", []):
-        if item.get("type") == "message" and item.get("role") == "user":
-            for part in item.get("content") or []:
-                said = part.get("text", "") if part.get("type") == "input_text" else ""
-                if said and not said.lstrip().startswith("<"):
-                    text = said
-    return text
+    return latest_user_text(request["body"])
 
 
 def _outputs(request: dict[str, Any]) -> list[str]:
