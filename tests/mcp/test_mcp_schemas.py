@@ -172,3 +172,34 @@ async def test_wrong_types_are_one_bad_input_line(
             assert raw not in text, text
         assert ", not " in text  # what was sent, so the model can see its mistake
         assert await snapshot(s) == before
+
+
+async def test_servers_share_tool_descriptions_and_each_acts_as_its_own_agent(
+    tmp_path: Path,
+) -> None:
+    """The hub builds a server per agent: the tools' descriptions (argument models, schemas)
+    are built once and shared, the functions are each agent's own."""
+    from codeswarm.coordination import Coord
+    from codeswarm.mcp.identity import Identity
+    from codeswarm.mcp.server import build_server
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    with Coord.open(str(tmp_path / "coord.db"), root=str(root)) as coord:
+        servers = []
+        for agent in ("a_0", "b_1"):
+            env = {"CODESWARM_AGENT_ID": agent}
+            ident = Identity(coord, env)
+            servers.append(build_server(coord, ident, heartbeat=False, env=env, cwd=str(root)))
+        one, two = (s._tool_manager._tools for s in servers)
+        assert one.keys() == two.keys() and len(one) > 5
+        for name in one:
+            assert one[name].fn_metadata is two[name].fn_metadata
+            assert one[name].parameters == two[name].parameters
+            assert one[name].fn is not two[name].fn
+        schemas = [{t.name: t.inputSchema for t in await s.list_tools()} for s in servers]
+        assert schemas[0] == schemas[1]
+        mine = [await s.call_tool("lease", {"path": f"src/{i}.py"}) for i, s in enumerate(servers)]
+        assert [str(m) for m in mine] != [str(mine[0])] * 2
+        holders = {le.path: le.holder.split("#")[0] for le in coord.leases()}
+        assert holders == {"src/0.py": "a_0", "src/1.py": "b_1"}

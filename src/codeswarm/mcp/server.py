@@ -26,6 +26,7 @@ from typing import Annotated, Any, TypeVar, cast
 from mcp import types
 from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
+from mcp.server.fastmcp.tools import Tool
 from mcp.shared.exceptions import McpError
 from mcp.types import ToolAnnotations
 from pydantic import Field, ValidationError
@@ -119,6 +120,10 @@ LeasePath = Annotated[str, arg("A file, a directory (trailing /) or a glob, rela
 TaskId = Annotated[int, arg("A task id.", bounds=ID)]
 
 
+_TOOLS: dict[tuple[Any, ...], Tool] = {}
+"""Tool descriptions by what they are built from (:meth:`CoordServer.add_tool`)."""
+
+
 class CoordServer(FastMCP[Any]):
     """FastMCP with our boundary: stdio framed by :func:`~codeswarm.mcp.wire.stdio_transport`
     (JSON-RPC error codes for what is not a message), an unknown tool answered with -32602
@@ -142,6 +147,33 @@ class CoordServer(FastMCP[Any]):
             return await answer(req)
 
         handlers[types.CallToolRequest] = call_tool_request
+
+    def add_tool(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        icons: list[types.Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+    ) -> None:
+        """As FastMCP's, with the tool's description (its argument model and JSON schema: ≈ 1 ms
+        of pydantic each) built once per process for every server whose tool is the same
+        function (the same code, defaults and options: each agent's server in the hub has
+        its own closures of the same tools) and shared; only the function differs."""
+        key = (fn.__code__, repr(fn.__defaults__), repr(fn.__kwdefaults__), name, title,
+               description, repr(annotations), repr(icons), repr(meta), structured_output)  # fmt: skip
+        template = _TOOLS.get(key)
+        if template is None:
+            template = _TOOLS[key] = Tool.from_function(
+                fn, name=name, title=title, description=description, annotations=annotations,
+                icons=icons, meta=meta, structured_output=structured_output,
+            )  # fmt: skip
+        tools = self._tool_manager._tools
+        if template.name not in tools:  # FastMCP keeps the first of a name, as here
+            tools[template.name] = template.model_copy(update={"fn": fn})
 
     async def list_tools(self) -> list[types.Tool]:
         tools = await super().list_tools()
