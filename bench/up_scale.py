@@ -20,6 +20,9 @@ Codex's own cost in the same run, for each N asked (default 4, 16, 50):
 
 Bytecode caches are written (as in an installation); the first `up` of a run warms them. The
 agents' login shells start from an empty HOME on both sides (``--real-home``: this machine's).
+``--external-model``: the swarm's agents use a scripted model that runs already (started
+before the clock, as the baseline's), not one that `up` starts: a real model API costs `up`
+nothing, while the scripted model's start (≈ 0.2 s of CPU) otherwise falls inside `up`.
 ``--unforked``: each swarm again with its workers started as processes of their own
 (``CODESWARM_FORK_WORKERS=0``) instead of forked by the swarm's zygote, in the same round.
 Targets (issue 15): up -n 4 <= 2 s and overhead <= 30 %; codeswarm's RSS per agent <= 30 MB;
@@ -98,6 +101,7 @@ for p in procs:
 
 
 REAL_HOME = False
+EXTERNAL_MODEL = False
 """``--real-home``: the agents' login shells read this machine's ~/.bashrc."""
 
 
@@ -302,6 +306,18 @@ def phases(run_dir: Path, procs: dict[int, str], t0_wall: float, t_end: float) -
     return out
 
 
+def serve_model(script: Path) -> tuple[subprocess.Popen[str], int]:
+    """A scripted model of its own (a model API already there, as the baseline's)."""
+    port = free_port()
+    model = subprocess.Popen(
+        [CS, "mock-model", "serve", "--script", str(script), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert model.stdout is not None
+    model.stdout.readline()  # serving…
+    return model, port
+
+
 def one_swarm(n: int, codex: str, work: Path, idle_s: float, fork: bool = True) -> dict[str, Any]:
     base = work / f"swarm-{n}"
     (base / "repo").mkdir(parents=True)
@@ -311,10 +327,18 @@ def one_swarm(n: int, codex: str, work: Path, idle_s: float, fork: bool = True) 
     env.update(home_env(work))
     run_dir = base / "state" / "runs" / "s"
     out: dict[str, Any] = {}
+    model_args = ["--model-provider", "mock", "--script", str(base / "script.json")]
+    model = None
+    if EXTERNAL_MODEL:  # the model runs already, as a real API does: `up` does not start it
+        model, port = serve_model(base / "script.json")
+        provider = (f'{{name="bench", base_url="http://127.0.0.1:{port}/v1", '
+                    'wire_api="responses", supports_websockets=false, request_max_retries=0, '
+                    'stream_max_retries=0}')  # fmt: skip
+        model_args = ["--model-provider", "bench", "-c", f"model_providers.bench={provider}"]
     t0_wall, t0 = time.time(), time.monotonic()
     up = subprocess.run(
-        [CS, "up", "-n", str(n), "--name", "s", "--cwd", str(base / "repo"), "--model-provider",
-         "mock", "--script", str(base / "script.json"), "--timeout", "600"],
+        [CS, "up", "-n", str(n), "--name", "s", "--cwd", str(base / "repo"), *model_args,
+         "--timeout", "600"],
         env=env, capture_output=True, text=True, cwd=ROOT,
     )  # fmt: skip
     out["up_s"] = round(time.monotonic() - t0, 3)
@@ -356,6 +380,9 @@ def one_swarm(n: int, codex: str, work: Path, idle_s: float, fork: bool = True) 
                 wait_for(lambda: not any(_cmd(p) for p in procs), timeout=15)
             out["down"]["left_after_15s"] = [_cmd(p)[:80] for p in procs if _cmd(p)]
         subprocess.run([CS, "down", "s", "--purge"], env=env, capture_output=True, cwd=ROOT)
+        if model is not None:
+            model.terminate()
+            model.wait()
         shutil.rmtree(base, ignore_errors=True)
     return out
 
@@ -368,17 +395,22 @@ def main() -> None:
     # a window with every agent's coordination heartbeat in it (one every 40 s)
     ap.add_argument("--idle-seconds", type=float, default=45.0)
     ap.add_argument("--real-home", action="store_true", help="keep HOME (see home_env)")
+    ap.add_argument("--external-model", action="store_true",
+                    help="the swarm's agents use a scripted model already running (as the "
+                         "baseline's), not one `up` starts: a real model API costs `up` nothing")  # fmt: skip
     ap.add_argument("--unforked", action="store_true",
                     help="also each swarm with CODESWARM_FORK_WORKERS=0 (workers started, not forked)")  # fmt: skip
     args = ap.parse_args()
-    global REAL_HOME
+    global REAL_HOME, EXTERNAL_MODEL
     REAL_HOME = args.real_home
+    EXTERNAL_MODEL = args.external_model
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     work = Path(tempfile.mkdtemp(prefix="bench-upscale-"))
     codex = subprocess.run(
         [CS, "toolchain", "path"], capture_output=True, text=True, cwd=ROOT, check=True
     ).stdout.strip()
-    result: dict[str, Any] = {"benchmark": "up_scale", "real_home": REAL_HOME, "sizes": {}}
+    result: dict[str, Any] = {"benchmark": "up_scale", "real_home": REAL_HOME,
+                              "external_model": EXTERNAL_MODEL, "sizes": {}}  # fmt: skip
     try:
         one_swarm(2, codex, work, 0.1)  # warm-up: bytecode caches, the version probe's cache
         for n in sizes:
