@@ -178,11 +178,16 @@ class ClaudeSession(AsyncResource):
         approval: ApprovalPolicy | None = None,
         *,
         totals: Tokens | None = None,
+        started: Callable[[int], None] | None = None,
     ) -> ClaudeSession:
         """Start ``claude`` and wait for its answer to ``initialize``. ``totals``: the session's
-        usage so far (what :attr:`totals` said before a restart). Raises :class:`UsageError` if
-        it cannot start, a :class:`CodexError` if it dies or does not answer."""
+        usage so far (what :attr:`totals` said before a restart). ``started``: called with its
+        pid as soon as it runs (before it answers: its hooks may call already). Raises
+        :class:`UsageError` if it cannot start, a :class:`CodexError` if it dies or does not
+        answer."""
         popen = start(launch)
+        if started is not None:
+            started(popen.pid)
         try:
             transport = await ProcessTransport.adopt(popen, stderr_log=launch.stderr_log)
         except BaseException:

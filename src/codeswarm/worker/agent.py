@@ -186,6 +186,7 @@ class Worker(Spending, ClaudeAgent):
         self._hub: mcphub.HubKeeper | None = None  # this node's coordination hub, kept alive
         self._hub_port = 0  # where this agent's Codex reaches it
         self._hub_token = ""  # this worker generation's bearer token (Codex's env only)
+        self._claude_pid: int | None = None  # a `claude` started, not yet answering (its hooks)
         self.coord: CoordLink | None = None  # when the swarm is wired and its store reachable
         self.role = role_of(self.spec, agent_rank(agent))
         self.budgets = Budgets(
@@ -355,7 +356,7 @@ class Worker(Spending, ClaudeAgent):
         may ask."""
         if self.codex is not None:
             return self.codex.pid
-        return self._claude_starting() if self.runtime == "claude" else None
+        return self._claude_pid
 
     def _binary(self) -> CodexBinary:
         found = describe(Path(self.spec.codex_bin), "config")

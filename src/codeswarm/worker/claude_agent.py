@@ -64,6 +64,7 @@ class ClaudeAgent:
     _hub: mcphub.HubKeeper | None
     _hub_port: int
     _hub_token: str
+    _claude_pid: int | None
 
     def emit(self, kind: str, **fields: Any) -> None:
         raise NotImplementedError
@@ -100,8 +101,11 @@ class ClaudeAgent:
         resuming = launch.resuming()
         totals = self._claude_totals(launch.session_id)
         try:
-            self.codex = session = await ClaudeSession.spawn(launch, self._policy(), totals=totals)
+            self.codex = session = await ClaudeSession.spawn(
+                launch, self._policy(), totals=totals, started=self._claude_started
+            )
         finally:
+            self._claude_pid = None  # the session's own pid from now on (or no claude)
             forget_mcp_config(home)  # read at start: the token is not left on disk
         self._generation += 1
         self.run_dir.codex_pid(self.agent).write_text(f"{session.pid}\n")
@@ -175,24 +179,10 @@ class ClaudeAgent:
             self.emit("error", message=f"cannot read the outbox back for the token totals: {exc}")
         return None
 
-    def _claude_starting(self) -> int | None:
-        """The agent's ``claude`` while :meth:`_spawn_claude` waits for it (before the session
-        and its pid are known: it may run a hook already), found among this process's
-        children by its command line; else None."""
-        if self.spec.claude_bin is None:
-            return None
-        want = self.spec.claude_bin.encode()
-        with contextlib.suppress(OSError):
-            for tid in os.listdir("/proc/self/task"):
-                with open(f"/proc/self/task/{tid}/children", "rb") as f:
-                    for child in f.read().split():
-                        with (
-                            contextlib.suppress(OSError),
-                            open(f"/proc/{int(child)}/cmdline", "rb") as c,
-                        ):
-                            if c.read().split(b"\0", 1)[0] == want:
-                                return int(child)
-        return None
+    def _claude_started(self, pid: int) -> None:
+        """The agent's ``claude`` runs (its session and pid are not known yet, but its hooks
+        may call the hook service already)."""
+        self._claude_pid = pid
 
     # -- relay ----------------------------------------------------------------------------------
     def _emit_claude(self, msg: dict[str, Any]) -> None:
