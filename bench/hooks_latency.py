@@ -12,6 +12,9 @@
 Each hook case twice: ``service_*`` (a fleet agent's hook asking its decision service over the
 agent's unix socket; the service runs in this process, which stands for the agent's Codex and
 worker) and ``inprocess_*`` (no service to ask: the hook decides by itself, as before).
+``service_lease_reads``: how many service calls read the live leases from the store instead of
+using those it kept (the in-hook cases commit through connections of their own, so the first
+service call of each round reads them again, as a peer's commit makes it in a busy swarm).
 
     .venv/bin/python bench/hooks_latency.py [--rounds 40] [--peers 100 --leases-each 10]
 """
@@ -97,7 +100,7 @@ def main() -> None:
         for name, argv, stdin, case_env in plan:
             runs[name].append(run(argv, stdin, case_env))
     results = {name: summary(values) for name, values in runs.items()}
-    served = service.served
+    served, lease_reads = service.served, service.lease_reads
     service.close()
     store.close()
     floor = results["baseline_python_c_pass"]["p50_ms"]
@@ -107,6 +110,7 @@ def main() -> None:
             "rounds": args.rounds,
             "leases": args.peers * args.leases_each,
             "service_calls_served": served,
+            "service_lease_reads": lease_reads,
             **results,
             "ratios_to_python_c_pass": {
                 name: round(r["p50_ms"] / floor, 2)

@@ -7,6 +7,8 @@ for scale, the in-process inbox append those commands wrap (no interpreter start
 ordinary commands the hot path stands in front of (``status --json`` and ``interrupt`` through
 Typer, ``send --stream`` through argparse): what they cost before. CPU time (user + system) is
 reported beside wall time: on a shared machine, other work stretches wall time, not CPU time.
+The turn ``send`` starts is waited out before the next case is timed (it would otherwise run
+beside that case: two cores, four agents).
 
 A real local swarm of N agents (supervisor, workers, Codex, the scripted model), with some
 history in each outbox (``--history`` turns per agent). ``status --json`` is also timed on a
@@ -76,6 +78,15 @@ def row(xs: list[float], floor: float, cpu: list[float], cpu_floor: float) -> di
         out["cpu_p50_ms"] = round(statistics.median(cpu) * 1000, 2)
         out["cpu_ratio_p50_to_python"] = round(statistics.median(cpu) / cpu_floor, 2)
     return out
+
+
+def turns_of(run_dir: Path, name: str, agent: str) -> int:
+    """``agent``'s finished turns, counted once it is idle again (-1 while it works)."""
+    from codeswarm.control.status import hot_replay
+
+    replay = hot_replay(str(run_dir), name, [agent], save=False)
+    view = None if replay is None else replay.fleet.agents[agent]
+    return -1 if view is None or view.state != "idle" else view.turns
 
 
 def widen(run_dir: Path, agents: int, into: Path) -> Path:
@@ -154,8 +165,11 @@ def main() -> None:
             if done.returncode != (1 if case.startswith("interrupt_idle") else 0):
                 raise SystemExit(f"{case} failed ({done.returncode}): {done.stderr}")
         for _ in range(args.rounds):
+            idle = wait_for(lambda: turns_of(sw.run_dir, name, agent1) + 1)  # (turns + 1)
             for case, (argv, e) in cases.items():
                 samples[case].append(timed(argv, e, cwd, case))
+                if case == "send":  # its turn runs now: over before the next case is timed
+                    wait_for(lambda t=idle: turns_of(sw.run_dir, name, agent1) + 1 > t)
             for ckpt in sw.run_dir.glob("agents/*/status.ckpt"):
                 ckpt.unlink()
             samples["status_json_no_checkpoint"].append(

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from codeswarm.cli.coord.command import main
+from codeswarm.cli.coord.command import run
 from codeswarm.coordination import Coord
 from swarmkit import python_env
 
@@ -58,7 +58,7 @@ class Scope:
         self.capsys.readouterr()
 
     def run(self, *args: str) -> tuple[int, str, str]:
-        rc = main(["--db", str(self.db), "--scope", str(self.root), *args])
+        rc = run(["--db", str(self.db), "--scope", str(self.root), *args])
         out, err = self.capsys.readouterr()
         return rc, out, err
 

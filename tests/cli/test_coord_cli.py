@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from codeswarm.cli.coord.command import main
+from codeswarm.cli.coord.command import run
 from swarmkit import python_env
 
 
@@ -21,7 +21,7 @@ class Cli:
         self.base = ["--db", db_url, "--scope", str(root)]
 
     def __call__(self, *args: str, code: int = 0) -> str:
-        rc = main([*self.base, *args])
+        rc = run([*self.base, *args])
         out, err = self.capsys.readouterr()
         assert rc == code, (rc, out, err)
         if code:
@@ -163,8 +163,8 @@ def test_real_process_exit_codes_and_one_line_errors(tmp_path: Path, root: Path)
 def test_the_start_path_stays_light(tmp_path: Path, root: Path) -> None:
     code = (
         "import sys\n"
-        "from codeswarm.cli.coord.command import main\n"
-        "rc = main(['register', 'a'])\n"
+        "from codeswarm.cli.coord.command import run\n"
+        "rc = run(['register', 'a'])\n"
         "heavy = sorted(m for m in ('typer', 'click', 'rich', 'msgspec', 'psycopg', 'mcp',"
         " 'pydantic', 'argparse', 'json', 'asyncio', 'dataclasses', 'tomllib') if m in sys.modules)\n"
         "print(rc, heavy)\n"

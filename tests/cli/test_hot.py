@@ -41,6 +41,15 @@ def same_status(swarm: Swarm, *argv: str) -> None:
 def test_hot_lines_answer_as_the_ordinary_commands(swarm: Swarm) -> None:
     swarm.up(2, {"agents": {"0": [{"text": "one"}, {"text": "two", "delay": 30}], "1": ["a", "b"]}},
              "--roles", "planner,reviewer", "--budget", "100000")  # fmt: skip
+    # what each agent holds in the coordination store (read with the store alone: .held)
+    store = ("--db", str(swarm.state / "coord.db"), "--scope", str(swarm.workdir))
+    swarm.cli("coord", "--as", "t_0", *store, "lease", "src/a.py", "--note", "a note")
+    swarm.cli("coord", "--as", "t_1", *store, "lease", "docs/", "--shared")
+    held = {a["id"]: a["leases"] for a in swarm.status()["agents"]}
+    tokens = [x.pop("token") for x in held["t_0"] + held["t_1"]]
+    assert held == {"t_0": [{"path": "src/a.py", "mode": "exclusive", "note": "a note"}],
+                    "t_1": [{"path": "docs/", "mode": "shared", "note": ""}]}  # fmt: skip
+    assert all(type(t) is int for t in tokens) and tokens == sorted(set(tokens))
     for argv in (("status", "t", "--json"), ("status", "t"), ("status", "--json", "t"),
                  ("status", "t", "--project", str(swarm.workdir))):  # fmt: skip
         same_status(swarm, *argv)

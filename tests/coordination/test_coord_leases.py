@@ -170,3 +170,34 @@ def test_symlink_out_of_the_root_is_refused(coord: Coord, root: Path, tmp_path: 
 
     with pytest.raises(PathEscapeError, match="symlink"):
         coord.lease(a, "out/x.py")
+
+
+def test_held_lists_what_leases_lists(db_url: str, root: Path, tmp_path: Path) -> None:
+    """:func:`held` (``status``: the store alone) answers what ``LeaseOps.leases`` does, opened
+    on the same URL and root (a symlink to it too), with the real clock: live leases only."""
+    import time
+
+    from codeswarm.coordination import ManualClock
+    from codeswarm.coordination.held import held
+    from codeswarm.coordination.leases import LeaseOps
+    from codeswarm.core.errors import CoordInputError
+
+    with Coord.open(db_url, root=str(root)) as coord:
+        a, b = coord.register("a"), coord.register("b")
+        coord.lease(a, "src/app.py", note="a note")
+        coord.lease(b, "docs/", shared=True)
+        coord.lease(a, "docs/*.md", shared=True, ttl=3600)
+        coord.release(a, coord.lease(a, "gone.py").path)
+    past = ManualClock(time.time() - 3600)  # an agent whose time has run out (not yet swept)
+    with Coord.open(db_url, root=str(root), clock=past) as coord:
+        coord.lease(coord.register("old", lease_s=60), "old.py")
+    link = tmp_path / "link"
+    link.symlink_to(root)
+    for where in (str(root), str(link)):
+        with LeaseOps.open(db_url, root=where) as leases:
+            want = [(x.holder.split("#")[0], x.path, x.mode, x.note, x.token)
+                    for x in leases.leases()]  # fmt: skip
+        assert held(db_url, where) == want
+        assert [w[0] for w in want] == ["a", "b", "a"]
+    with pytest.raises(CoordInputError, match="does not exist"):
+        held(db_url, str(tmp_path / "nowhere"))

@@ -73,3 +73,25 @@ def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(StoreUnavailableError, match="cannot create"):
         open_store(str(tmp_path / "file" / "coord.db"))
+
+
+def test_an_older_sqlite_store_is_migrated_on_open(tmp_path: Path) -> None:
+    """The version read on open (with the foreign-database check, one statement) decides: a
+    store at an older version is migrated, one at the latest is left as it is."""
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        for stmt in migrations.statements(1, "sqlite"):
+            conn.execute(stmt)
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    with open_store(str(path)) as store:
+        assert store.schema_version() == migrations.LATEST
+        with store.read() as tx:
+            columns = {row[1] for row in tx.query("PRAGMA table_info(tasks)")}
+        assert {"budget_tokens", "delegated", "verdict"} <= columns
+    before = path.read_bytes()
+    with open_store(str(path)) as store:
+        assert store.schema_version() == migrations.LATEST
+    assert path.read_bytes() == before

@@ -111,3 +111,13 @@ def test_json_encoder_refuses_what_json_cannot_say() -> None:
     for bad in (float("nan"), float("inf"), {1: 2}, object()):
         with pytest.raises((TypeError, ValueError)):
             _json.dumps(bad)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "src/app.py", 'a"b', "a\\b", "tab\t", "\x00", "\x1f", "\x7f", "é", "\u2028", " ~"]
+)
+def test_json_plain_strings_and_the_rest_encode_as_the_stdlib(text: str) -> None:
+    """Printable ASCII without quote or backslash is written as it is (no ``_json`` load);
+    everything else goes through the C escaper: the same text either way."""
+    value = {text: [text]}
+    assert _json.dumps(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -43,25 +43,23 @@ REPLAY = {
     "codeswarm.control.events.records", "codeswarm.control.events.translate",
     "codeswarm.core.events", "codeswarm.core.ids", "codeswarm.core.usage", "gc",
 }  # fmt: skip
-LEASES = {  # the coordination store (what `status` shows each agent holding; `coord` itself)
-    "codeswarm.coordination", "codeswarm.coordination._base", "codeswarm.coordination._json",
-    "codeswarm.coordination.agents", "codeswarm.coordination.audit",
-    "codeswarm.coordination.bounds", "codeswarm.coordination.clock",
-    "codeswarm.coordination.delegation", "codeswarm.coordination.feed",
-    "codeswarm.coordination.kv", "codeswarm.coordination.leases",
-    "codeswarm.coordination.messages", "codeswarm.coordination.migrations",
-    "codeswarm.coordination.models", "codeswarm.coordination.paths",
-    "codeswarm.coordination.rows", "codeswarm.coordination.service",
+LEASES = {  # the coordination store alone (what `status` shows each agent holding: .held)
+    "codeswarm.coordination", "codeswarm.coordination._errors", "codeswarm.coordination.held",
+    "codeswarm.coordination.migrations",
     "codeswarm.coordination.sqlite", "codeswarm.coordination.store",
-    "codeswarm.coordination.target", "codeswarm.coordination.tasks", "codeswarm.core.errors",
-    "codeswarm.core.defaults", "_sqlite3", "collections", "functools", "itertools", "keyword",
-    "operator", "reprlib", "types", "_collections", "_functools", "_operator",
+    "codeswarm.coordination.target", "codeswarm.core.defaults", "_sqlite3", "collections",
+    "functools", "itertools", "keyword", "operator", "reprlib", "types", "_collections",
+    "_functools", "_operator",
 }  # fmt: skip
-COORD = {
+COORD = {  # `coord lease|release|check`: the store as a LeaseOps, not the rest of the service
     "codeswarm", "codeswarm.cli", "codeswarm.core", "codeswarm.core.lazy",
-    "codeswarm.core.paths", "codeswarm.cli.coord", "codeswarm.cli.coord.command",
+    "codeswarm.cli.coord", "codeswarm.cli.coord.command",
     "codeswarm.cli.coord.handlers", "codeswarm.cli.coord.parser", "codeswarm.cli.coord.render",
-    "_json", "__future__", "fcntl", "time",
+    "codeswarm.coordination._base", "codeswarm.coordination._json",
+    "codeswarm.coordination.bounds", "codeswarm.coordination.clock",
+    "codeswarm.coordination.leases", "codeswarm.coordination.models",
+    "codeswarm.coordination.paths", "codeswarm.coordination.rows", "__future__", "fcntl",
+    "time",
 } | LEASES  # fmt: skip
 
 ALLOWED = {
@@ -75,7 +73,8 @@ ALLOWED = {
 }
 
 PROBE = """\
-import sys
+import os, sys
+os._exit = sys.exit  # the commands end with os._exit (cli.hot.end): here, to see what they loaded
 start = set(sys.modules)
 from codeswarm.cli import main
 try:
@@ -90,6 +89,7 @@ with open({out!r}, "w") as f:
 
 AT_APPEND = """\
 import os, sys
+os._exit = sys.exit
 start = set(sys.modules)
 seen = []
 

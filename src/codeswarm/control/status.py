@@ -348,23 +348,24 @@ def _with_leases(out: dict[str, Any], spec: Any) -> dict[str, Any]:
     """Add each agent's leases (what it holds in the coordination store) to the status."""
     if not spec.coord or not spec.coord_db:
         return out
-    from codeswarm.coordination import Coord
-    from codeswarm.coordination.models import agent_name
-    from codeswarm.core.errors import CoordError
+    from codeswarm.coordination.held import held  # (the store alone: hot commands)
 
     try:
-        with Coord.open(spec.coord_db, root=_scope(spec)) as coord:
-            leases = coord.leases()
-    except CoordError as exc:
+        leases = held(spec.coord_db, _scope(spec))
+    except Exception as exc:  # (core.errors loads only now: hot commands)
+        from codeswarm.core.errors import CoordError
+
+        if not isinstance(exc, CoordError):
+            raise
         out["coordination"] = {"error": str(exc)}
         return out
-    held: dict[str, list[dict[str, Any]]] = {}
-    for lease in leases:
-        held.setdefault(agent_name(lease.holder), []).append(
-            {"path": lease.path, "mode": lease.mode, "note": lease.note, "token": lease.token}
+    by_agent: dict[str, list[dict[str, Any]]] = {}
+    for holder, path, mode, note, token in leases:
+        by_agent.setdefault(holder, []).append(
+            {"path": path, "mode": mode, "note": note, "token": token}
         )
     for agent in out["agents"]:
-        agent["leases"] = held.get(agent["id"], [])
+        agent["leases"] = by_agent.get(agent["id"], [])
     return out
 
 

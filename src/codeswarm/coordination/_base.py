@@ -16,16 +16,20 @@ from codeswarm.coordination.models import (
     split_ref,
 )
 from codeswarm.coordination.paths import resolve_root
-from codeswarm.core.errors import CoordInputError, FencedError, NotFoundError, TooLargeError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Any
+    from typing import Any, Self
 
     from codeswarm.coordination.store import Params, Row, Store, Tx
 
     AgentLike = Agent | str
+
+if TYPE_CHECKING:
+    from codeswarm.core import errors
+else:  # (loaded on the way to an error: ._errors)
+    from codeswarm.coordination._errors import errors
 
 SUPERSEDED = "superseded"
 
@@ -75,7 +79,41 @@ class Limits:
 
 
 class CoordBase:
-    """The shared state of :class:`~codeswarm.coordination.Coord`. Not used on its own."""
+    """The shared state of :class:`~codeswarm.coordination.Coord`, and opening and closing it.
+    Not used on its own; a part of the service (:class:`~codeswarm.coordination.leases.LeaseOps`)
+    may be, where nothing else is needed: its methods are the very same."""
+
+    @classmethod
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        root: str | None = None,
+        scope: str | None = None,
+        clock: Clock | None = None,
+        limits: Limits | None = None,
+    ) -> Self:
+        """Open the store (see :mod:`codeswarm.coordination.target` for the defaults)."""
+        from codeswarm.coordination import target
+
+        store = target.open_store(target.resolve_url(url))
+        try:
+            return cls(
+                store, root=target.resolve_root(root), scope=scope, clock=clock, limits=limits
+            )
+        except BaseException:
+            store.close()
+            raise
+
+    def close(self) -> None:
+        """Close the store; safe to call twice."""
+        self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __init__(
         self,
@@ -105,16 +143,16 @@ class CoordBase:
         try:
             size = len(value.encode())
         except UnicodeEncodeError:  # a lone surrogate: from bytes that were not UTF-8
-            raise CoordInputError(f"{what} is not valid UTF-8 text") from None
+            raise errors.CoordInputError(f"{what} is not valid UTF-8 text") from None
         if size > limit:
-            raise TooLargeError(f"{what} is {size} bytes; the limit is {limit}")
+            raise errors.TooLargeError(f"{what} is {size} bytes; the limit is {limit}")
         return value
 
     def _line(self, what: str, value: str, limit: int) -> str:
         if not value:
-            raise CoordInputError(f"{what} must not be empty")
+            raise errors.CoordInputError(f"{what} must not be empty")
         if "\n" in value or "\r" in value or "\0" in value:
-            raise CoordInputError(f"{what} must be one line")
+            raise errors.CoordInputError(f"{what} must be one line")
         return self._text(what, value, limit)
 
     # -- the first steps of every write ------------------------------------------------------
@@ -173,22 +211,22 @@ class CoordBase:
             (self.scope, name),
         )
         if row is None:
-            return NotFoundError(f"no agent named {name!r} is registered in this scope")
+            return errors.NotFoundError(f"no agent named {name!r} is registered in this scope")
         current = rows.agent(row)
         who = name if gen is None else agent_ref(name, gen)
         if gen is not None and gen < current.generation:
-            return FencedError(
+            return errors.FencedError(
                 f"agent {who} was superseded by {current.id}; its writes are refused"
             )
         if gen is not None and gen > current.generation:
-            return NotFoundError(f"no agent {who} (the latest generation is {current.id})")
+            return errors.NotFoundError(f"no agent {who} (the latest generation is {current.id})")
         ended = now - (current.ended_at or now)
         if current.status == EXPIRED:
-            return FencedError(
+            return errors.FencedError(
                 f"agent {who} expired {ended:.0f}s ago (no heartbeat for {current.lease_s:g}s); "
                 "register again"
             )
-        return FencedError(f"agent {who} is {current.status}; register again")
+        return errors.FencedError(f"agent {who} is {current.status}; register again")
 
     def _agent_row(self, tx: Tx, agent: AgentLike, now: float) -> Agent:
         """The current record of ``agent`` for a read, refusing stale or ended identities."""

@@ -30,13 +30,23 @@ def dumps(obj: object) -> str:
     separators=(",", ":"), ensure_ascii=False)``. Raises TypeError for anything else, and
     ValueError for NaN and infinities (not JSON)."""
     out: list[str] = []
-    _encode(obj, out, _quote or _quoter())
+    _encode(obj, out, _quote or _lazy_quote)
     return "".join(out)
+
+
+def _lazy_quote(s: str) -> str:
+    return _quoter()(s)
+
+
+def _plain(s: str) -> bool:
+    """Whether ``s`` is its own JSON string body: printable ASCII without ``"`` or ``\\`` (most
+    paths, names and kinds), so that a short-lived process does not load ``_json`` for it."""
+    return s.isascii() and s.isprintable() and '"' not in s and "\\" not in s
 
 
 def _encode(obj: object, out: list[str], quote: Callable[[str], str]) -> None:
     if isinstance(obj, str):
-        out.append(quote(obj))
+        out.append(f'"{obj}"' if _plain(obj) else quote(obj))
     elif obj is None:
         out.append("null")
     elif obj is True:
@@ -58,7 +68,7 @@ def _encode(obj: object, out: list[str], quote: Callable[[str], str]) -> None:
             if not first:
                 out.append(",")
             first = False
-            out.append(quote(key))
+            out.append(f'"{key}"' if _plain(key) else quote(key))
             out.append(":")
             _encode(value, out, quote)
         out.append("}")

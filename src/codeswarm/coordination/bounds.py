@@ -9,7 +9,12 @@ a path over the size limits is :class:`TooLargeError`. NaN and infinities are ne
 
 from __future__ import annotations
 
-from codeswarm.core.errors import CoordInputError, TooLargeError
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from codeswarm.core import errors
+else:  # (loaded on the way to an error: ._errors)
+    from codeswarm.coordination._errors import errors
+
 
 DAY = 86400.0
 MAX_ID = 2**63 - 1
@@ -51,15 +56,17 @@ class Range:
         """``value`` if it is a number in range (an int for an integer range); else raises
         CoordInputError naming ``what`` and the range."""
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise CoordInputError(f"{what} must be a number {self.describe()}, not {value!r}")
+            raise errors.CoordInputError(
+                f"{what} must be a number {self.describe()}, not {value!r}"
+            )
         if self.integer and not isinstance(value, int):
             if not (isinstance(value, float) and value.is_integer()):
-                raise CoordInputError(f"{what} must be a whole number {self.describe()}, "
-                                      f"not {value!r}")  # fmt: skip
+                raise errors.CoordInputError(f"{what} must be a whole number "
+                                             f"{self.describe()}, not {value!r}")  # fmt: skip
             value = int(value)
         if not self.lo <= value <= self.hi:  # NaN fails every comparison
             shown = f"{value:g}" if isinstance(value, float) else str(value)
-            raise CoordInputError(f"{what} must be {self.describe()}, not {shown}")
+            raise errors.CoordInputError(f"{what} must be {self.describe()}, not {shown}")
         return value
 
     def check_int(self, what: str, value: object) -> int:
@@ -72,7 +79,7 @@ class Range:
             value: float = int(text) if self.integer else float(text)
         except ValueError:
             kind = "a whole number" if self.integer else "a number of seconds"
-            raise CoordInputError(f"{what} expects {kind}, not {text!r}") from None
+            raise errors.CoordInputError(f"{what} expects {kind}, not {text!r}") from None
         return self.check(what, value)
 
 
@@ -106,7 +113,9 @@ def check_path_input(path: str) -> str:
     if len(path) > MAX_PATH_INPUT // 4:
         size = len(path.encode("utf-8", "surrogatepass"))
         if size > MAX_PATH_INPUT:
-            raise TooLargeError(f"a path of {size} bytes; the limit is {MAX_PATH} (PATH_MAX)")
+            raise errors.TooLargeError(
+                f"a path of {size} bytes; the limit is {MAX_PATH} (PATH_MAX)"
+            )
     return path
 
 
@@ -117,22 +126,22 @@ def check_path(path: str) -> str:
     try:
         size = len(path.encode("utf-8"))
     except UnicodeEncodeError:
-        raise CoordInputError(f"path {path!r} is not valid UTF-8") from None
+        raise errors.CoordInputError(f"path {path!r} is not valid UTF-8") from None
     if size > MAX_PATH:
-        raise TooLargeError(f"a path of {size} bytes; the limit is {MAX_PATH} (PATH_MAX)")
+        raise errors.TooLargeError(f"a path of {size} bytes; the limit is {MAX_PATH} (PATH_MAX)")
     if size > MAX_SEGMENT:
         for part in path.split("/"):
             n = len(part.encode("utf-8"))
             if n > MAX_SEGMENT:
-                raise TooLargeError(f"a path component of {n} bytes ({part[:40]!r}…); the limit "
-                                    f"is {MAX_SEGMENT} (NAME_MAX)")  # fmt: skip
+                raise errors.TooLargeError(f"a path component of {n} bytes ({part[:40]!r}…); "
+                                           f"the limit is {MAX_SEGMENT} (NAME_MAX)")  # fmt: skip
     return path
 
 
 def check_count(what: str, n: int, limit: int = MAX_IDS) -> None:
     """Raises CoordInputError when a call names more than ``limit`` items."""
     if n > limit:
-        raise CoordInputError(f"{what}: {n} in one call; the limit is {limit}")
+        raise errors.CoordInputError(f"{what}: {n} in one call; the limit is {limit}")
 
 
 def _human(seconds: float) -> str:

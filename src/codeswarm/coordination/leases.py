@@ -5,15 +5,20 @@ from __future__ import annotations
 from codeswarm.coordination import rows
 from codeswarm.coordination._base import CoordBase, _lease_data, ref_parts
 from codeswarm.coordination.bounds import WAIT, check_path
-from codeswarm.coordination.feed import Watch, watch
+from codeswarm.coordination.held import live_sql
 from codeswarm.coordination.models import EXCLUSIVE, SHARED, Lease, agent_ref
 from codeswarm.coordination.paths import FILE, PathSpec, from_canonical, normalize
-from codeswarm.core.errors import LeaseConflictError, NotFoundError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from codeswarm.coordination._base import AgentLike
+    from codeswarm.coordination.feed import Watch
     from codeswarm.coordination.store import Params, Row, Tx
+
+if TYPE_CHECKING:
+    from codeswarm.core import errors
+else:  # (loaded on the way to an error: ._errors)
+    from codeswarm.coordination._errors import errors
 
 _SCOPE_LEASES = (
     f"SELECT {', '.join('l.' + c for c in rows.LEASE_COLS.split(', '))}, a.expires_at "
@@ -22,6 +27,12 @@ _SCOPE_LEASES = (
 )
 """Every lease of a scope, with its holder's expiry (column 12)."""
 _TOKEN = "SELECT value FROM counters WHERE name = 'lease_token'"
+_COLUMNS = f"{', '.join('l.' + c for c in rows.LEASE_COLS.split(', '))}, a.expires_at"
+_LIVE = live_sql(_COLUMNS)
+"""The live leases of a scope (:mod:`.held`), with their holder's expiry (column 12)."""
+_LIVE_OF = live_sql(_COLUMNS, holder=True)
+_LIVE_IDS = live_sql("group_concat(l.id), min(l.expires_at), min(a.expires_at)", order=False)
+"""The live leases' ids and earliest expiries, one row (SQLite: ``group_concat``)."""
 
 
 class LeaseOps(CoordBase):
@@ -61,13 +72,15 @@ class LeaseOps(CoordBase):
         def attempt(w: Watch) -> Lease | None:
             try:
                 return self._grant(agent, spec, mode, ttl, note)
-            except LeaseConflictError as exc:
+            except errors.LeaseConflictError as exc:
                 if w.left <= 0:
                     raise
                 for lapse in (exc.expires_in, exc.holder_expires_in):
                     if lapse is not None:  # it may lapse before anyone writes
                         w.wake_within(max(lapse, 0.0) + 0.01)
                 return None
+
+        from codeswarm.coordination.feed import watch  # (only a lease that waits)
 
         lease = watch(self.store, wait, attempt)
         assert lease is not None  # the last attempt raises
@@ -147,9 +160,9 @@ class LeaseOps(CoordBase):
             self._event(tx, now, "lease.acquired", spec.path, data, agent=(name, gen))
         return lease
 
-    def _conflict(self, spec: PathSpec, row: Row, now: float) -> LeaseConflictError:
+    def _conflict(self, spec: PathSpec, row: Row, now: float) -> errors.LeaseConflictError:
         held = rows.lease(row)
-        return LeaseConflictError(
+        return errors.LeaseConflictError(
             spec.path,
             held=held.path,
             holder=held.holder,
@@ -172,7 +185,7 @@ class LeaseOps(CoordBase):
             now = self.clock.now()
             (name, gen), (held,) = self._begin_as(tx, now, agent, [self._held(agent, spec)])
             if spec is not None and not held:
-                raise NotFoundError(f"{name} holds no lease on {spec.path}")
+                raise errors.NotFoundError(f"{name} holds no lease on {spec.path}")
             out = []
             for row in held:
                 lease = rows.lease(row)
@@ -198,7 +211,7 @@ class LeaseOps(CoordBase):
             now = self.clock.now()
             (name, gen), (held,) = self._begin_as(tx, now, agent, [self._held(agent, spec)])
             if not held:
-                raise NotFoundError(f"{name} holds no lease on {spec.path}")
+                raise errors.NotFoundError(f"{name} holds no lease on {spec.path}")
             row = held[0]
             tx.defer("DELETE FROM leases WHERE id = ?", (row[0],))
             lease = rows.lease(row)
@@ -261,6 +274,55 @@ class LeaseOps(CoordBase):
             found = self._live(tx, now, None)
         return [(r[1], r[2], agent_ref(r[4], int(r[5]))) for r in found]
 
+    def live_lease_ids(self) -> tuple[list[int], float]:
+        """The ids of this scope's live leases, oldest first, and until when that list stays
+        true if nothing is committed meanwhile: the earliest expiry among these leases and their
+        holders (``inf``: none expires). With :meth:`lease_paths_of`, what :meth:`lease_paths`
+        lists, for a caller that keeps it and checks the store's change mark before it uses it
+        again (the hooks' decision service): one row, whatever the number of leases."""
+        with self.store.read() as tx:
+            now = self.clock.now()
+            found = tx.query(_LIVE_IDS, (self.scope, now, now))
+        ids_text, lease_min, agent_min = found[0] if found else (None, None, None)
+        if not ids_text:
+            return [], float("inf")
+        ids = sorted(int(i) for i in str(ids_text).split(","))
+        until = min(float("inf") if lease_min is None else float(lease_min), float(agent_min))
+        return ids, until
+
+    def lease_paths_of(self, ids: list[int]) -> dict[int, tuple[str, str, str]]:
+        """``id -> (path, kind, holder ref)`` of the leases among ``ids`` that still exist
+        (live or not). These never change under an id (a renewal changes times and the note;
+        a new mode or holder is a new lease, and ids are never reused)."""
+        out: dict[int, tuple[str, str, str]] = {}
+        with self.store.read() as tx:
+            for chunk in range(0, len(ids), 500):
+                part = ids[chunk : chunk + 500]
+                for r in tx.query(
+                    "SELECT id, path, kind, holder, generation FROM leases "
+                    f"WHERE scope = ? AND id IN ({', '.join('?' * len(part))})",
+                    [self.scope, *part],
+                ):
+                    out[int(r[0])] = (r[1], r[2], agent_ref(r[3], int(r[4])))
+        return out
+
+    def leases_by_id(self, ids: list[int]) -> list[Lease]:
+        """The live leases among ``ids``, oldest first (the records a caller that kept
+        :meth:`live_lease_ids` names)."""
+        if not ids:
+            return []
+        with self.store.read() as tx:
+            now = self.clock.now()
+            found = [
+                r
+                for chunk in range(0, len(ids), 500)
+                for r in self._live_ids(tx, now, ids[chunk : chunk + 500])
+            ]
+        return [rows.lease(r) for r in sorted(found, key=lambda r: int(r[0]))]
+
+    def _live_ids(self, tx: Tx, now: float, ids: list[int]) -> list[Row]:
+        return tx.query(live_sql(_COLUMNS, ids=len(ids)), [self.scope, now, now, *ids])
+
     def conflicts(
         self,
         path: str,
@@ -286,18 +348,9 @@ class LeaseOps(CoordBase):
         ]
 
     def _live(self, tx: Tx, now: float, holder: str | None) -> list[Row]:
-        sql = (
-            f"SELECT {', '.join('l.' + c for c in rows.LEASE_COLS.split(', '))}, a.expires_at "
-            "FROM leases l JOIN agents a ON a.scope = l.scope AND a.name = l.holder "
-            "AND a.generation = l.generation "
-            "WHERE l.scope = ? AND (l.expires_at IS NULL OR l.expires_at > ?) "
-            "AND a.status = 'active' AND a.expires_at > ?"
-        )
-        params: list[object] = [self.scope, now, now]
-        if holder is not None:
-            sql += " AND l.holder = ?"
-            params.append(holder)
-        return tx.query(sql + " ORDER BY l.id", params)
+        if holder is None:
+            return tx.query(_LIVE, (self.scope, now, now))
+        return tx.query(_LIVE_OF, (self.scope, now, now, holder))
 
 
 def _overlaps(spec: PathSpec, row: Row) -> bool:

@@ -10,11 +10,14 @@ To change the schema, append a step; never edit one that has shipped.
 
 from __future__ import annotations
 
-from codeswarm.core.errors import SchemaError
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from codeswarm.coordination.store import Tx
+
+if TYPE_CHECKING:
+    from codeswarm.core import errors
+else:  # (loaded on the way to an error: ._errors)
+    from codeswarm.coordination._errors import errors
 
 _TYPES = {
     "sqlite": {
@@ -169,7 +172,7 @@ def statements(version: int, dialect: str) -> list[str]:
 def check(version: int, where: str) -> None:
     """Raise SchemaError when a database at ``version`` is too new for this code."""
     if version > LATEST:
-        raise SchemaError(
+        raise errors.SchemaError(
             f"{where}: the coordination database is at schema version {version}, newer than this "
             f"codeswarm understands (up to {LATEST}); upgrade codeswarm"
         )

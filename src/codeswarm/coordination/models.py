@@ -13,11 +13,15 @@ current generation. :func:`split_ref` and :func:`agent_name` are the one way to 
 from __future__ import annotations
 
 from codeswarm.coordination.bounds import MAX_ID
-from codeswarm.core.errors import CoordInputError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+if TYPE_CHECKING:
+    from codeswarm.core import errors
+else:  # (loaded on the way to an error: ._errors)
+    from codeswarm.coordination._errors import errors
 
 # agent status
 ACTIVE = "active"
@@ -65,7 +69,7 @@ MAX_NAME = 64
 def check_name(name: str) -> str:
     """An agent name: 1-64 of ``A-Z a-z 0-9 . _ -``. Raises CoordInputError."""
     if not name or len(name) > MAX_NAME or not set(name) <= _NAME_CHARS:
-        raise CoordInputError(
+        raise errors.CoordInputError(
             f"invalid agent name {name!r}: use 1-{MAX_NAME} letters, digits, '.', '_' or '-'"
         )
     return name
@@ -84,7 +88,7 @@ def split_ref(ref: str) -> tuple[str, int | None]:
     if not sep:
         return name, None
     if not _is_id(gen):
-        raise CoordInputError(f"invalid agent ref {ref!r}: expected NAME or NAME#GENERATION")
+        raise errors.CoordInputError(f"invalid agent ref {ref!r}: expected NAME or NAME#GENERATION")
     return name, int(gen)
 
 
@@ -98,11 +102,11 @@ def record_id(kind: str, value: object) -> int:
     """The id of a task or message: ``12``, ``"12"`` or ``"#12"`` → ``12``. Raises
     CoordInputError, naming ``kind``, for anything else."""
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise CoordInputError(f"invalid {kind} id {value!r}")
+        raise errors.CoordInputError(f"invalid {kind} id {value!r}")
     text = str(value).lstrip("#")
     if not _is_id(text):
         shown = repr(value) if len(str(value)) <= 40 else f"of {len(str(value))} characters"
-        raise CoordInputError(f"invalid {kind} id {shown} (1 to {MAX_ID})")
+        raise errors.CoordInputError(f"invalid {kind} id {shown} (1 to {MAX_ID})")
     return int(text)
 
 

@@ -18,11 +18,15 @@ from __future__ import annotations
 import os
 
 from codeswarm.coordination.bounds import check_path_input
-from codeswarm.core.errors import CoordInputError, PathEscapeError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
+
+if TYPE_CHECKING:
+    from codeswarm.core import errors
+else:  # (loaded on the way to an error: ._errors)
+    from codeswarm.coordination._errors import errors
 
 GLOB_CHARS = frozenset("*?[")
 FILE = "file"
@@ -89,10 +93,10 @@ def normalize(path: str, root: str, cwd: str | None = None) -> PathSpec:
     malformed.
     """
     if not path or not path.strip():
-        raise CoordInputError("empty path")
+        raise errors.CoordInputError("empty path")
     check_path_input(path)
     if "\0" in path or "\n" in path or "\r" in path:
-        raise CoordInputError(f"path {path!r} contains a NUL or line break")
+        raise errors.CoordInputError(f"path {path!r} contains a NUL or line break")
     base = root if cwd is None else os.path.abspath(cwd)
     parts = path.split("/")
     first_glob = next((i for i, p in enumerate(parts) if any(c in GLOB_CHARS for c in p)), None)
@@ -101,17 +105,17 @@ def normalize(path: str, root: str, cwd: str | None = None) -> PathSpec:
     if first_glob is not None:
         pattern = [p for p in parts[first_glob:] if p not in ("", ".")]
         if ".." in pattern:
-            raise CoordInputError(f"{path}: '..' after a wildcard is not allowed in a glob")
+            raise errors.CoordInputError(f"{path}: '..' after a wildcard is not allowed in a glob")
         literal = "/".join(parts[:first_glob])
     full = os.path.join(base, literal) if literal else base
     resolved = os.path.realpath(full)
     if resolved != root and not resolved.startswith(root.rstrip("/") + "/"):
         lexical = os.path.normpath(full)
         if lexical == root or lexical.startswith(root.rstrip("/") + "/"):
-            raise PathEscapeError(
+            raise errors.PathEscapeError(
                 f"{path}: resolves through a symlink to {resolved}, outside the scope root {root}"
             )
-        raise PathEscapeError(f"{path}: {lexical} is outside the scope root {root}")
+        raise errors.PathEscapeError(f"{path}: {lexical} is outside the scope root {root}")
     rel = "" if resolved == root else resolved[len(root.rstrip("/")) + 1 :]
     if pattern:
         canonical = "/".join([rel, *pattern]) if rel else "/".join(pattern)
@@ -234,7 +238,7 @@ def outside(paths: Iterable[str], files: Iterable[str], root: str, cwd: str) -> 
     for path in paths:
         try:
             spec = normalize(path, root, cwd)
-        except (CoordInputError, PathEscapeError):
+        except (errors.CoordInputError, errors.PathEscapeError):
             out.append(path)
             continue
         if not any(s.overlaps(spec) for s in specs):

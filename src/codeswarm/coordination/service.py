@@ -13,12 +13,6 @@ from codeswarm.coordination.delegation import DelegationOps
 from codeswarm.coordination.kv import KvOps
 from codeswarm.coordination.leases import LeaseOps
 from codeswarm.coordination.messages import MessageOps
-from codeswarm.coordination.target import open_store, resolve_root, resolve_url
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from codeswarm.coordination._base import Limits
-    from codeswarm.coordination.clock import Clock
 
 
 class Coord(AgentOps, LeaseOps, DelegationOps, KvOps, MessageOps, AuditOps):
@@ -37,31 +31,3 @@ class Coord(AgentOps, LeaseOps, DelegationOps, KvOps, MessageOps, AuditOps):
     :class:`Agent`, an id ``name#generation`` (fenced: refused once superseded), or a bare name
     (whatever generation is current).
     """
-
-    @classmethod
-    def open(
-        cls,
-        url: str | None = None,
-        *,
-        root: str | None = None,
-        scope: str | None = None,
-        clock: Clock | None = None,
-        limits: Limits | None = None,
-    ) -> Coord:
-        """Open the store (see :mod:`codeswarm.coordination.target` for the defaults)."""
-        store = open_store(resolve_url(url))
-        try:
-            return cls(store, root=resolve_root(root), scope=scope, clock=clock, limits=limits)
-        except BaseException:
-            store.close()
-            raise
-
-    def close(self) -> None:
-        """Close the store; safe to call twice."""
-        self.store.close()
-
-    def __enter__(self) -> Coord:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -26,7 +26,6 @@ import time
 
 from codeswarm.coordination import migrations
 from codeswarm.coordination.store import ChangeFeed, Store, Tx
-from codeswarm.core.errors import CoordInputError, StorePathError, StoreUnavailableError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,6 +33,11 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from codeswarm.coordination.store import Params, Row
+
+if TYPE_CHECKING:
+    from codeswarm.core import errors
+else:  # (loaded on the way to an error: ._errors)
+    from codeswarm.coordination._errors import errors
 
 MEMORY = ":memory:"
 HEADER = b"SQLite format 3\x00"
@@ -67,7 +71,9 @@ class SqliteStore(Store):
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     ) -> None:
         if journal not in JOURNAL_MODES:
-            raise CoordInputError(f"unknown SQLite journal mode {journal!r} (use wal or delete)")
+            raise errors.CoordInputError(
+                f"unknown SQLite journal mode {journal!r} (use wal or delete)"
+            )
         self.path = path
         self.journal = journal
         self.url = f"sqlite://{path}" + ("" if journal == "wal" else f"?journal={journal}")
@@ -85,24 +91,25 @@ class SqliteStore(Store):
             self._conn = _connect(path, busy_timeout)
         except sqlite3.Error as exc:
             self.close()
-            raise StoreUnavailableError(f"cannot open {path}: {exc}") from exc
+            raise errors.StoreUnavailableError(f"cannot open {path}: {exc}") from exc
         conn = self._conn
         try:
             sync = synchronous or ("normal" if journal == "wal" else "full")
             conn.execute(f"PRAGMA synchronous={_pragma_word(sync)}")
+            seen = None
             if not memory:
-                _refuse_foreign(conn, path)  # before the journal mode is changed
+                seen = _refuse_foreign(conn, path)  # before the journal mode is changed
                 _set_journal(conn, journal, busy_timeout)
                 if journal == "wal":
                     try:  # (read-only inside an agent's sandbox: docs/security/state.md)
                         self._lock_fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
                     except OSError as exc:
                         msg = f"cannot open {path}.lock: {exc.strerror or exc}"
-                        raise StoreUnavailableError(msg) from exc
-            self._ensure_schema()
+                        raise errors.StoreUnavailableError(msg) from exc
+            self._ensure_schema(seen)
         except sqlite3.Error as exc:  # a damaged file whose header looked right, a full disk
             self.close()
-            raise StoreUnavailableError(f"cannot open {path}: {exc}") from exc
+            raise errors.StoreUnavailableError(f"cannot open {path}: {exc}") from exc
         except BaseException:
             self.close()
             raise
@@ -117,6 +124,19 @@ class SqliteStore(Store):
 
     def changes(self) -> ChangeFeed:
         return _SqliteFeed(self)
+
+    def change_mark(self) -> tuple[int, int]:
+        """``(commits made through this store, PRAGMA data_version)``: differs from an earlier
+        mark once anyone (this store, another connection, another process) has committed since.
+        For a caller that keeps what it read (the hooks' decision service)."""
+        with self._mutex:
+            if self._conn is None:
+                raise errors.StoreUnavailableError(f"{self.path}: the store is closed")
+            try:
+                version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.Error as exc:
+                raise self._fail(exc) from exc
+            return self._commits, version
 
     def schema_version(self) -> int:
         with self.read() as tx:
@@ -150,8 +170,12 @@ class SqliteStore(Store):
 
     # -- internals --------------------------------------------------------------------------
 
-    def _ensure_schema(self) -> None:
-        version = self.schema_version()
+    def _ensure_schema(self, seen: int | None = None) -> None:
+        """Migrate to :data:`~codeswarm.coordination.migrations.LATEST` when the database is
+        older. ``seen``: the version just read (by :func:`_refuse_foreign`): a database at the
+        latest version stays there (versions only grow; a newer one is refused either way), so
+        the common case costs no second read."""
+        version = self.schema_version() if seen is None else seen
         migrations.check(version, self.path)
         if version == migrations.LATEST:
             return
@@ -162,11 +186,11 @@ class SqliteStore(Store):
                 new = migrations.upgrade(tx, version, self.dialect)
                 tx.execute(f"PRAGMA user_version = {int(new)}")
 
-    def _fail(self, exc: sqlite3.Error) -> StoreUnavailableError:
+    def _fail(self, exc: sqlite3.Error) -> errors.StoreUnavailableError:
         msg = str(exc)
         if "locked" in msg or "busy" in msg:
             msg += f" (for more than {self.busy_timeout:g}s)"
-        return StoreUnavailableError(f"{self.path}: {msg}")
+        return errors.StoreUnavailableError(f"{self.path}: {msg}")
 
 
 class _SqliteTx(Tx):
@@ -184,7 +208,7 @@ class _SqliteTx(Tx):
     def __enter__(self) -> Tx:
         store = self._store
         if store._conn is None:
-            raise StoreUnavailableError(f"{store.path}: the store is closed")
+            raise errors.StoreUnavailableError(f"{store.path}: the store is closed")
         self._conn = store._conn
         store._mutex.acquire()
         try:
@@ -324,7 +348,7 @@ def _prepare_file(path: str) -> tuple[int, int] | None:
     except FileNotFoundError:
         if not os.path.isdir(directory):
             why = "is not a directory" if os.path.exists(directory) else "does not exist"
-            raise StorePathError(
+            raise errors.StorePathError(
                 f"cannot create {path}: the directory {directory} {why} (create it first: "
                 "codeswarm creates the database file, not its directory)"
             ) from None
@@ -335,15 +359,19 @@ def _prepare_file(path: str) -> tuple[int, int] | None:
             finally:
                 os.close(fd)
         except OSError as exc:
-            raise StoreUnavailableError(f"cannot create {path}: {exc.strerror or exc}") from exc
+            raise errors.StoreUnavailableError(
+                f"cannot create {path}: {exc.strerror or exc}"
+            ) from exc
         return _count(st)
     except NotADirectoryError:
-        raise StorePathError(f"cannot create {path}: {directory} is not a directory") from None
+        raise errors.StorePathError(
+            f"cannot create {path}: {directory} is not a directory"
+        ) from None
     except OSError as exc:
-        raise StoreUnavailableError(f"cannot open {path}: {exc.strerror or exc}") from exc
+        raise errors.StoreUnavailableError(f"cannot open {path}: {exc.strerror or exc}") from exc
     if not stat.S_ISREG(st.st_mode):
         what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-        raise StorePathError(f"cannot open {path}: it is {what}, not a SQLite database file")
+        raise errors.StorePathError(f"cannot open {path}: it is {what}, not a SQLite database file")
     with _OPEN_LOCK:
         if (st.st_dev, st.st_ino) in _OPEN:  # open here already: its header was read then
             _OPEN[st.st_dev, st.st_ino] += 1
@@ -353,10 +381,12 @@ def _prepare_file(path: str) -> tuple[int, int] | None:
             with open(path, "rb") as f:
                 head = f.read(len(HEADER))
         except OSError as exc:
-            raise StoreUnavailableError(f"cannot open {path}: {exc.strerror or exc}") from exc
+            raise errors.StoreUnavailableError(
+                f"cannot open {path}: {exc.strerror or exc}"
+            ) from exc
         if head != HEADER:
             msg = f"cannot open {path}: it is not a SQLite database (left unchanged)"
-            raise StorePathError(msg)
+            raise errors.StorePathError(msg)
     return _count(st)
 
 
@@ -393,21 +423,22 @@ _SCHEMA_SEEN = (
 )
 
 
-def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
+def _refuse_foreign(conn: sqlite3.Connection, path: str) -> int:
     """Refuse, before anything is written, a database that holds another program's tables (at
     schema version 0) or lacks ours (at a version): codeswarm would change a file not its own.
     Our migrations set the version in the transaction that creates the tables, and this reads
     both in one statement (one snapshot), so a database another process is creating reads as
-    empty or as whole."""
+    empty or as whole. Returns the schema version read."""
     row = conn.execute(_SCHEMA_SEEN).fetchone()
     version, tables, ours = int(row[0]), int(row[1]), int(row[2])
     if (version == 0 and tables) or (version > 0 and not ours):
-        raise StorePathError(
+        raise errors.StorePathError(
             f"cannot use {path}: it is a SQLite database of another program (left unchanged)"
         )
+    return version
 
 
 def _pragma_word(word: str) -> str:
     if word.lower() not in ("off", "normal", "full", "extra"):
-        raise CoordInputError(f"unknown SQLite synchronous setting {word!r}")
+        raise errors.CoordInputError(f"unknown SQLite synchronous setting {word!r}")
     return word.upper()

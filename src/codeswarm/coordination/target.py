@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import os
 
-from codeswarm.core.errors import CoordInputError
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
     from codeswarm.coordination.store import Store
+
+if TYPE_CHECKING:
+    from codeswarm.core import errors
+else:  # (loaded on the way to an error: ._errors)
+    from codeswarm.coordination._errors import errors
 
 DB_FILE = "coord.db"
 PG_SCHEMES = ("postgresql://", "postgres://")
@@ -67,7 +70,7 @@ def _directory(what: str, path: str) -> str:
     full = os.path.abspath(path)
     if not os.path.isdir(full):
         why = "is not a directory" if os.path.exists(full) else "does not exist"
-        raise CoordInputError(f"{what} {full} {why}")
+        raise errors.CoordInputError(f"{what} {full} {why}")
     return full
 
 
@@ -107,12 +110,16 @@ def _sqlite_target(url: str) -> tuple[str, dict[str, str]]:
         for item in query.split("&") if query else ():
             key, _, value = item.partition("=")
             if key not in ("journal", "synchronous"):
-                raise CoordInputError(f"{url}: unknown parameter {key!r} (journal, synchronous)")
+                raise errors.CoordInputError(
+                    f"{url}: unknown parameter {key!r} (journal, synchronous)"
+                )
             params[key] = value
     elif "://" in url:
-        raise CoordInputError(f"unsupported database URL {url!r} (postgresql:// or sqlite://)")
+        raise errors.CoordInputError(
+            f"unsupported database URL {url!r} (postgresql:// or sqlite://)"
+        )
     if not path:
-        raise CoordInputError(f"{url}: no database path")
+        raise errors.CoordInputError(f"{url}: no database path")
     return path, params
 
 
@@ -136,5 +143,5 @@ def _configured_db(start: Path | str | None = None) -> str | None:
 
     db = raw_setting("coord", "db", None if start is None else Path(start))
     if db is not None and not isinstance(db, str):
-        raise CoordInputError(f"[coord] db must be a string, not {db!r}")
+        raise errors.CoordInputError(f"[coord] db must be a string, not {db!r}")
     return db or None

@@ -173,7 +173,7 @@ class Hooks:
         # (path, kind, holder): no records built, per call; none in a worktree of its own
         leases = self.coord.lease_paths() if self.ctx.worktree_leases else []
         mine = me + "#"
-        peers = [le for le in leases if not le[2].startswith(mine)]
+        peers = _peers(leases, mine)
         found = self._conflicts(me, [*edits, *shell], peers)
         if found:
             return self._deny(me, tool, found)
@@ -225,8 +225,7 @@ class Hooks:
                     found.append((path, f"{path}: {exc}; leases cannot be checked for it"))
                     continue
                 if files is None:  # peers' file leases by path: one set lookup per path
-                    files = {le[0] for le in peers if le[1] == "file"}
-                    wider = [le for le in peers if le[1] != "file"]
+                    files, wider = _by_kind(peers)
                 if spec.kind == "file":
                     hit = spec.path in files or any(
                         _overlaps(spec, le, from_canonical) for le in wider
@@ -274,9 +273,9 @@ class Hooks:
         ]
 
     def _peer_inodes(self, peers: list[tuple[str, str, str]]) -> dict[tuple[int, int], str]:
-        from codeswarm.hooks.leased import Spec, covered, inode_index
+        from codeswarm.hooks.leased import covered, inode_index, specs_of
 
-        return inode_index(self.root, covered(self.root, [Spec(*le) for le in peers]))
+        return inode_index(self.root, covered(self.root, specs_of(peers)))
 
     def _own_paths(self, paths: list[str]) -> list[str] | None:
         """``paths`` relative to the root by their real path; ``None`` (any path) when one is
@@ -373,9 +372,9 @@ class Hooks:
 
             busy.start(where, me, key, may_write, now)
         if peers:
-            from codeswarm.hooks.leased import Snapshot, Spec, save
+            from codeswarm.hooks.leased import Snapshot, save, specs_of
 
-            specs = [Spec(*le) for le in peers]
+            specs = specs_of(peers)
             call = str(self.ctx.payload.get("tool_use_id") or "")
             tool = str(self.ctx.payload.get("tool_name") or "")
             snap = Snapshot.take(now, self.root, specs, os.path.join(where, "blobs"), tool, call)
@@ -502,6 +501,38 @@ class Hooks:
             with contextlib.suppress(CoordError):  # already gone (expired, superseded)
                 self.coord.deregister(self.ctx.name)
         return None
+
+
+_PEERS: tuple[list[tuple[str, str, str]], str, list[tuple[str, str, str]]] | None = None
+
+
+def _peers(leases: list[tuple[str, str, str]], mine: str) -> list[tuple[str, str, str]]:
+    """The leases not held by ``mine`` (``name#``); the list made last time when ``leases`` is
+    the very same list (the decision service keeps it while the store does): the same list
+    again, so what is derived from it is kept too (:func:`codeswarm.hooks.leased.specs_of`)."""
+    global _PEERS
+    kept = _PEERS  # (one read: several services' threads may share this module)
+    if kept is not None and kept[0] is leases and kept[1] == mine:
+        return kept[2]
+    peers = [le for le in leases if not le[2].startswith(mine)]
+    _PEERS = (leases, mine, peers)
+    return peers
+
+
+_BY_KIND: tuple[object, set[str], list[tuple[str, str, str]]] | None = None
+
+
+def _by_kind(peers: list[tuple[str, str, str]]) -> tuple[set[str], list[tuple[str, str, str]]]:
+    """The paths of ``peers``' file leases, and their other leases; kept for the very same
+    list (see :func:`_peers`). Not to be changed."""
+    global _BY_KIND
+    kept = _BY_KIND
+    if kept is not None and kept[0] is peers:
+        return kept[1], kept[2]
+    files = {le[0] for le in peers if le[1] == "file"}
+    wider = [le for le in peers if le[1] != "file"]
+    _BY_KIND = (peers, files, wider)
+    return files, wider
 
 
 def _overlaps(spec: Any, lease: tuple[str, str, str], from_canonical: Any) -> bool:

@@ -9,9 +9,12 @@ computes the signatures again and compares: content, not size or mtime, so a sam
 puts the mtime back is seen. Nothing here walks the whole tree: only what peers lease is read, so
 no tree size turns it off and no directory (``build/``, ``dist/``) is skipped.
 
-Cost: one ``lstat`` per leased path, and reading and hashing the leased files that exist (leased
-files are few). A file over :data:`COPY_CAP` is hashed but not copied: a change to it is reported,
-not undone.
+Cost: one ``open`` per leased path (one ``lstat`` for an absent directory, whatever number of
+leased files it would hold), and reading and hashing the leased files that exist (leased files
+are few). What depends only on the list of file leases (the paths they cover, by directory, and
+their encoding in a snapshot) is kept for the very same list (the decision service's, while the
+store holds it); the files' content never is. A file over :data:`COPY_CAP` is hashed but not
+copied: a change to it is reported, not undone.
 """
 
 from __future__ import annotations
@@ -123,8 +126,66 @@ def _walk(root: str, top: str) -> Iterator[str]:
                     yield rel
 
 
+_KEPT: dict[str, tuple[object, str, Any]] = {}
+"""Per kind of derived value, the last one: ``(the list it was made from, root, value)``. A list
+of leases is kept by the hooks' decision service as long as the store holds it and never
+changed in place, so the very same list (``is``, not ``==``) yields the very same value."""
+
+
+def _kept(kind: str, source: object, root: str) -> Any:
+    hit = _KEPT.get(kind)
+    return hit[2] if hit is not None and hit[0] is source and hit[1] == root else None
+
+
+def _ours(specs: object) -> bool:
+    """Whether ``specs`` is the list :func:`specs_of` made last (nobody else holds it to change
+    it): only what is derived from that one is kept."""
+    hit = _KEPT.get("specs")
+    return hit is not None and hit[2] is specs
+
+
+def specs_of(leases: list[tuple[str, str, str]]) -> list[Spec]:
+    """``Spec(*lease)`` for each of ``leases`` (``(path, kind, holder)``); the list made last
+    time when ``leases`` is the very same list (the decision service's, per tool call). Not
+    to be changed."""
+    specs: list[Spec] | None = _kept("specs", leases, "")
+    if specs is None:
+        specs = [Spec(*le) for le in leases]
+        _KEPT["specs"] = (leases, "", specs)
+    return specs
+
+
 def covered(root: str, specs: Iterable[Spec]) -> dict[str, Spec]:
-    """Every relative path the leases cover -> the (first) lease covering it."""
+    """Every relative path the leases cover -> the (first) lease covering it. Not to be
+    changed: for file leases only (what they cover does not depend on the tree) the mapping
+    made for the very same list of specs last time is returned again."""
+    if isinstance(specs, list) and _ours(specs):
+        out: dict[str, Spec] | None = _kept("covered", specs, root)
+        if out is not None:
+            return out
+        made = _covered(root, specs)
+        if all(spec.kind == "file" for spec in specs):
+            _KEPT["covered"] = (specs, root, made)
+        return made
+    return _covered(root, specs)
+
+
+def _by_directory(root: str, specs: list[Spec]) -> list[tuple[str, list[str]]]:
+    """What :func:`covered` lists, by directory (relative; ``""`` the root), each in the order
+    listed; kept like it for the same list of file leases."""
+    groups: list[tuple[str, list[str]]] | None = _kept("by_directory", specs, root)
+    if groups is not None:
+        return groups
+    by_dir: dict[str, list[str]] = {}
+    for rel in covered(root, specs):
+        by_dir.setdefault(rel.rpartition("/")[0], []).append(rel)
+    groups = list(by_dir.items())
+    if _kept("covered", specs, root) is not None:  # file leases only: the tree has no say
+        _KEPT["by_directory"] = (specs, root, groups)
+    return groups
+
+
+def _covered(root: str, specs: Iterable[Spec]) -> dict[str, Spec]:
     out: dict[str, Spec] = {}
     for spec in specs:
         if spec.kind == "file":  # the common case, inline: this runs per tool call
@@ -274,59 +335,72 @@ class Snapshot:
         cls, t0: float, root: str, specs: list[Spec], blobs: str, tool: str = "", call: str = ""
     ) -> Snapshot:
         files: dict[str, list[object]] = {}
-        missing: set[str] = set()  # directories found absent: their files are too (one lstat)
-        for rel in covered(root, specs):
-            parent = rel.rpartition("/")[0]
-            if parent in missing:
-                continue
-            sig, mode = signature(os.path.join(root, rel), blobs)
-            if sig is not ABSENT:  # absent: not listed
-                files[rel] = [sig, mode]
-            elif parent and not os.path.lexists(os.path.join(root, parent)):
-                missing.add(parent)
+        for parent, rels in _by_directory(root, specs):
+            if parent and not os.path.lexists(os.path.join(root, parent)):
+                continue  # the directory is absent: its files are too (one lstat for them all)
+            for rel in rels:
+                sig, mode = signature(os.path.join(root, rel), blobs)
+                if sig is not ABSENT:  # absent: not listed
+                    files[rel] = [sig, mode]
         return cls(t0, root, specs, files, tool, call)
 
     def changes(self) -> list[tuple[str, Sig, int, Spec]]:
         """``(relative path, signature before, mode before, lease)`` for every covered path
         whose signature differs now (created, changed, replaced, deleted), by path."""
-        now = covered(self.root, self.specs)
-        by_path = {s.path: s for s in self.specs}
+        root = self.root
+        now = covered(root, self.specs)
+        if all(rel in now for rel in self.files):  # (file leases: what take() went through)
+            groups = _by_directory(root, self.specs)
+        else:
+            by_dir: dict[str, list[str]] = {}
+            for rel in now.keys() | self.files.keys():
+                by_dir.setdefault(rel.rpartition("/")[0], []).append(rel)
+            groups = list(by_dir.items())
         out = []
-        missing: set[str] = set()  # directories absent now (and then): their files are too
-        for rel in sorted(now.keys() | self.files.keys()):
-            before = self.files.get(rel)
-            sig0: Sig = before[0] if before else ABSENT  # type: ignore[assignment]
-            mode0 = int(before[1]) if before else 0  # type: ignore[call-overload]
-            parent = rel.rpartition("/")[0]
-            if before is None and parent in missing:
-                continue
-            sig1, _ = signature(os.path.join(self.root, rel), None)
-            if sig1 is ABSENT and parent and not os.path.lexists(os.path.join(self.root, parent)):
-                missing.add(parent)
-            if sig1 != sig0:
-                spec = now.get(rel) or _spec_for(rel, by_path, self.specs)
-                if spec is not None:
-                    out.append((rel, sig0, mode0, spec))
+        files = self.files
+        for parent, rels in groups:
+            # the directory absent now: so are its files (one lstat); only those that were
+            # there before are changes (deleted)
+            gone = bool(parent) and not os.path.lexists(os.path.join(root, parent))
+            for rel in rels:
+                before = files.get(rel)
+                if before is None and gone:
+                    continue
+                sig0: Sig = before[0] if before else ABSENT  # type: ignore[assignment]
+                sig1 = ABSENT if gone else signature(os.path.join(root, rel), None)[0]
+                if sig1 != sig0:
+                    spec = now.get(rel) or _spec_for(
+                        rel, {s.path: s for s in self.specs}, self.specs
+                    )
+                    if spec is not None:
+                        mode0 = int(before[1]) if before else 0  # type: ignore[call-overload]
+                        out.append((rel, sig0, mode0, spec))
+        out.sort(key=lambda change: change[0])
         return out
 
     def dump(self) -> bytes:
-        return json.dumps(
-            {
-                "t0": self.t0,
-                "root": self.root,
-                "tool": self.tool,
-                "call": self.call,
-                "specs": [[s.path, s.kind, s.holder] for s in self.specs],
-                "files": self.files,
-            },
+        head = json.dumps(
+            {"t0": self.t0, "root": self.root, "tool": self.tool, "call": self.call},
             separators=(",", ":"),
-        ).encode()
+        )
+        kept: tuple[str, list[list[str]]] | None = _kept("dump", self.specs, "")
+        if kept is None:  # the same list of leases, call after call: encoded once
+            lists = [[s.path, s.kind, s.holder] for s in self.specs]
+            kept = json.dumps(lists, separators=(",", ":")), lists
+            if _ours(self.specs):
+                _KEPT["dump"] = (self.specs, "", kept)
+        files = json.dumps(self.files, separators=(",", ":"))
+        return f'{head[:-1]},"specs":{kept[0]},"files":{files}}}'.encode()
 
     @classmethod
     def load(cls, data: bytes) -> Snapshot | None:
         try:
             doc = json.loads(data)
-            specs = [Spec(str(p), str(k), str(h)) for p, k, h in doc["specs"]]
+            kept = _KEPT.get("dump")  # the list the last snapshot was taken with: the same
+            if kept is not None and doc["specs"] == kept[2][1]:
+                specs: list[Spec] = kept[0]  # type: ignore[assignment]
+            else:
+                specs = [Spec(str(p), str(k), str(h)) for p, k, h in doc["specs"]]
             return cls(
                 float(doc["t0"]),
                 str(doc["root"]),

@@ -31,6 +31,7 @@ import os
 import socket
 import struct
 import threading
+from typing import cast
 
 from codeswarm.core.errors import StoreUnavailableError
 from codeswarm.hooks.call import CLIENTS, EVENTS, decide
@@ -38,8 +39,9 @@ from codeswarm.hooks.call import CLIENTS, EVENTS, decide
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from typing import Any
 
-    from codeswarm.coordination import Coord
+    from codeswarm.coordination import Agent, Coord, Lease
     from codeswarm.coordination.store import Store
 
 log = logging.getLogger("codeswarm.hooks.service")
@@ -94,6 +96,106 @@ def descends_from(pid: int, ancestor: int) -> bool:
     return False
 
 
+class KeptLeases:
+    """A view of the worker's store (a :class:`~codeswarm.coordination.Coord`, which it stands
+    for) that keeps the scope's live leases between calls, as long as they are certainly still
+    what the store holds: nobody committed anything since they were read (the store's change
+    mark: its own commits and SQLite's ``data_version``, which moves with any other connection's
+    or process's commit) and none of them (nor its holder) has expired since. A lease taken a
+    moment ago, by anyone, is therefore seen: its commit moved the mark.
+
+    Its own heartbeats and audit rows (every PreToolUse writes one or the other) change no lease
+    and no other agent: when exactly that one commit happened in between, the kept list stays.
+    Used only on a store with a change mark (SQLite); anything else is asked every time."""
+
+    def __init__(self, coord: Coord, mark: Callable[[], object]) -> None:
+        self.coord = coord
+        self._mark_now = mark
+        self._mark: object = None
+        self._paths: list[tuple[str, str, str]] = []
+        self._ids: list[int] = []
+        self._known: dict[int, tuple[str, str, str]] = {}
+        """Lease id -> (path, kind, holder ref): never changes under an id."""
+        self._until = 0.0
+        self._at = 0.0
+        self.reads = 0
+        """How many times the live leases were read from the store (a test's window)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.coord, name)
+
+    def lease_paths(self) -> list[tuple[str, str, str]]:
+        """As :meth:`Coord.lease_paths <codeswarm.coordination.Coord.lease_paths>`. Read again
+        (their ids only, and the paths of new ones) when the store changed or one expired; the
+        very same list while the live leases are the same ones."""
+        mark = self._mark_now()  # before the read: a commit after it moves the mark again
+        now = self.coord.clock.now()
+        if mark != self._mark or not self._at <= now < self._until:
+            self._mark = None
+            ids, until = self.coord.live_lease_ids()
+            if ids != self._ids:
+                known = self._known
+                new = [i for i in ids if i not in known]
+                if new:
+                    known.update(self.coord.lease_paths_of(new))
+                ids = [i for i in ids if i in known]  # (one released since: it is not live)
+                self._paths = [known[i] for i in ids]
+                self._ids = ids
+                if len(known) > 2 * len(ids) + 1000:  # forget long-released ones
+                    self._known = {i: known[i] for i in ids}
+            self._until = until
+            self._at = self.coord.clock.now()  # not earlier than the read's own `now`
+            self._mark = mark
+            self.reads += 1
+        return self._paths
+
+    def conflicts(
+        self, path: str, *, agent: str | None = None, shared: bool = False, cwd: str | None = None
+    ) -> list[Lease]:
+        """As :meth:`Coord.conflicts <codeswarm.coordination.Coord.conflicts>`: the overlap is
+        found in the kept list (read again if stale), the records read by id."""
+        if shared or cwd is not None:
+            return self.coord.conflicts(path, agent=agent, shared=shared, cwd=cwd)
+        from codeswarm.coordination.models import agent_name
+        from codeswarm.coordination.paths import FILE, from_canonical, normalize
+
+        spec = normalize(path, self.coord.root)
+        me = None if agent is None else agent_name(agent)
+        paths = self.lease_paths()
+        ids = [
+            lease_id
+            for (held, kind, holder), lease_id in zip(paths, self._ids, strict=True)
+            if (
+                spec.path == held
+                if spec.kind == FILE and kind == FILE
+                else spec.overlaps(from_canonical(held, kind))
+            )
+            and agent_name(holder) != me
+        ]
+        return self.coord.leases_by_id(ids)
+
+    def heartbeat(self, agent: str) -> Agent:
+        before = self._mark_now()
+        out = self.coord.heartbeat(agent)
+        self._own_commit(before)
+        return out
+
+    def report(self, agent: str, kind: str, subject: str, data: dict[str, object]) -> None:
+        before = self._mark_now()
+        self.coord.report(agent, kind, subject, data)
+        self._own_commit(before)
+
+    def _own_commit(self, before: object) -> None:
+        """A heartbeat or an audit row of ours was committed: if it is the one commit since
+        ``before`` and the kept leases were current then, they still are (it extends only our
+        own expiry, which the kept ``until`` under-states, and sweeps only what had expired)."""
+        if before != self._mark or not isinstance(before, tuple):
+            return
+        after = self._mark_now()
+        if after == (before[0] + 1, *before[1:]):
+            self._mark = after
+
+
 class _Coords:
     """Views of the worker's store, one per ``(root, scope)`` (a hook's lease root and scope).
 
@@ -106,16 +208,25 @@ class _Coords:
         self._views: dict[tuple[int, str, str | None], Coord] = {}
 
     def get(self, store: Store, root: str, scope: str | None) -> Coord:
+        """The view for ``(root, scope)``: a :class:`KeptLeases` (which stands for a Coord)
+        when the store has a change mark."""
         key = (id(store), root, scope)
         coord = self._views.get(key)
         if coord is None or coord.store is not store:
             from codeswarm.coordination import Coord
 
-            coord = self._views[key] = Coord(store, root=root, scope=scope)
+            view = Coord(store, root=root, scope=scope)
+            mark = getattr(store, "change_mark", None)
+            kept = view if mark is None else cast("Coord", KeptLeases(view, mark))
+            coord = self._views[key] = kept
         return coord
 
     def clear(self) -> None:
         self._views = {}  # views only: the store is the worker's, closed by the worker
+
+    def reads(self) -> int:
+        """How many times the views read the live leases from the store (not kept)."""
+        return sum(int(getattr(view, "reads", 0)) for view in self._views.values())
 
 
 class HookService:
@@ -144,6 +255,12 @@ class HookService:
         self._namespace = _pid_namespace("self")
         self.served = 0
         self.refused = 0
+
+    @property
+    def lease_reads(self) -> int:
+        """How many calls read the live leases from the store rather than using those kept
+        (:class:`KeptLeases`; since the views were last cleared)."""
+        return self._coords.reads()
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:

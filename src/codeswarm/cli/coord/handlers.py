@@ -21,13 +21,18 @@ from codeswarm.cli.coord.parser import (
     Kind,
 )
 from codeswarm.coordination import bounds
-from codeswarm.core.errors import ConflictError, NotFoundError, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
     from codeswarm.cli.coord.parser import Handler
+
+
+if TYPE_CHECKING:
+    from codeswarm.core import errors
+else:  # (loaded on the way to an error: ._errors)
+    from codeswarm.coordination._errors import errors
 
 
 def _register(c: Call) -> Any:
@@ -43,7 +48,7 @@ def _register(c: Call) -> Any:
 
 
 def _lease(c: Call) -> Any:
-    return c.coord.lease(
+    return c.leases.lease(
         c.agent,
         c["path"],
         shared=c["shared"],
@@ -57,24 +62,26 @@ def _lease(c: Call) -> Any:
 def _release(c: Call) -> Any:
     if c["all"]:
         if c["path"] is not None:
-            raise UsageError("release: give a PATH or --all, not both")
-        return c.coord.release_all(c.agent)
+            raise errors.UsageError("release: give a PATH or --all, not both")
+        return c.leases.release_all(c.agent)
     if c["path"] is None:
-        raise UsageError("release: missing PATH (or --all)")
-    return c.coord.release(c.agent, c["path"], cwd=c.cwd)
+        raise errors.UsageError("release: missing PATH (or --all)")
+    return c.leases.release(c.agent, c["path"], cwd=c.cwd)
 
 
 def _check(c: Call) -> Any:
-    found = c.coord.conflicts(c["path"], agent=c.maybe_agent, shared=c["shared"], cwd=c.cwd)
+    found = c.leases.conflicts(c["path"], agent=c.maybe_agent, shared=c["shared"], cwd=c.cwd)
     if found and not c.as_json:
         lease = found[0]
-        raise ConflictError(f"{c['path']}: held ({lease.mode}) by {lease.holder} as {lease.path}")
+        raise errors.ConflictError(
+            f"{c['path']}: held ({lease.mode}) by {lease.holder} as {lease.path}"
+        )
     return found
 
 
 def _leases(c: Call) -> Any:
     holder = c.agent if c["mine"] else None
-    return c.coord.leases(holder=holder, path=c["path"], cwd=c.cwd)
+    return c.leases.leases(holder=holder, path=c["path"], cwd=c.cwd)
 
 
 def _task_add(c: Call) -> Any:
@@ -121,7 +128,7 @@ def _tasks(c: Call) -> Any:
 def _kv_get(c: Call) -> Any:
     entry = c.coord.kv_get(c["key"])
     if entry is None:
-        raise NotFoundError(f"no kv key {c['key']!r}")
+        raise errors.NotFoundError(f"no kv key {c['key']!r}")
     return entry
 
 
@@ -186,7 +193,7 @@ COMMANDS: dict[str, Command] = {
              "Lease a file, a directory (trailing /) or a glob. Exit 3 when another agent "
              "holds an overlapping lease (after waiting up to --wait seconds)."),
         _cmd("release", _release, ("path?",), {"--all": FLAG}, "Release a lease."),
-        _cmd("renew", lambda c: c.coord.renew(c.agent, c["path"], cwd=c.cwd), ("path?",),
+        _cmd("renew", lambda c: c.leases.renew(c.agent, c["path"], cwd=c.cwd), ("path?",),
              {}, "Extend the TTL of a lease (default: all of the agent's leases)."),
         _cmd("leases", _leases, (), {"--mine": FLAG, "--path": PATH},
              "The live leases (--path: only those overlapping PATH)."),
@@ -251,6 +258,10 @@ COMMANDS: dict[str, Command] = {
     ]
 }  # fmt: skip
 GROUPS = {"task", "kv"}
+LEASE_COMMANDS = frozenset({"lease", "release", "renew", "leases", "check"})
+"""The commands whose handlers use :attr:`Call.leases` only: the store is opened as a
+:class:`~codeswarm.coordination.leases.LeaseOps` (hooks and agents run these on every step;
+the rest of the service stays unloaded)."""
 
 
 def lookup(words: list[str]) -> tuple[Command, list[str]]:
@@ -264,6 +275,6 @@ def lookup(words: list[str]) -> tuple[Command, list[str]]:
     command = COMMANDS.get(name)
     if command is None:
         hint = " (task add|claim|...; kv get|set|...)" if name in GROUPS else ""
-        raise UsageError(f"unknown command {' '.join(words[:2]) if name in GROUPS else name!r}"
-                         f"{hint}; see 'codeswarm coord --help'")  # fmt: skip
+        named = repr(" ".join(words[:2]) if name in GROUPS else name)
+        raise errors.UsageError(f"unknown command {named}{hint}; see 'codeswarm coord --help'")
     return command, rest

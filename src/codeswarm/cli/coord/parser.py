@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from codeswarm.coordination.bounds import Range, check_path
 from codeswarm.coordination.models import record_id, split_ref
-from codeswarm.core.errors import UsageError
 
 TYPE_CHECKING = False  # not `typing` at run time: agents run this on every step
 if TYPE_CHECKING:
@@ -19,8 +18,14 @@ if TYPE_CHECKING:
     from typing import Any
 
     from codeswarm.coordination import Coord
+    from codeswarm.coordination.leases import LeaseOps
 
     Handler = Callable[["Call"], Any]
+
+if TYPE_CHECKING:
+    from codeswarm.core import errors
+else:  # (loaded on the way to an error: ._errors)
+    from codeswarm.coordination._errors import errors
 
 GLOBAL_OPTIONS = {"--as": "agent", "--db": "db", "--scope": "scope", "--project": "project"}
 """The options that take a value and go anywhere on the line (besides ``--json``)."""
@@ -93,11 +98,11 @@ class Line:
             elif opt in GLOBAL_OPTIONS:
                 if not eq:
                     if i >= len(argv):
-                        raise UsageError(f"{opt} needs a value")
+                        raise errors.UsageError(f"{opt} needs a value")
                     value = argv[i]
                     i += 1
                 if not value:  # never a silent fall back to $CODESWARM_AGENT_ID or a default
-                    raise UsageError(f"{opt} needs a value, not an empty string")
+                    raise errors.UsageError(f"{opt} needs a value, not an empty string")
                 if opt == "--as":
                     split_ref(value)
                 setattr(self, GLOBAL_OPTIONS[opt], value)
@@ -117,6 +122,9 @@ class Call:
         self.cwd = cwd
         """What relative paths are relative to (None: the scope root)."""
         self.coord: Coord
+        self.leases: LeaseOps
+        """The store as :attr:`coord`, for the lease commands: it is all they need, and
+        alone (:data:`~.handlers.LEASE_COMMANDS`) it loads a fraction of the service."""
 
     def __getitem__(self, key: str) -> Any:
         return self.args[key]
@@ -124,7 +132,7 @@ class Call:
     @property
     def agent(self) -> str:
         if not self._agent:
-            raise UsageError(
+            raise errors.UsageError(
                 "no agent: pass --as AGENT or set CODESWARM_AGENT_ID "
                 "('codeswarm coord register NAME' prints one)"
             )
@@ -186,22 +194,22 @@ class Command:
             opt, eq, value = arg.partition("=")
             found = self.options.get(opt)
             if found is None:
-                raise UsageError(f"{self.name}: unknown option {opt} (see --help)")
+                raise errors.UsageError(f"{self.name}: unknown option {opt} (see --help)")
             if not isinstance(found, Kind):
                 if eq:
-                    raise UsageError(f"{self.name}: {opt} takes no value")
+                    raise errors.UsageError(f"{self.name}: {opt} takes no value")
                 out[_key(opt)] = True
                 continue
             if not eq:
                 if i >= len(argv):
-                    raise UsageError(f"{self.name}: {opt} needs a value")
+                    raise errors.UsageError(f"{self.name}: {opt} needs a value")
                 value = argv[i]
                 i += 1
             converted = found.convert(f"{self.name}: {opt}", value)
             if found.repeat:
                 out[_key(opt)].append(converted)
             elif out[_key(opt)] is not None:
-                raise UsageError(f"{self.name}: {opt} given twice")
+                raise errors.UsageError(f"{self.name}: {opt} given twice")
             else:
                 out[_key(opt)] = converted
         for pos in self.positionals:
@@ -210,7 +218,7 @@ class Command:
             what = f"{self.name}: {key.upper()}"
             if pos.endswith(("...", "*")):
                 if not rest and pos.endswith("..."):
-                    raise UsageError(f"{self.name}: missing {key.upper()}")
+                    raise errors.UsageError(f"{self.name}: missing {key.upper()}")
                 out[key] = rest if conv is None else [conv.convert(what, w) for w in rest]
                 rest = []
             elif rest:
@@ -219,9 +227,9 @@ class Command:
             elif pos.endswith("?"):
                 out[key] = None
             else:
-                raise UsageError(f"{self.name}: missing {key.upper()} (see --help)")
+                raise errors.UsageError(f"{self.name}: missing {key.upper()} (see --help)")
         if rest:
-            raise UsageError(f"{self.name}: unexpected argument {rest[0]!r}")
+            raise errors.UsageError(f"{self.name}: unexpected argument {rest[0]!r}")
         return out
 
 
