@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from codeswarm.core.procself import retitle
 from codeswarm.worker.zygote import worker_argv
 from swarmkit import Swarm, python_env, wait_until
 
@@ -188,24 +187,37 @@ def test_bad_requests_get_an_error_and_change_nothing(tmp_path: Path) -> None:
         assert z.close() == 0
 
 
+RETITLE = """
+import os, signal, sys
+from codeswarm.core.procself import retitle
+argv = sys.argv[2:]
+pid = os.fork()
+if pid == 0:
+    ok = retitle(argv) and not retitle(["x" * 100_000])
+    print("y" if ok else "n", os.getpid(), flush=True)
+    signal.pause()
+os.waitpid(pid, 0)
+"""
+
+
 def test_retitle_rewrites_the_command_line_in_a_forked_child() -> None:
+    """As the zygote does: a process started with room to spare (its own argument area) forks,
+    and the child wears another command line; one that does not fit is refused."""
     argv = [sys.executable, "-P", "-m", "codeswarm.worker", "--run-dir", "/r", "--agent", "a_1"]
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover (the child)
-        try:
-            ok = retitle(argv) and not retitle(["x" * 100_000])
-            os.write(write, b"y" if ok else b"n")
-            signal.pause()  # alive until killed below
-        finally:
-            os._exit(0)
-    os.close(write)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", RETITLE, "." * 200, *argv],
+        stdout=subprocess.PIPE, text=True, env=python_env(),
+    )  # fmt: skip
     try:
-        assert os.read(read, 1) == b"y"
+        assert parent.stdout is not None
+        ok, pid = parent.stdout.readline().split()
+        assert ok == "y"
         got = Path(f"/proc/{pid}/cmdline").read_bytes()
         assert got.rstrip(b"\0").split(b"\0") == [os.fsencode(a) for a in argv]
-        assert Path(f"/proc/{os.getpid()}/cmdline").read_bytes() != got  # the parent's kept
+        assert Path(f"/proc/{parent.pid}/cmdline").read_bytes() != got  # the parent's kept
+        os.kill(int(pid), signal.SIGKILL)
+        assert parent.wait(30) == 0
     finally:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        os.close(read)
+        parent.kill()
+        parent.wait()
+        parent.stdout.close()
