@@ -14,10 +14,17 @@ from arena_helpers import exec_step
 pytestmark = [pytest.mark.codex, pytest.mark.slow]
 
 DELETE_LEASES = (
-    'python3 -c "import os, sqlite3, glob; '
-    "dbs = [os.environ.get('CODESWARM_DB', '')] + glob.glob('/var/tmp/codeswarm-attacks-*/state/coord.db'); "
-    "[sqlite3.connect(d).execute('delete from leases').connection.commit() for d in dbs if d]\""
+    'python3 -c "import os, sqlite3, glob\n'
+    "dbs = [os.environ.get('CODESWARM_DB', '')] + glob.glob('/var/tmp/codeswarm-attacks-*/state/coord.db')\n"
+    "for d in filter(None, dbs):\n"
+    "    try:\n"
+    "        sqlite3.connect(d).execute('delete from leases').connection.commit()\n"
+    "        print('deleted every lease in', d)\n"
+    "    except Exception as e:\n"
+    '        print(d, e)"'
 )
+"""Every store it can guess, each tried on its own (a store another arena left behind, which
+no process holds open, fails differently: \"unable to open database file\")."""
 CODESWARM = f"{shlex.quote(sys.executable)} -m codeswarm"
 """How the attacker runs codeswarm: the venv's python by its absolute path (PATH may not have it)."""
 
