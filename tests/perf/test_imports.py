@@ -74,7 +74,7 @@ ALLOWED = {
 
 PROBE = """\
 import os, sys
-os._exit = sys.exit  # the commands end with os._exit (cli.hot.end): here, to see what they loaded
+os._exit = sys.exit  # the commands end with os._exit (cli.end): here, to see what they loaded
 start = set(sys.modules)
 from codeswarm.cli import main
 try:

@@ -49,26 +49,10 @@ def main(args: list[str]) -> int | None:
     except KeyboardInterrupt:  # (reading standard input, say): as everywhere
         code = _guarded(_interrupted)
     if code is not None:
+        from codeswarm.cli import end
+
         end(code, args)
     return code
-
-
-def end(code: int, args: list[str]) -> None:
-    """End the process with ``code`` now, when ``args`` is its whole command line
-    (:func:`codeswarm.cli.main` would exit with the code next): standard output and error
-    flushed, ``os._exit`` instead of the interpreter's teardown (a last garbage collection, every
-    module cleared: ~2 ms of a ~20 ms command). Nothing on these paths registers an exit handler
-    or leaves a thread or a file to close. It returns (the ordinary exit follows) for a caller
-    in a process of its own (``--debug`` taken out, a test) and when a flush fails (a closed
-    pipe: the ordinary exit says so, as ever)."""
-    if sys.argv[1:] != args:
-        return
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        return
-    os._exit(code)
 
 
 def _interrupted() -> int:

@@ -1,5 +1,6 @@
-"""This process's own settings that other processes see: its command line (:func:`retitle`) and
-whether it dies with its parent (:func:`die_with_parent`, :func:`outlive_parent`). Linux; where
+"""This process's own settings that other processes see: its command line (:func:`retitle`),
+its standard descriptors (:func:`stdio_to`) and whether it dies with its parent
+(:func:`die_with_parent`, :func:`outlive_parent`). Linux; where
 a call is not available it reports ``False`` and changes nothing."""
 
 from __future__ import annotations
@@ -27,6 +28,19 @@ def retitle(argv: list[str]) -> bool:
     except (OSError, ValueError, IndexError):
         return False
     return True
+
+
+def stdio_to(log_fd: int) -> None:
+    """Standard input from /dev/null, standard output and error appended to ``log_fd`` (which is
+    closed unless it is one of them), as a process started with those descriptors has them."""
+    null = os.open(os.devnull, os.O_RDONLY)
+    if null != 0:
+        os.dup2(null, 0)
+        os.close(null)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    if log_fd > 2:
+        os.close(log_fd)
 
 
 def _prctl_death_signal(sig: int) -> bool:

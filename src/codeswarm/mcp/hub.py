@@ -216,18 +216,12 @@ def _taken_over(ctl_fd: int = 0) -> list[str] | None:
     ctl.close()
     if not body or len(fds) != 3:
         return None
-    from codeswarm.core.procself import outlive_parent, retitle
+    from codeswarm.core.procself import outlive_parent, retitle, stdio_to
 
     outlive_parent()
     sock_fd, lock_fd, log_fd = fds
     what = json.loads(body)
-    null = os.open(os.devnull, os.O_RDONLY)
-    if null != 0:
-        os.dup2(null, 0)
-        os.close(null)
-    os.dup2(log_fd, 1)
-    os.dup2(log_fd, 2)
-    os.close(log_fd)
+    stdio_to(log_fd)
     os.chdir(what["run_dir"])
     args = [what["run_dir"], "--fd", str(sock_fd), "--lock-fd", str(lock_fd),
             "--host", what["host"]]  # fmt: skip

@@ -28,7 +28,7 @@ import signal
 import socket
 import sys
 
-from codeswarm.core.procself import retitle
+from codeswarm.core.procself import retitle, stdio_to
 
 WORKER_MODULE = "codeswarm.worker"
 """The module an ordinary worker runs (``python -m``): its command line is the one to wear."""
@@ -149,12 +149,7 @@ class Zygote:
             self.ctl.close()
             os.close(self.wake_r)
             os.close(self.wake_w)
-            null = os.open(os.devnull, os.O_RDONLY)  # fd 0, the socket's, is free now
-            if null != 0:
-                os.dup2(null, 0)
-                os.close(null)
-            os.dup2(log_fd, 1)
-            os.dup2(log_fd, 2)
+            stdio_to(log_fd)
             argv = worker_argv(self.run_dir, agent)
             if not retitle(argv):
                 os.execv(argv[0], argv)  # the ordinary worker, imports and all

@@ -49,19 +49,13 @@ exit codes: 0 ok, 3 conflict, 2 bad input, 1 other failure.
 
 def main(argv: list[str]) -> int:
     """:func:`run`; then, when ``argv`` is the process's whole command line (``codeswarm coord
-    ARGV``: the caller would exit with the code next), the process ends at once as
-    :func:`codeswarm.cli.hot.end` ends a hot command (output flushed, ``os._exit``: no
-    teardown, ~2 ms of a ~20 ms command). Otherwise (the Typer app, a test) it returns the
-    code, as it does when a flush fails."""
+    ARGV``), the process ends at once (:func:`codeswarm.cli.end`). Otherwise (the Typer app, a
+    test) it returns the code, as it does when a flush fails."""
+    from codeswarm.cli import end
+
     code = run(argv)
-    if sys.argv[1:] != ["coord", *argv]:
-        return code
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        return code
-    os._exit(code)
+    end(code, ["coord", *argv])
+    return code
 
 
 def run(argv: list[str]) -> int:
