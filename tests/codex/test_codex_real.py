@@ -275,3 +275,35 @@ async def test_only_the_agents_own_hooks_are_trusted(rig) -> None:  # type: igno
     assert (await asyncio.wait_for(turn.wait(), TURN_TIMEOUT)).status == "completed"
     assert own.exists(), "the agent's own hook did not run"
     assert not project.exists(), "the project's hook ran"
+
+
+async def test_the_fleet_hooks_are_trusted_before_codex_starts(rig) -> None:  # type: ignore[no-untyped-def]
+    """``install_hooks`` writes the fleet's hooks and their trust into the agent's home before
+    Codex starts: Codex lists every one of them as trusted (the keys and hashes it computes are
+    ours), so the worker's ``trust_hooks`` has nothing left to write (no ``config/batchWrite``,
+    no config reload before the thread). The person's own config lines stay; a start over an
+    older home (a stale table Codex wrote) still leaves one valid config."""
+    from codeswarm.worker.wiring import install_hooks
+
+    rig.home.mkdir(exist_ok=True)
+    (rig.home / "config.toml").write_text(
+        'model_reasoning_effort = "low"\n\n[hooks.state."'
+        f'{rig.home}/hooks.json:stop:0:0"]\ntrusted_hash = "sha256:stale"\n'
+    )
+    install_hooks(rig.home)
+    install_hooks(rig.home)  # each start rewrites the block: still one valid config
+    text = (rig.home / "config.toml").read_text()
+    assert text.startswith('model_reasoning_effort = "low"\n')
+    assert "sha256:stale" not in text
+    mm = await rig.model({"agents": {"*": [{"text": "a"}]}})
+    codex = await rig.codex(mm)
+    listed = [
+        h
+        for entry in await codex.hooks_list([rig.workspace])
+        for h in ([entry] if "key" in entry else entry.get("hooks") or entry.get("entries") or [])
+    ]
+    ours = [h for h in listed if str(h.get("key", "")).startswith(f"{rig.home}/hooks.json:")]
+    assert len(ours) == 5, listed  # SessionStart, PreToolUse, PostToolUse, Stop, SessionEnd
+    assert all(h.get("trustStatus") == "trusted" for h in ours), ours
+    assert await codex.trust_hooks([rig.workspace], within=rig.home) == []
+    assert (rig.home / "config.toml").read_text() == text  # Codex wrote nothing

@@ -310,10 +310,24 @@ def _trust_begin(hooks_file: Path) -> str:
     return f"{TRUST_BEGIN_PREFIX}{hooks_file} >>> (`codeswarm install --scope project`)"
 
 
-def _trust_with(text: str, hooks_file: Path, trust: list[tuple[str, str]]) -> str:
+FLEET_TRUST_BEGIN = "# >>> codeswarm fleet: its hooks' trust >>> (rewritten at each start)"
+"""How the block trusting a fleet agent's own hooks starts in the agent's ``config.toml``."""
+
+
+def with_fleet_trust(text: str, hooks_file: Path, doc: dict[str, Any]) -> str:
+    """A fleet agent's ``config.toml`` text (``text``) trusting codeswarm's hooks in its
+    ``hooks_file`` (content ``doc``), in a marked block replaced at each start: Codex runs them
+    with no ``config/batchWrite`` (and the config reload it starts) before the thread opens. A
+    stale trust table for the same hook outside the block (one Codex wrote) is dropped."""
+    return _trust_with(text, hooks_file, codex_trust(hooks_file, doc), FLEET_TRUST_BEGIN)
+
+
+def _trust_with(
+    text: str, hooks_file: Path, trust: list[tuple[str, str]], begin: str | None = None
+) -> str:
     """The person's own config with a marked block trusting a project's codeswarm hooks (Codex
     reads ``hooks.state`` from the person's config only: a project cannot trust itself)."""
-    begin = _trust_begin(hooks_file)
+    begin = begin or _trust_begin(hooks_file)
     base, trust = _trust_outside(toml_without(text, begin), trust)
     if not trust:
         return base

@@ -68,8 +68,24 @@ def hooks_json() -> dict[str, Any]:
 
 def install_hooks(home: Path) -> None:
     """Write the fleet's hooks into the agent's CODEX_HOME (atomically; replaces what was there:
-    the agent's home is codeswarm's)."""
-    atomic_write(home / "hooks.json", (json.dumps(hooks_json(), indent=2) + "\n").encode())
+    the agent's home is codeswarm's), and their trust into its ``config.toml``: Codex runs a hook
+    only when trusted, and trust written before Codex starts costs no round trip (and no config
+    reload) before the thread opens. The worker still asks Codex (``trust_hooks``): a hook it
+    lists as untrusted (its hash computed another way, say by another Codex version) is trusted
+    then."""
+    from codeswarm.hooks.install import with_fleet_trust
+
+    doc = hooks_json()
+    hooks_file = home / "hooks.json"
+    atomic_write(hooks_file, (json.dumps(doc, indent=2) + "\n").encode())
+    config = home / "config.toml"
+    try:
+        text = config.read_text()
+    except FileNotFoundError:
+        text = ""
+    trusted = with_fleet_trust(text, hooks_file, doc)
+    if trusted != text:
+        atomic_write(config, trusted.encode())
 
 
 def mcp_overrides(role: str, url: str) -> dict[str, Any]:
