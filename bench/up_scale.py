@@ -9,6 +9,10 @@ Codex's own cost in the same run, for each N asked (default 4, 16, 50):
   time went (``up_phases``, seconds after `up` started): the supervisor's and the hub's process
   start, the first and last worker process start, worker imports done (``worker.started``),
   the first and last agent ready (process start times and outbox records, CLOCK_REALTIME).
+- ``up_cpu``: CPU seconds used until `up` returned, by `up` itself, by each kind of codeswarm
+  process and by Codex (with its children), and in all; beside it ``baseline_cpu_s``, the bare
+  Codex processes' CPU until their threads started. On a machine whose cores are all busy during
+  start-up, ``total_s / cores`` is the shortest `up` those processes allow.
 - ``memory``: codeswarm's own processes only (supervisor, workers, the coordination hub, any
   MCP server; not Codex, not the scripted model), summed: RSS (``VmRSS``) and PSS
   (``smaps_rollup``), total and per agent; Codex and the model are reported beside it.
@@ -38,6 +42,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -93,6 +98,11 @@ while ready < n:
             elif m.get("id") == 2:
                 ready += 1
 print("READY", time.monotonic() - t0, flush=True)
+ticks = 0
+for p in procs:  # Codex's CPU until every thread started: its own and its children's (shells)
+    f = open("/proc/%d/stat" % p.pid).read().rsplit(")", 1)[1].split()
+    ticks += sum(int(x) for x in f[11:15])
+print("CPU", ticks / os.sysconf("SC_CLK_TCK"), flush=True)
 for p in procs:
     p.stdin.close()
 for p in procs:
@@ -122,8 +132,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def baseline(n: int, codex: str, work: Path) -> float:
-    """Seconds for N bare app-servers to answer ``thread/start`` (a model already running)."""
+def baseline(n: int, codex: str, work: Path) -> tuple[float, float]:
+    """Seconds for N bare app-servers to answer ``thread/start`` (a model already running), and
+    the CPU seconds their processes (and their children) used until then."""
     base = work / f"bare-{n}"
     (base / "ws").mkdir(parents=True)
     (base / "script.json").write_text(json.dumps(SCRIPT))
@@ -144,7 +155,8 @@ def baseline(n: int, codex: str, work: Path) -> float:
         )  # fmt: skip
         wall = time.monotonic() - t0
         assert "READY" in out.stdout, out
-        return wall
+        cpu = float(out.stdout.split("CPU", 1)[1].split()[0])
+        return wall, cpu
     finally:
         model.terminate()
         model.wait()
@@ -243,12 +255,30 @@ def _by_command(procs: dict[int, str]) -> dict[str, dict[str, float]]:
     return groups
 
 
-def _ticks(pid: int) -> int:
+def _ticks(pid: int, children: bool = False) -> int:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0
-    return int(fields[11]) + int(fields[12])
+    return sum(int(f) for f in fields[11 : 15 if children else 13])
+
+
+def up_cpu(procs: dict[int, str], cli_s: float) -> dict[str, Any]:
+    """CPU seconds used until `up` returned: by `up` itself (the CLI, with anything it waited
+    for), by each kind of codeswarm process, by Codex (its own and its children's: the login
+    shell snapshot and the like) and in all (``total_s``: divided by the cores, the shortest
+    `up` these processes allow)."""
+    by: dict[str, float] = {"cli": cli_s}
+    for pid, kind in procs.items():
+        name = kind
+        if kind == "codeswarm":
+            words = _cmd(pid).split()
+            name = next((w for w in words if w.startswith("codeswarm.")), "codeswarm")
+        by[name] = by.get(name, 0.0) + _ticks(pid, children=True) / TICKS
+    out: dict[str, Any] = {k: round(v, 3) for k, v in sorted(by.items())}
+    out["total_s"] = round(sum(by.values()), 3)
+    out["cores"] = os.cpu_count()
+    return out
 
 
 def idle_cpu(procs: dict[int, str], seconds: float) -> dict[str, float]:
@@ -336,6 +366,7 @@ def one_swarm(n: int, codex: str, work: Path, idle_s: float, fork: bool = True) 
                     'stream_max_retries=0}')  # fmt: skip
         model_args = ["--model-provider", "bench", "-c", f"model_providers.bench={provider}"]
     t0_wall, t0 = time.time(), time.monotonic()
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     up = subprocess.run(
         [CS, "up", "-n", str(n), "--name", "s", "--cwd", str(base / "repo"), *model_args,
          "--timeout", "600"],
@@ -343,11 +374,14 @@ def one_swarm(n: int, codex: str, work: Path, idle_s: float, fork: bool = True) 
     )  # fmt: skip
     out["up_s"] = round(time.monotonic() - t0, 3)
     t_end_wall = time.time()
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cli_s = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
     if up.returncode != 0:
         out["up_error"] = (up.stderr or up.stdout).strip().splitlines()[-3:]
     try:
         if up.returncode == 0:
             procs = swarm_processes(run_dir)
+            out["up_cpu"] = up_cpu(procs, cli_s)
             out["up_phases"] = phases(run_dir, procs, t0_wall, t_end_wall)
             time.sleep(2 + n / 10)  # let start-up work settle (first heartbeats, snapshots)
             out["memory"] = memory(procs, n)
@@ -416,9 +450,10 @@ def main() -> None:
         for n in sizes:
             rows = []
             for _ in range(args.rounds):
-                bare = baseline(n, codex, work)
+                bare, bare_cpu = baseline(n, codex, work)
                 swarm = one_swarm(n, codex, work, args.idle_seconds)
                 swarm["baseline_s"] = round(bare, 3)
+                swarm["baseline_cpu_s"] = round(bare_cpu, 3)
                 if "up_error" not in swarm:
                     swarm["up_over_baseline"] = round(swarm["up_s"] / bare, 2)
                     swarm["overhead_pct"] = round(100 * (swarm["up_s"] - bare) / bare, 1)
