@@ -4,13 +4,20 @@ would only retry, forever: notes codex-facts-more §8).
 
 One short-lived ``codex app-server`` in a throwaway home seeded like an agent's (the person's
 login and config.toml, :mod:`codeswarm.worker.home`); nothing reaches the network
-(``account/read`` with ``refreshToken: false``).
+(``account/read`` with ``refreshToken: false``). It is asked once per set of inputs, not per
+``up`` (≈ 0.15 s, before anything starts): a check that passed is remembered
+(:data:`CHECKS_CACHE`) under a digest of everything that decides it (:func:`check_key`); any
+change to one of them (the binary, the settings, the person's login or config, a config file
+Codex reads, a ``CODEX_*``/``OPENAI_*`` variable) asks again, and a failure is never remembered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,9 +36,97 @@ def check_model_access(spec: SwarmSpec) -> None:
     there is none. The scripted model needs neither: not checked."""
     if spec.model_provider == "mock":
         return
+    key = check_key(spec)
+    if key is not None and _passed(key):
+        return
     problem = asyncio.run(_problem(spec))
     if problem is not None:
         raise CodeswarmError(problem)
+    if key is not None:
+        _remember(key)
+
+
+CHECKS_CACHE = "model-checks.json"
+"""Under :func:`~codeswarm.core.paths.user_cache_home`: digest -> when a check passed."""
+CHECK_TTL_S = 24 * 3600.0
+"""How long a passed check is trusted (its inputs unchanged): a day."""
+CHECKS_KEPT = 32
+"""How many passed checks are remembered (the newest)."""
+SYSTEM_CONFIG = ("/etc/codex/config.toml", "/etc/codex/managed_config.toml",
+                 "/etc/codex/requirements.toml")  # fmt: skip
+"""Configuration Codex reads beside the person's own."""
+
+
+def _stat_key(path: Path | str) -> str:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "-"
+    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def check_key(spec: SwarmSpec) -> str | None:
+    """A digest of everything the check's answer depends on; ``None`` when the binary cannot
+    be looked at (then it is asked)."""
+    import hashlib
+
+    try:
+        binary = os.path.realpath(spec.codex_bin or "")
+        st = os.stat(binary)
+    except OSError:
+        return None
+    home = Path(spec.user_codex_home) if spec.user_codex_home else None
+    projects = [Path(spec.cwd), *Path(spec.cwd).parents]
+    parts = {
+        "binary": [binary, f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"],
+        "provider": spec.model_provider,
+        "model": spec.model,
+        "overrides": sorted(spec.config_overrides.items()),
+        "codex_env": sorted(spec.codex_env.items()),
+        "home": [str(home), *(_stat_key(home / f) for f in ("auth.json", "config.toml"))]
+        if home is not None
+        else None,
+        "system": [_stat_key(f) for f in SYSTEM_CONFIG],
+        "projects": [_stat_key(d / ".codex" / "config.toml") for d in projects],
+        "env": sorted((k, v) for k, v in os.environ.items() if k.startswith(("CODEX_", "OPENAI_"))),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _cache_path() -> Path:
+    from codeswarm.core.paths import user_cache_home
+
+    return user_cache_home() / CHECKS_CACHE
+
+
+def _read_checks() -> dict[str, float]:
+    try:
+        data = json.loads(_cache_path().read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: float(v) for k, v in data.items() if isinstance(v, (int, float))}
+
+
+def _passed(key: str) -> bool:
+    when = _read_checks().get(key)
+    return when is not None and 0 <= time.time() - when < CHECK_TTL_S
+
+
+def _remember(key: str) -> None:
+    """Note that the check with ``key`` passed (a cache: a failure to write it is ignored)."""
+    from codeswarm.core.atomic import atomic_write
+
+    checks = _read_checks()
+    checks[key] = time.time()
+    newest = dict(sorted(checks.items(), key=lambda kv: kv[1])[-CHECKS_KEPT:])
+    path = _cache_path()
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        atomic_write(path, json.dumps(newest, indent=1).encode() + b"\n", durable=False)
+    except OSError:
+        pass
 
 
 async def _problem(spec: SwarmSpec) -> str | None:
