@@ -26,7 +26,9 @@ Bytecode caches are written (as in an installation); the first `up` of a run war
 agents' login shells start from an empty HOME on both sides (``--real-home``: this machine's).
 ``--external-model``: the swarm's agents use a scripted model that runs already (started
 before the clock, as the baseline's), not one that `up` starts: a real model API costs `up`
-nothing, while the scripted model's start (≈ 0.2 s of CPU) otherwise falls inside `up`.
+nothing, while the scripted model's start (≈ 0.2 s of CPU) otherwise falls inside `up`. One
+model serves the whole run, so its provider is the same from one `up` to the next, as a
+person's is: `up`'s model check passed in the warm-up and is remembered (docs/fleet.md).
 ``--unforked``: each swarm again with its workers started as processes of their own
 (``CODESWARM_FORK_WORKERS=0``) instead of forked by the swarm's zygote, in the same round.
 Targets (issue 15): up -n 4 <= 2 s and overhead <= 30 %; codeswarm's RSS per agent <= 30 MB;
@@ -111,7 +113,9 @@ for p in procs:
 
 
 REAL_HOME = False
-EXTERNAL_MODEL = False
+EXTERNAL_MODEL = 0
+"""``--external-model``: the port of the scripted model every swarm of the run uses (one model,
+one provider table: as a person's provider, the same from one `up` to the next)."""
 """``--real-home``: the agents' login shells read this machine's ~/.bashrc."""
 
 
@@ -358,9 +362,8 @@ def one_swarm(n: int, codex: str, work: Path, idle_s: float, fork: bool = True) 
     run_dir = base / "state" / "runs" / "s"
     out: dict[str, Any] = {}
     model_args = ["--model-provider", "mock", "--script", str(base / "script.json")]
-    model = None
     if EXTERNAL_MODEL:  # the model runs already, as a real API does: `up` does not start it
-        model, port = serve_model(base / "script.json")
+        port = EXTERNAL_MODEL
         provider = (f'{{name="bench", base_url="http://127.0.0.1:{port}/v1", '
                     'wire_api="responses", supports_websockets=false, request_max_retries=0, '
                     'stream_max_retries=0}')  # fmt: skip
@@ -414,9 +417,6 @@ def one_swarm(n: int, codex: str, work: Path, idle_s: float, fork: bool = True) 
                 wait_for(lambda: not any(_cmd(p) for p in procs), timeout=15)
             out["down"]["left_after_15s"] = [_cmd(p)[:80] for p in procs if _cmd(p)]
         subprocess.run([CS, "down", "s", "--purge"], env=env, capture_output=True, cwd=ROOT)
-        if model is not None:
-            model.terminate()
-            model.wait()
         shutil.rmtree(base, ignore_errors=True)
     return out
 
@@ -437,15 +437,18 @@ def main() -> None:
     args = ap.parse_args()
     global REAL_HOME, EXTERNAL_MODEL
     REAL_HOME = args.real_home
-    EXTERNAL_MODEL = args.external_model
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     work = Path(tempfile.mkdtemp(prefix="bench-upscale-"))
     codex = subprocess.run(
         [CS, "toolchain", "path"], capture_output=True, text=True, cwd=ROOT, check=True
     ).stdout.strip()
     result: dict[str, Any] = {"benchmark": "up_scale", "real_home": REAL_HOME,
-                              "external_model": EXTERNAL_MODEL, "sizes": {}}  # fmt: skip
+                              "external_model": args.external_model, "sizes": {}}  # fmt: skip
+    model = None
     try:
+        if args.external_model:
+            (work / "script.json").write_text(json.dumps(SCRIPT))
+            model, EXTERNAL_MODEL = serve_model(work / "script.json")
         one_swarm(2, codex, work, 0.1)  # warm-up: bytecode caches, the version probe's cache
         for n in sizes:
             rows = []
@@ -470,6 +473,9 @@ def main() -> None:
                 rows.append(swarm)
             result["sizes"][str(n)] = rows[0] if len(rows) == 1 else rows
     finally:
+        if model is not None:
+            model.terminate()
+            model.wait()
         shutil.rmtree(work, ignore_errors=True)
     emit(result)
 
