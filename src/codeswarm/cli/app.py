@@ -81,6 +81,9 @@ _register()
 
 
 def _typer(args: list[str]) -> int:
+    from codeswarm.cli.typerfast import install
+
+    install()  # plain option values coerced without loading Pydantic (≈ 0.1 s of `up`)
     try:
         rc = app(args=args, prog_name="codeswarm", standalone_mode=False)
     except click_exc.NoArgsIsHelpError as exc:
