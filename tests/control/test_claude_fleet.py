@@ -323,6 +323,31 @@ def test_leases_hold_across_runtimes_naming_the_holder(mixed: Swarm) -> None:
     assert held == {CODEX_A: [], CODEX_B: ["src/a.py"], CLAUDE: ["src/b.py"]}
 
 
+def test_sessions_show_the_claude_agents_turns_items_and_tokens(mixed: Swarm) -> None:
+    """A Claude agent leaves no Codex rollout: `codeswarm sessions` reads its turns from its
+    outbox, with the same items and the same tokens as `status` (the turns so far: the hello,
+    "take a over" (denied), "edit b please")."""
+    s = mixed
+    listed = json.loads(s.cli("sessions", "list", "--json").stdout)
+    (row,) = [r for r in listed if r["agent"] == CLAUDE]
+    assert row["state"] == "live" and row["current"]
+    assert row["turns"] == 3
+    assert row["tokens"] == agent_of(s, CLAUDE)["tokens"]
+    shown = json.loads(s.cli("sessions", "show", row["thread_id"][:8], "--json").stdout)
+    turns = shown["turns"]
+    assert [t["status"] for t in turns] == ["completed"] * 3
+    assert sum(t["tokens"]["total"] for t in turns) == row["tokens"]["total"]
+    first, _, last = turns
+    assert first["items"][0] == {"type": "user_message", "text": "hello all, who are you?"}
+    assert first["items"][-1] == {"type": "agent_message", "text": HELLO[CLAUDE]}
+    assert last["items"][0] == {"type": "user_message", "text": "edit b please"}
+    changes = [i for i in last["items"] if i["type"] == "file_change"]
+    assert changes and changes[0]["changes"][0]["path"].endswith("b.py"), last["items"]
+    assert last["items"][-1] == {"type": "agent_message", "text": "b edited"}
+    text = s.cli("sessions", "show", NAME, CLAUDE).stdout
+    assert "3 turns" in text and "b edited" in text
+
+
 def test_an_approval_the_claude_agent_asks_is_answered_from_the_cli(mixed: Swarm) -> None:
     s = mixed
     s.cli("send", NAME, CLAUDE, "need approval for a script")

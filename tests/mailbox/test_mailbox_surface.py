@@ -18,7 +18,7 @@ def test_public_names() -> None:
         "MemoryStore", "MemoryTransport", "Mode", "Position", "Reader", "RecordStream",
         "RecordTooLargeError", "SpillError", "SshTransport", "SshUrl", "StreamBrokenError",
         "Transport", "Writer", "WriterBusyError", "check_private", "ensure_private_dir",
-        "open_transport", "records_backward",
+        "open_transport", "records_backward", "records_once",
     }  # fmt: skip
     for name in codeswarm.mailbox.__all__:
         assert getattr(codeswarm.mailbox, name) is not None, name

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from codeswarm.mailbox.layout import Layout
     from codeswarm.mailbox.memory import MemoryStore, MemoryTransport
     from codeswarm.mailbox.perms import check_private, ensure_private_dir
-    from codeswarm.mailbox.reader import Reader
+    from codeswarm.mailbox.reader import Reader, records_once
     from codeswarm.mailbox.records import Box, CorruptLine, Delivery, MailRecord, Position
     from codeswarm.mailbox.ssh import SshTransport, SshUrl, open_transport
     from codeswarm.mailbox.tail import records_backward
@@ -59,6 +59,7 @@ _WHERE = {
     "check_private": "mailbox.perms",
     "ensure_private_dir": "mailbox.perms",
     "Reader": "mailbox.reader",
+    "records_once": "mailbox.reader",
     "Box": "mailbox.records",
     "CorruptLine": "mailbox.records",
     "Delivery": "mailbox.records",
@@ -108,6 +109,7 @@ __all__ = [
     "ensure_private_dir",
     "open_transport",
     "records_backward",
+    "records_once",
 ]
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from codeswarm.core.errors import MailboxClosedError, MailboxError, StreamBrokenError
@@ -262,6 +263,27 @@ class Reader(Resource):
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+def records_once(path: Path | str) -> Iterator[MailRecord]:
+    """The records of the mailbox file ``path`` (rotated segments, then the live file), in
+    order, each once: a record written again after a worker restart has a ``seq`` already seen.
+    Lines that are not records are skipped. A missing file yields nothing."""
+    reader = Reader(Path(path))
+    last = 0
+    try:
+        while batch := reader.read():
+            for record, _ in batch:
+                if not isinstance(record, dict):
+                    continue
+                seq = record.get("seq")
+                if isinstance(seq, int):
+                    if seq <= last:
+                        continue
+                    last = seq
+                yield record
+    finally:
+        reader.close()
 
 
 def _open_ro(path: Path) -> int:

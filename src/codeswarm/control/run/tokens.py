@@ -15,30 +15,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from codeswarm.core.swarm import RunDir
-from codeswarm.mailbox import Layout, Reader
+from codeswarm.mailbox import Layout, records_once
 from codeswarm.worker.budget import Budgets, Ledger, usage_of
 
 COORD_PREFIX = "coord-"
 
 
 def _records(run: RunDir, agent: str) -> Iterator[dict[str, Any]]:
-    """The agent's outbox records, in order, each once (a record re-read after a worker restart
-    has a seq already seen)."""
-    reader = Reader(Layout(run.root).outbox(agent))
-    last = 0
-    try:
-        while batch := reader.read():
-            for record, _ in batch:
-                if not isinstance(record, dict):
-                    continue
-                seq = record.get("seq")
-                if isinstance(seq, int):
-                    if seq <= last:
-                        continue
-                    last = seq
-                yield record
-    finally:
-        reader.close()
+    """The agent's outbox records, in order, each once."""
+    return records_once(Layout(run.root).outbox(agent))
 
 
 def message_ids(run: RunDir, agent: str) -> list[int]:

@@ -6,6 +6,7 @@ import contextlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -114,10 +115,28 @@ def _thread_files(run: RunDir, agent: str) -> dict[str, list[Path]]:
     return by_thread
 
 
+def _outbox_threads(
+    run: RunDir, spec: SwarmSpec, agent: str, *, items: bool
+) -> dict[str, dict[str, Any]]:
+    """A Claude Code agent's threads, from its outbox (it leaves no Codex rollout); none for a
+    Codex agent."""
+    from codeswarm.core.swarm import agent_runtime
+
+    if agent_runtime(spec, agent) != "claude":
+        return {}
+    from codeswarm.control.sessions.outbox import read_outbox
+
+    try:
+        return read_outbox(run, agent, items=items)
+    except CodeswarmError:  # an outbox that cannot be read: its threads show no turns
+        return {}
+
+
 def agent_threads(
     run: RunDir, spec: SwarmSpec, agent: str, live: Liveness, *, items: bool = False
 ) -> list[Thread]:
-    """The threads of one agent, oldest first (:func:`_thread_files`)."""
+    """The threads of one agent, oldest first (:func:`_thread_files`; a Claude Code agent's
+    from its outbox)."""
     from codeswarm.core.swarm import agent_rank
     from codeswarm.worker.wiring import role_of
 
@@ -125,11 +144,14 @@ def agent_threads(
     rank = -1 if rank is None else rank
     role = role_of(spec, rank) if 0 <= rank < spec.size else ""
     by_thread = _thread_files(run, agent)
+    outbox = _outbox_threads(run, spec, agent, items=items)
+    for thread_id in outbox:
+        by_thread.setdefault(thread_id, [])
     current = _current_thread(run, agent)
     state = agent_state(agent, live)
     out = []
     for thread_id, paths in by_thread.items():
-        read = read_rollouts(paths, items=items)
+        read = outbox.get(thread_id) or read_rollouts(paths, items=items)
         meta = read["meta"]
         is_current = thread_id == current or (current is None and len(by_thread) == 1)
         turns: list[Turn] = read["turns"]
@@ -171,8 +193,8 @@ def find_thread(root: Path, wanted: str) -> tuple[RunDir, SwarmSpec, str, str]:
     hits: list[tuple[RunDir, SwarmSpec, str, str]] = []
     for run, spec in swarm_runs(root):
         for agent in _agents(run, spec):
-            ids = _thread_files(run, agent)
-            hits += [(run, spec, agent, t) for t in ids if t.startswith(key)]
+            ids = [*_thread_files(run, agent), *_outbox_threads(run, spec, agent, items=False)]
+            hits += [(run, spec, agent, t) for t in dict.fromkeys(ids) if t.startswith(key)]
     if not hits:
         raise UsageError(f"no thread {wanted!r} in this project ('codeswarm sessions list')")
     if len({h[3] for h in hits}) > 1:
