@@ -1,11 +1,15 @@
 """Workers forked by the swarm's zygote (codeswarm.worker.zygote, control/launch/forks.py): they
 look and behave like ordinary workers (command line, exit codes, restarts, adoption), and a
-zygote that dies, or cannot retitle a child, changes nothing but speed."""
+zygote that dies, or cannot retitle a child, changes nothing but speed. It is started only when
+a worker is to be forked, runs the installed code (an upgrade makes its children fresh
+interpreters), and ends with the supervisor without holding up its event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,8 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from codeswarm.control.launch import forks as forks_module
+from codeswarm.control.launch.forks import Forks
+from codeswarm.core.swarm import RunDir
 from codeswarm.worker.zygote import worker_argv
-from swarmkit import Swarm, python_env, wait_until
+from swarmkit import SRC, Swarm, python_env, wait_until
 
 SCRIPT = {"agents": {"*": ["one", "two", "three", "four"]}}
 
@@ -32,7 +39,8 @@ def worker_pid(swarm: Swarm, rank: int) -> int:
     return int((swarm.run_dir / "agents" / swarm.agent(rank) / "worker.pid").read_text())
 
 
-def zygotes(swarm: Swarm) -> list[int]:
+def zygotes(swarm: Swarm | Path) -> list[int]:
+    run_dir = swarm if isinstance(swarm, Path) else swarm.run_dir
     out = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -40,7 +48,7 @@ def zygotes(swarm: Swarm) -> list[int]:
                 cmd = (entry / "cmdline").read_bytes().decode(errors="replace")
             except OSError:
                 continue
-            if "codeswarm.worker.zygote" in cmd and str(swarm.run_dir) in cmd:
+            if "codeswarm.worker.zygote" in cmd and str(run_dir) in cmd:
                 out.append(int(entry.name))
     return out
 
@@ -101,6 +109,27 @@ def test_forked_workers_are_ordinary_workers(swarm: Swarm) -> None:
     assert cmdline(restarted) == worker_argv(str(swarm.run_dir), swarm.agent(1))
     out = json.loads(swarm.cli("send", "t", "all", "and now?", "--wait", "--json").stdout)
     assert all(r["status"] == "completed" for r in out.values())
+
+    # kill -9 of the supervisor, `up` again: the new one adopts every worker and starts no
+    # zygote; when both crash at once, the first fork starts one zygote that forks both
+    os.kill(supervisor, signal.SIGKILL)
+    wait_until(lambda: gone(supervisor), what="the supervisor gone")
+    swarm.up(2, SCRIPT)
+    adopted = {r: worker_pid(swarm, r) for r in (0, 1)}
+    log = swarm.run_dir / "supervisor.log"
+    wait_until(lambda: log.read_text().count("adopting running worker") == 2, what="adoption")
+    supervisor = int((swarm.run_dir / "supervisor.pid").read_text())
+    assert not zygotes(swarm)
+    for pid in adopted.values():
+        os.kill(pid, signal.SIGKILL)
+    for r, pid in adopted.items():
+        wait_until(lambda: worker_pid(swarm, r) != pid and not gone(worker_pid(swarm, r)),  # noqa: B023
+                   what="a forked worker")  # fmt: skip
+    (zygote,) = zygotes(swarm)
+    assert parent(zygote) == supervisor
+    assert [parent(worker_pid(swarm, r)) for r in (0, 1)] == [zygote, zygote]
+    out = json.loads(swarm.cli("send", "t", "all", "and after?", "--wait", "--json").stdout)
+    assert all(r["status"] == "completed" for r in out.values())
     swarm.cli("down", "t")
     assert not zygotes(swarm)
 
@@ -120,14 +149,15 @@ class Zygote:
     """A zygote for a run directory that holds no swarm: its workers fail at once (exit 2, the
     reason in their log), which is all these tests need of them."""
 
-    def __init__(self, run_dir: Path, room: str) -> None:
+    def __init__(self, run_dir: Path, room: str, env: dict[str, str] | None = None) -> None:
         self.run_dir = run_dir
+        self.log = run_dir.parent / "zygote.log"
         self.sock, theirs = socket.socketpair()
-        with open(run_dir.parent / "zygote.log", "ab") as log:
+        with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
             [sys.executable, "-P", "-m", "codeswarm.worker.zygote", "--run-dir", str(run_dir),
              "--room", room],
-            stdin=theirs.fileno(), stderr=log, env=python_env(),
+            stdin=theirs.fileno(), stderr=log, env=env or python_env(),
         )  # fmt: skip
         theirs.close()
         self.sock.settimeout(60)
@@ -169,6 +199,59 @@ def test_a_forked_worker_exits_as_a_started_one_would(tmp_path: Path, room: str)
         assert z.close() == 0  # its end closed: the zygote ends
 
 
+NEW_WORKER = """import os, sys
+print("new code", os.getpid(), open("/proc/self/cmdline").read().split("\\0")[:-1], flush=True)
+sys.exit(7)
+"""
+
+
+def replace(path: Path, text: str) -> None:
+    """Write ``path`` as pip and uv do: a new file renamed over the old one."""
+    new = path.with_name(path.name + ".new")
+    new.write_text(text)
+    os.replace(new, path)
+
+
+def test_after_an_upgrade_children_are_fresh_interpreters(tmp_path: Path) -> None:
+    """A zygote loaded from a copy of the package: once the installed package is replaced,
+    the next fork runs the new code (the ordinary worker exec'd), not what the zygote loaded;
+    the zygote says so once."""
+    site = tmp_path / "site"
+    shutil.copytree(SRC / "codeswarm", site / "codeswarm",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    run_dir = tmp_path / "run"
+    (run_dir / "agents" / "s_0").mkdir(parents=True)
+    log = run_dir / "agents" / "s_0" / "worker.log"
+    z = Zygote(run_dir, "." * 64, python_env(PYTHONPATH=str(site)))
+
+    def fork() -> tuple[int, int]:
+        z.ask("fork s_0")
+        kind, agent, pid = z.read()
+        assert (kind, agent) == ("forked", "s_0")
+        ended = z.read()
+        assert ended[:2] == ["exit", pid]
+        return int(pid), int(ended[2])
+
+    try:
+        assert fork()[1] == 2  # loaded (bad input: no swarm in the run directory)
+        # a module replaced, the package's stamp not: the loaded code still runs
+        replace(site / "codeswarm" / "worker" / "__main__.py", NEW_WORKER)
+        assert fork()[1] == 2 and "new code" not in log.read_text()
+        # the package's __init__.py replaced (same text, a new file), as an upgrade does: the
+        # child is a fresh interpreter running the new module, under the worker's command line
+        replace(
+            site / "codeswarm" / "__init__.py", (site / "codeswarm" / "__init__.py").read_text()
+        )
+        for _ in range(2):
+            pid, code = fork()
+            assert code == 7
+            said = log.read_text().strip().splitlines()[-1]
+            assert said == f"new code {pid} {worker_argv(str(run_dir), 's_0')!r}"
+    finally:
+        assert z.close() == 0
+    assert z.log.read_text().count("the installed codeswarm changed") == 1
+
+
 def test_bad_requests_get_an_error_and_change_nothing(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -185,6 +268,51 @@ def test_bad_requests_get_an_error_and_change_nothing(tmp_path: Path) -> None:
         assert z.read()[:2] == ["error", "s_1"]
     finally:
         assert z.close() == 0
+
+
+# -- the supervisor's end ---------------------------------------------------------------------
+async def test_the_first_forks_start_one_zygote_and_closing_ends_it(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "run")
+    agents = ["s_0", "s_1"]
+    for agent in agents:
+        run.agent_dir(agent).mkdir(parents=True)
+    forks = Forks(run, agents)
+    assert not forks.started and not zygotes(run.root)  # not until a fork is asked for
+    pids = await asyncio.gather(*(forks.fork(a) for a in agents))
+    assert all(pids)
+    assert await asyncio.gather(*(forks.wait(p) for p in pids if p)) == [2, 2]  # no swarm
+    assert forks.proc is not None and zygotes(run.root) == [forks.proc.pid]  # children gone
+    await forks.aclose()
+    assert forks.proc.returncode == 0 and not zygotes(run.root)
+    assert await forks.fork("s_0") is None  # closed: the caller starts the worker itself
+    await forks.aclose()  # twice: nothing more
+
+
+async def test_a_zygote_that_does_not_end_is_killed_and_the_loop_runs_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(forks_module, "CLOSE_GRACE", 0.5)
+    run = RunDir(tmp_path / "run")
+    run.root.mkdir()
+    forks = Forks(run, ["s_0"])
+    assert forks.start() and forks.proc is not None
+    os.kill(forks.proc.pid, signal.SIGSTOP)  # it cannot see its end close
+    ticks_while_it_lived = 0
+
+    async def tick() -> None:
+        nonlocal ticks_while_it_lived
+        while True:
+            assert forks.proc is not None
+            ticks_while_it_lived += forks.proc.returncode is None and not gone(forks.proc.pid)
+            await asyncio.sleep(0.01)
+
+    ticker = asyncio.create_task(tick())
+    try:
+        await forks.aclose()
+    finally:
+        ticker.cancel()
+    assert forks.proc.returncode == -signal.SIGKILL and not zygotes(run.root)
+    assert ticks_while_it_lived > 0  # closing did not block the event loop
 
 
 RETITLE = """

@@ -14,8 +14,14 @@ The local supervisor starts it with one end of a socket pair as its stdin and ta
 A forked worker's command line is rewritten to the ordinary worker's (:func:`retitle`: the
 zygote's own argument area, made big enough by ``--room``), so everything that recognises a
 worker by its command line (adoption by a new supervisor, ``status``, ``down``) sees no
-difference; when it cannot be rewritten the child execs the ordinary worker instead. The
-zygote ends when the supervisor closes its end (or dies); the workers, in sessions of their
+difference; when it cannot be rewritten the child execs the ordinary worker instead.
+
+An upgrade of codeswarm during a swarm (``pip install -U``, ``uv tool upgrade``) must reach the
+workers restarted after it: before each fork the zygote compares :func:`installed_stamp` with
+the one it took when it loaded the code, and once they differ every child execs the ordinary
+worker (a fresh interpreter, the new code), said once on the zygote's standard error.
+
+The zygote ends when the supervisor closes its end (or dies); the workers, in sessions of their
 own, live on, and a new supervisor adopts them.
 """
 
@@ -43,6 +49,31 @@ def worker_argv(run_dir: str, agent: str) -> list[str]:
     return python_module(WORKER_MODULE, "--run-dir", run_dir, "--agent", agent)
 
 
+Stamp = tuple[int, ...]
+
+
+def installed_stamp() -> Stamp | None:
+    """A cheap stamp of the installed ``codeswarm`` package: device, inode, modification time and
+    size of its ``__init__.py``, and device and inode of its directory; ``None`` if it is gone.
+
+    pip and uv write every file of the new version as a new file (pip also a new directory; uv
+    hard-links each from its cache, one file per wheel, or copies it), so an upgrade changes
+    the file's inode or time even where its text is the same. A reinstall of the very same
+    wheel by hard link changes nothing, and needs nothing. The directory's own modification
+    time is left out: creating ``__pycache__`` changes it. Edits to an editable install other
+    than its ``__init__.py`` are not seen."""
+    import codeswarm
+
+    init = codeswarm.__file__
+    if init is None:
+        return None
+    try:
+        f, d = os.stat(init), os.stat(os.path.dirname(init))
+    except OSError:
+        return None
+    return (f.st_dev, f.st_ino, f.st_mtime_ns, f.st_size, d.st_dev, d.st_ino)
+
+
 def preload() -> None:
     """Import what a worker imports before it runs (asyncio without OpenSSL first)."""
     from codeswarm.core.lean import import_without_openssl
@@ -63,6 +94,10 @@ class Zygote:
         self.ctl = ctl
         self.run_dir = run_dir
         self.wake_r, self.wake_w = os.pipe()
+        self.loaded = installed_stamp()
+        """The installed package when the zygote loaded it (call after :func:`preload`)."""
+        self.stale = False
+        """The package changed since: every child execs the ordinary worker."""
 
     def serve(self) -> int:
         for fd in (self.wake_r, self.wake_w):
@@ -130,16 +165,28 @@ class Zygote:
         log_path = RunDir(Path(self.run_dir)).worker_log(agent)
         log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
+            current = self._current()
             sys.stdout.flush()
             sys.stderr.flush()
             pid = os.fork()
             if pid == 0:
-                self._child(agent, log_fd)  # never returns
+                self._child(agent, log_fd, current)  # never returns
         finally:
             os.close(log_fd)
         return pid
 
-    def _child(self, agent: str, log_fd: int) -> None:
+    def _current(self) -> bool:
+        """Whether the code loaded is still the code installed (else: say so, once)."""
+        if not self.stale and installed_stamp() != self.loaded:
+            self.stale = True
+            print(
+                "codeswarm.worker.zygote: the installed codeswarm changed since it was loaded: "
+                "workers start as fresh interpreters from now on",
+                file=sys.stderr, flush=True,
+            )  # fmt: skip
+        return not self.stale
+
+    def _child(self, agent: str, log_fd: int, current: bool) -> None:
         code = 1
         try:
             os.setsid()
@@ -151,7 +198,7 @@ class Zygote:
             os.close(self.wake_w)
             stdio_to(log_fd)
             argv = worker_argv(self.run_dir, agent)
-            if not retitle(argv):
+            if not current or not retitle(argv):
                 os.execv(argv[0], argv)  # the ordinary worker, imports and all
             sys.argv = argv[argv.index("-m") + 1 :]
             from codeswarm.worker.__main__ import main as worker_main

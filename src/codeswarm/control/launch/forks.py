@@ -2,17 +2,21 @@
 forked from one process that has imported them once, instead of N interpreters each importing
 everything (docs/benchmarks.md, "Scale").
 
-:meth:`Forks.fork` gives a worker's pid, or ``None`` when the zygote cannot (not started, gone,
-refused): the caller then starts the worker the ordinary way. :meth:`Forks.wait` gives a forked
-worker's exit code as :attr:`subprocess.Popen.returncode` would, or ``None`` when the zygote
-ended first (its workers live on, like adopted ones: the outbox tells why one stopped).
-``CODESWARM_FORK_WORKERS=0`` turns it off.
+The zygote is started by :meth:`Forks.start` (the supervisor calls it at once when a worker is
+to be started) or else by the first :meth:`Forks.fork`: a supervisor that adopted every worker
+runs none until one is needed. :meth:`Forks.fork` gives a worker's pid, or ``None`` when the
+zygote cannot (could not be started, gone, refused): the caller then starts the worker the
+ordinary way. :meth:`Forks.wait` gives a forked worker's exit code as
+:attr:`subprocess.Popen.returncode` would, or ``None`` when the zygote ended first (its
+workers live on, like adopted ones: the outbox tells why one stopped). :meth:`Forks.aclose`
+ends the zygote. ``CODESWARM_FORK_WORKERS=0`` turns it off.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import os
 import signal
@@ -33,51 +37,78 @@ FORK_TIMEOUT = 30.0
 """How long a fork may take (the zygote imports first: seconds on a loaded machine)."""
 CLOSE_GRACE = 2.0
 """How long the zygote gets to end once its end of the socket is closed."""
+CLOSE_POLL = 0.01
+"""How often :meth:`Forks.aclose` looks whether the zygote has ended (it takes ≈ 20 ms)."""
 
 
 def enabled() -> bool:
     return os.environ.get("CODESWARM_FORK_WORKERS", "1") != "0"
 
 
+class _State(enum.Enum):
+    NEW = "new"  # not started: the first fork starts it
+    RUNNING = "running"  # forks on request
+    ENDED = "ended"  # gone, could not be started, or closed: no more forks
+
+
 class Forks:
-    def __init__(self, proc: subprocess.Popen[bytes], sock: socket.socket) -> None:
-        self.proc = proc
-        self._sock = sock
+    """The zygote for ``run``'s workers (``agents``: their ids, to size its command line), from
+    a running event loop; not started until :meth:`start` or the first :meth:`fork`."""
+
+    def __init__(self, run: RunDir, agents: Iterable[str]) -> None:
+        self.run = run
+        self.proc: subprocess.Popen[bytes] | None = None
+        """The zygote, once started."""
+        self._room = "." * (max((len(a) for a in agents), default=0) + ROOM_SLACK)
+        self._state = _State.NEW
+        self._sock: socket.socket | None = None
         self._buf = b""
-        self._alive = True
         self._forking: dict[str, asyncio.Future[int | None]] = {}
         self._exits: dict[int, asyncio.Future[int | None]] = {}
         self._orphans: set[asyncio.Future[None]] = set()
-        asyncio.get_running_loop().add_reader(sock.fileno(), self._readable)
 
     @classmethod
-    def start(cls, run: RunDir, agents: Iterable[str]) -> Forks | None:
-        """Start the zygote for ``run``'s workers (from a running event loop); ``None`` when
-        turned off or it cannot be started."""
-        if not enabled():
-            return None
-        room = "." * (max((len(a) for a in agents), default=0) + ROOM_SLACK)
-        ours, theirs = socket.socketpair()
-        try:
-            proc = subprocess.Popen(
-                python_module(ZYGOTE_MODULE, "--run-dir", str(run.root), "--room", room),
-                stdin=theirs.fileno(), stdout=subprocess.DEVNULL, start_new_session=True,
-            )  # fmt: skip
-        except OSError as exc:
-            log.warning("no worker zygote (%s): workers start on their own", exc)
-            ours.close()
-            return None
-        finally:
-            theirs.close()
-        ours.setblocking(False)
-        return cls(proc, ours)
+    def open(cls, run: RunDir, agents: Iterable[str]) -> Forks | None:
+        """A zygote (not started) for ``run``'s workers; ``None`` when turned off."""
+        return cls(run, agents) if enabled() else None
+
+    @property
+    def started(self) -> bool:
+        """Whether the zygote was started (it may have ended since)."""
+        return self.proc is not None
+
+    def start(self) -> bool:
+        """Start the zygote now (its imports then overlap whatever else starts); ``True`` when
+        it runs. Only the first call starts it; one that fails turns forking off."""
+        if self._state is _State.NEW:
+            self._state = _State.ENDED
+            ours, theirs = socket.socketpair()
+            try:
+                self.proc = subprocess.Popen(
+                    python_module(ZYGOTE_MODULE, "--run-dir", str(self.run.root), "--room",
+                                  self._room),
+                    stdin=theirs.fileno(), stdout=subprocess.DEVNULL, start_new_session=True,
+                )  # fmt: skip
+            except OSError as exc:
+                log.warning("no worker zygote (%s): workers start on their own", exc)
+                ours.close()
+                return False
+            finally:
+                theirs.close()
+            ours.setblocking(False)
+            self._sock = ours
+            self._state = _State.RUNNING
+            asyncio.get_running_loop().add_reader(ours.fileno(), self._readable)
+        return self._state is _State.RUNNING
 
     async def fork(self, agent: str) -> int | None:
-        """A worker for ``agent`` forked by the zygote: its pid, or ``None``."""
-        if not self._alive:
+        """A worker for ``agent`` forked by the zygote (started now if it was not): its pid, or
+        ``None``."""
+        if not self.start():  # synchronous: concurrent first forks start one zygote
             return None
         if agent in self._forking:  # one fork per agent at a time (replies name the agent)
             return None
+        assert self._sock is not None
         done: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         self._forking[agent] = done
         try:
@@ -93,7 +124,7 @@ class Forks:
         """The exit code of forked worker ``pid`` once it ends; ``None`` if unknown."""
         got = self._exits.get(pid)
         if got is None:
-            if not self._alive:
+            if self._state is not _State.RUNNING:
                 await wait_pid(pid)
                 return None
             got = self._exits[pid] = asyncio.get_running_loop().create_future()
@@ -104,6 +135,7 @@ class Forks:
                 self._exits.pop(pid, None)
 
     def _readable(self) -> None:
+        assert self._sock is not None
         try:
             data = self._sock.recv(65536)
         except BlockingIOError:
@@ -141,9 +173,10 @@ class Forks:
 
     def _gone(self) -> None:
         """The zygote ended: no more forks; its workers are waited on by pid."""
-        if not self._alive:
+        if self._state is not _State.RUNNING:
             return
-        self._alive = False
+        self._state = _State.ENDED
+        assert self._sock is not None and self.proc is not None
         asyncio.get_running_loop().remove_reader(self._sock.fileno())
         for waiting in self._forking.values():
             if not waiting.done():
@@ -161,15 +194,27 @@ class Forks:
         if not got.done():
             got.set_result(None)
 
-    def close(self) -> None:
-        """End the zygote (its workers are not touched). Safe to call twice."""
-        if self._alive:
-            self._alive = False
+    async def aclose(self) -> None:
+        """End the zygote (its workers are not touched): its end of the socket closed, then
+        :data:`CLOSE_GRACE` seconds, then SIGKILL. Returns when it is gone (reaped), without
+        blocking the event loop meanwhile; nothing more is forked. Safe to call twice."""
+        if self._state is _State.RUNNING:
+            assert self._sock is not None
             with contextlib.suppress(ValueError, OSError):
                 asyncio.get_running_loop().remove_reader(self._sock.fileno())
-        self._sock.close()
+        self._state = _State.ENDED
+        if self._sock is not None:
+            self._sock.close()
+        proc = self.proc
+        if proc is None:
+            return
         try:
-            self.proc.wait(CLOSE_GRACE)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+            async with asyncio.timeout(CLOSE_GRACE):
+                while proc.poll() is None:  # noqa: ASYNC110 (our child: reaped, not watched)
+                    await asyncio.sleep(CLOSE_POLL)
+        except TimeoutError:
+            log.warning("the worker zygote did not end in %.0fs: SIGKILL", CLOSE_GRACE)
+        finally:
+            if proc.poll() is None:  # too slow, or cancelled while it ends: it ends now
+                proc.kill()
+                proc.wait()

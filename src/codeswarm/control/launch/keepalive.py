@@ -30,7 +30,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from codeswarm.control.launch.forks import Forks
 from codeswarm.control.proc import kill_group, pid_in, process_matches, wait_pid
@@ -83,6 +83,27 @@ def backoff(failures: int) -> float:
     return float(min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (failures - 1)))
 
 
+class Worker:
+    """A live worker, however it came (adopted, forked, started): its ``pid``, and :meth:`wait`
+    for its end. ``ended`` gives its exit code (``None``: unknown)."""
+
+    def __init__(self, pid: int, ended: Callable[[], Awaitable[int | None]]) -> None:
+        self.pid = pid
+        self._ended = ended
+        self._waiter: asyncio.Future[int | None] | None = None
+
+    async def wait(self) -> int | None:
+        """Its exit code once it has ended, as :attr:`subprocess.Popen.returncode` gives it
+        (``None``: unknown, as for an adopted worker); any number may wait at once."""
+        if self._waiter is None:
+            self._waiter = asyncio.ensure_future(self._ended())
+        return await asyncio.shield(self._waiter)
+
+
+async def _unknown_code(pid: int) -> None:
+    await wait_pid(pid)
+
+
 class KeepAlive:
     """Keep one agent's worker running: ``ending = await keeper.run()``; from elsewhere,
     ``await keeper.stop()`` ends it (the worker stopped, nothing restarted).
@@ -111,13 +132,16 @@ class KeepAlive:
         self.agent = agent
         self.adopt = adopt
         self.node = node
-        self.pid: int | None = None
-        """The live worker's pid (started or adopted), ``None`` between workers."""
-        self._proc: asyncio.subprocess.Process | None = None
+        self._worker: Worker | None = None
         self._stopping = asyncio.Event()
         self._grace = DOWN_GRACE
         self._layout = Layout(run.root)
         self._forks = forks if command is None else None  # a zygote forks only the worker
+
+    @property
+    def pid(self) -> int | None:
+        """The live worker's pid (adopted, forked or started), ``None`` between workers."""
+        return self._worker.pid if self._worker is not None else None
 
     @property
     def stopping(self) -> bool:
@@ -157,59 +181,43 @@ class KeepAlive:
         SIGKILL its process group. Returns when the worker is gone. Safe to call twice."""
         self._grace = grace
         self._stopping.set()
-        if self.pid is not None:
-            await self._terminate(self.pid)
+        if self._worker is not None:
+            await self._terminate(self._worker)
 
-    async def _terminate(self, pid: int) -> None:
+    async def _terminate(self, worker: Worker) -> None:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        waiter = asyncio.ensure_future(self._wait_gone(pid))
+            os.kill(worker.pid, signal.SIGTERM)
+        waiter = asyncio.ensure_future(worker.wait())
         done, _pending = await asyncio.wait([waiter], timeout=self._grace)
         if not done:
             log.warning(
                 "%s: worker pid %d ignored SIGTERM for %.0fs: SIGKILL",
-                self.agent, pid, self._grace,
+                self.agent, worker.pid, self._grace,
             )  # fmt: skip
-            kill_group(pid, signal.SIGKILL)
+            kill_group(worker.pid, signal.SIGKILL)
             await waiter
 
-    async def _wait_gone(self, pid: int) -> None:
-        if self._proc is not None and self._proc.pid == pid:
-            await self._proc.wait()
-        else:
-            await wait_pid(pid)
-
     async def _run_worker(self) -> int | None:
-        """Start (or adopt) the worker and wait for it; its exit code (``None`` if adopted)."""
-        adopted = self._adoptable() if self.adopt else None
-        if adopted is not None:
-            log.info("%s: adopting running worker pid %d", self.agent, adopted)
-            self.pid = adopted
-            try:
-                await wait_pid(adopted)
-            finally:
-                self.pid = None
-            return None
-        forked = await self._fork_worker()
-        if forked is not None:
-            assert self._forks is not None
-            self.pid = forked
-            try:
-                if self._stopping.is_set():
-                    await self._terminate(forked)
-                return await self._forks.wait(forked)
-            finally:
-                self.pid = None
-        proc = self._proc = await self._start_worker()
-        self.pid = proc.pid
+        """Adopt, fork or start the worker and wait for it: its exit code (``None`` if
+        adopted)."""
+        worker = self._adopted() or await self._forked() or await self._started()
+        self._worker = worker
         try:
             if self._stopping.is_set():  # told to stop while it was starting
-                await self._terminate(proc.pid)
-            return await proc.wait()
+                await self._terminate(worker)
+            return await worker.wait()
         finally:
-            self.pid, self._proc = None, None
+            self._worker = None
 
-    def _adoptable(self) -> int | None:
+    def _adopted(self) -> Worker | None:
+        pid = self.adoptable() if self.adopt else None
+        if pid is None:
+            return None
+        log.info("%s: adopting running worker pid %d", self.agent, pid)
+        return Worker(pid, lambda: _unknown_code(pid))
+
+    def adoptable(self) -> int | None:
+        """The pid of a live worker of this agent left by an earlier keeper, if there is one."""
         pid = pid_in(self.run_dir.worker_pid(self.agent))
         return (
             pid
@@ -222,21 +230,24 @@ class KeepAlive:
         agent_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(agent_dir, 0o700)
 
-    async def _fork_worker(self) -> int | None:
+    async def _forked(self) -> Worker | None:
         """The worker forked by the swarm's zygote (:mod:`.forks`), or ``None``: start it."""
-        if self._forks is None:
+        forks = self._forks
+        if forks is None:
             return None
         self._agent_dir()
-        return await self._forks.fork(self.agent)
+        pid = await forks.fork(self.agent)
+        return Worker(pid, lambda: forks.wait(pid)) if pid is not None else None
 
-    async def _start_worker(self) -> asyncio.subprocess.Process:
+    async def _started(self) -> Worker:
         self._agent_dir()
         with open(self.run_dir.worker_log(self.agent), "ab") as logf:
-            return await asyncio.create_subprocess_exec(
+            proc = await asyncio.create_subprocess_exec(
                 *self.command,
                 stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
                 start_new_session=True,
             )  # fmt: skip
+        return Worker(proc.pid, proc.wait)
 
     def _record_exit(self, code: int | None, reason: str, delay: float | None, final: bool) -> None:
         try:

@@ -71,8 +71,10 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         hub = self._start_hub() if self.spec.coord else None
-        forks = Forks.start(self.run, self.agents)  # its imports overlap the hub's and Codex's
+        forks = Forks.open(self.run, self.agents)
         self.keepers = {a: KeepAlive(self.run, a, adopt=True, forks=forks) for a in self.agents}
+        if forks is not None and any(k.adoptable() is None for k in self.keepers.values()):
+            forks.start()  # a worker to start: its imports overlap the hub's and Codex's
         model = (
             asyncio.create_task(self._keep_model()) if self.spec.model_provider == "mock" else None
         )
@@ -94,8 +96,8 @@ class Supervisor:
                 log.info("every agent has stopped: the supervisor ends")
             endings = await every_agent_done
         finally:
-            if forks is not None:
-                forks.close()
+            # the workers are gone: the zygote ends, beside what follows
+            closing = asyncio.ensure_future(forks.aclose()) if forks is not None else None
             if hub is not None:  # the workers are gone: the hub may end with them
                 hub.close()
             asked.cancel()
@@ -108,6 +110,8 @@ class Supervisor:
                 model.cancel()
                 await asyncio.gather(model, return_exceptions=True)
             await self._stop_model()
+            if closing is not None:
+                await closing
             lock.release()
         return 1 if Ending.GAVE_UP in endings else 0
 
