@@ -32,6 +32,15 @@ def test_a_swarm_past_the_limit_is_warned_about(limit: Path) -> None:
     assert "sysctl" in said
 
 
+def test_claude_agents_need_one_fewer_each(limit: Path) -> None:
+    """A Claude Code agent holds 2 (its worker, its ``claude``), a Codex agent 3."""
+    limit.write_text("128\n")
+    said = preflight.inotify_shortfall(50, claude=20)
+    assert said is not None and "130 inotify instances" in said, said
+    limit.write_text("1000\n")
+    assert preflight.inotify_shortfall(50, claude=50) is None
+
+
 def test_no_limit_to_read_says_nothing(limit: Path) -> None:
     assert preflight.inotify_shortfall(50) is None  # not Linux: the file is not there
 

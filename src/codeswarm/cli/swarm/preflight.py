@@ -166,30 +166,35 @@ async def _problem(spec: SwarmSpec) -> str | None:
 
 
 INOTIFY_PER_AGENT = 3
-"""inotify instances an agent holds on its machine: its Codex 2, its worker 1 (measured with
+"""inotify instances a Codex agent holds on its machine: its Codex 2, its worker 1 (measured with
 Codex 0.169.0)."""
+INOTIFY_PER_CLAUDE_AGENT = 2
+"""A Claude Code agent's: its ``claude`` 1, its worker 1 (measured with Claude Code 2.1.197,
+after a turn)."""
 INOTIFY_LIMIT = "/proc/sys/fs/inotify/max_user_instances"
 
 
-def inotify_shortfall(n: int) -> str | None:
-    """A warning when ``n`` more agents on this machine would exhaust the user's inotify
-    instances (``fs.inotify.max_user_instances``, 128 by default): a worker that gets none polls
-    its inbox every 50 ms instead of sleeping (≈ 0.5 % of a core per agent, all the time).
-    Counts what this user holds now only when the swarm could come near the limit."""
+def inotify_shortfall(n: int, claude: int = 0) -> str | None:
+    """A warning when ``n`` more agents on this machine (``claude`` of them Claude Code agents)
+    would exhaust the user's inotify instances (``fs.inotify.max_user_instances``, 128 by
+    default): a worker that gets none polls its inbox every 50 ms instead of sleeping (≈ 0.5 % of
+    a core per agent, all the time). Counts what this user holds now only when the swarm could
+    come near the limit."""
     try:
         with open(INOTIFY_LIMIT) as f:
             limit = int(f.read())
     except (OSError, ValueError):
         return None  # not Linux, or not readable: nothing to say
-    need = n * INOTIFY_PER_AGENT
+    need = (n - claude) * INOTIFY_PER_AGENT + claude * INOTIFY_PER_CLAUDE_AGENT
     if need * 2 < limit:
         return None
     free = limit - _inotify_in_use()
     if need <= free:
         return None
     return (
-        f"{n} agents need about {need} inotify instances (Codex {INOTIFY_PER_AGENT - 1}, the "
-        f"worker 1, each) and {max(free, 0)} of fs.inotify.max_user_instances={limit} are free: "
+        f"{n} agents need about {need} inotify instances (each: the worker 1, its Codex "
+        f"{INOTIFY_PER_AGENT - 1} or its Claude Code {INOTIFY_PER_CLAUDE_AGENT - 1}) and "
+        f"{max(free, 0)} of fs.inotify.max_user_instances={limit} are free: "
         "workers without one poll their inbox (about 0.5 % of a core each, idle or not); raise "
         "the limit, e.g. 'sudo sysctl fs.inotify.max_user_instances=1024'"
     )

@@ -329,8 +329,10 @@ def run_up(
         warnings = [*warnings, *create(spec, run)]
     if spec.backend == "local":  # the agents run here: can they all sleep on inotify?
         from codeswarm.cli.swarm.preflight import inotify_shortfall
+        from codeswarm.core.swarm import agent_runtime
 
-        short = inotify_shortfall(spec.size)
+        claude = sum(agent_runtime(spec, agent) == "claude" for agent in run.agents(spec))
+        short = inotify_shortfall(spec.size, claude)
         warnings = [*warnings, short] if short else warnings
     for warning in [*_exposures(spec, run), *warnings]:
         say(f"warning: {warning}")
