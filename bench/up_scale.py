@@ -4,6 +4,9 @@ Codex's own cost in the same run, for each N asked (default 4, 16, 50):
 - ``baseline``: N bare ``codex app-server`` processes started in parallel (one stdlib-only
   Python process drives them all), each doing ``initialize`` + ``thread/start`` against a
   scripted model that is already running: what bringing up N agents costs Codex itself.
+- ``baseline_seeded``: the same, each Codex home holding the databases Codex makes at its first
+  start (copied from the binary's template, as every agent's home gets them): Codex's own
+  start with that work done, the stricter baseline (``up_over_seeded_baseline``).
 - ``up``: ``codeswarm up -n N --model-provider mock`` as a whole process, until it returns
   (every agent ready). ``overhead_pct`` = (up - baseline) / baseline. Next to it, where `up`'s
   time went (``up_phases``, seconds after `up` started): the supervisor's and the hub's process
@@ -74,7 +77,7 @@ def flags(i):
 t0 = time.monotonic()
 procs = []
 for i in range(n):
-    home = os.path.join(homes, str(i)); os.makedirs(home)
+    home = os.path.join(homes, str(i)); os.makedirs(home, exist_ok=True)
     p = subprocess.Popen([codex, *flags(i), "app-server"], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd,
                          env={**os.environ, "CODEX_HOME": home})
@@ -136,11 +139,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def baseline(n: int, codex: str, work: Path) -> tuple[float, float]:
+def seeded_homes(codex: str, homes: Path, n: int) -> None:
+    """N Codex homes holding the databases Codex makes at its first start, copied from the
+    binary's template, as each agent's home gets them (``codex/toolchain.py`` ``seed_home``)."""
+    from codeswarm.codex.toolchain import build_home_template, describe, seed_home
+
+    binary = describe(Path(codex), "config")
+    template = build_home_template(binary)
+    assert template is not None, "no template home could be made"
+    for i in range(n):
+        (homes / str(i)).mkdir(parents=True)
+        assert seed_home(binary, homes / str(i))
+
+
+def baseline(n: int, codex: str, work: Path, seeded: bool = False) -> tuple[float, float]:
     """Seconds for N bare app-servers to answer ``thread/start`` (a model already running), and
-    the CPU seconds their processes (and their children) used until then."""
+    the CPU seconds their processes (and their children) used until then. ``seeded``: their
+    homes hold the databases Codex makes at a first start, as the agents' homes do."""
     base = work / f"bare-{n}"
     (base / "ws").mkdir(parents=True)
+    if seeded:
+        seeded_homes(codex, base / "homes", n)
     (base / "script.json").write_text(json.dumps(SCRIPT))
     (base / "bare.py").write_text(BARE)
     port = free_port()
@@ -457,6 +476,12 @@ def main() -> None:
                 swarm = one_swarm(n, codex, work, args.idle_seconds)
                 swarm["baseline_s"] = round(bare, 3)
                 swarm["baseline_cpu_s"] = round(bare_cpu, 3)
+                # Codex's own start with its first-start databases made, as the agents' are
+                seeded, seeded_cpu = baseline(n, codex, work, seeded=True)
+                swarm["baseline_seeded_s"] = round(seeded, 3)
+                swarm["baseline_seeded_cpu_s"] = round(seeded_cpu, 3)
+                if "up_error" not in swarm:
+                    swarm["up_over_seeded_baseline"] = round(swarm["up_s"] / seeded, 2)
                 if "up_error" not in swarm:
                     swarm["up_over_baseline"] = round(swarm["up_s"] / bare, 2)
                     swarm["overhead_pct"] = round(100 * (swarm["up_s"] - bare) / bare, 1)
