@@ -64,6 +64,9 @@ def install_with_progress(*, force: bool = False, reason: str = "") -> CodexBina
     else:
         found = install(force=force, on_wait=lambda: _say("waiting for another install to end"))
     _say(f"installed codex {found.version}: {found.executable}")
+    from codeswarm.codex.toolchain import build_home_template
+
+    build_home_template(found)  # every agent's first start copies it (else the first `up` makes it)
     return found
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         config: Mapping[str, Any] | None
         env: Mapping[str, str] | None
         args: Sequence[str]
+        seed_home: bool
 
 
 def app_server_argv(
@@ -47,13 +48,21 @@ def launch(
     config: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     args: Sequence[str] = (),
+    seed_home: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Start ``codex app-server`` with ``CODEX_HOME=codex_home`` in its own process group, stdio
-    piped. Raises :class:`UsageError` when the program cannot be started."""
+    piped. ``seed_home``: a ``codex_home`` Codex has not started in yet gets what Codex would
+    first make there, copied from the binary's template (:func:`~codeswarm.codex.toolchain.seed_home`;
+    for a home of codeswarm's own, never a person's). Raises :class:`UsageError` when the program
+    cannot be started."""
     argv = app_server_argv(binary, config, args)
     extra = dict(binary.env) if isinstance(binary, CodexBinary) else {}
     full_env = {**os.environ, **extra, **(env or {}), "CODEX_HOME": str(codex_home)}
     codex_home.mkdir(parents=True, exist_ok=True)
+    if seed_home and isinstance(binary, CodexBinary):
+        from codeswarm.codex.toolchain import seed_home as seed
+
+        seed(binary, codex_home)
     return popen_piped(argv, full_env, cwd)
 
 

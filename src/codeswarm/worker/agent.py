@@ -81,6 +81,7 @@ from codeswarm.core.swarm import (
     mock_base_url,
     swarm_scope,
 )
+from codeswarm.hooks.service import HookService  # (here, not per start: the zygote loads it)
 from codeswarm.mailbox import Layout, MailRecord, Writer, check_private, records_backward
 from codeswarm.mailbox.inotify import InotifyHub
 from codeswarm.worker import mcphub, recovery
@@ -105,7 +106,6 @@ from codeswarm.worker.wiring import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from codeswarm.claude import ClaudeSession
-    from codeswarm.hooks.service import HookService
 
 log = logging.getLogger("codeswarm.worker")
 
@@ -313,10 +313,13 @@ class Worker(Spending, ClaudeAgent):
             if self._hub is not None:  # where the hub is now (it may have moved)
                 self._hub_port = self._hub.files.port() or self._hub_port
             config.update(mcp_overrides(self.role, mcphub.hub_url(self._hub_port)))
+        from codeswarm.worker.home import plugin_overrides
+
+        home = self.run_dir.codex_home(self.agent)
+        # no plugin-marketplace sync per agent, unless the person chose (worker/home.py)
+        config.update(plugin_overrides(home, self.spec.config_overrides))
         # nothing of codeswarm's in the agent's shell
-        config.update(
-            shell_overrides(self.run_dir.codex_home(self.agent), self.spec.config_overrides)
-        )
+        config.update(shell_overrides(home, self.spec.config_overrides))
         return config
 
     def _codex_env(self) -> dict[str, str]:
@@ -335,8 +338,6 @@ class Worker(Spending, ClaudeAgent):
         (``CODESWARM_HOOKS_SERVICE=0``) or it cannot listen: then the hooks decide by themselves."""
         if os.environ.get("CODESWARM_HOOKS_SERVICE", "1").strip() == "0":
             return None
-        from codeswarm.hooks.service import HookService
-
         home = str(self.run_dir.codex_home(self.agent))
         service = HookService(
             str(self.run_dir.agent_dir(self.agent)),
@@ -420,6 +421,7 @@ class Worker(Spending, ClaudeAgent):
             env=self._codex_env(),
             approval=self._policy(),
             stderr_log=self.run_dir.codex_log(self.agent),
+            seed_home=True,  # the agent's own home: Codex's first-start files copied in
         )
         self._generation += 1
         self.run_dir.codex_pid(self.agent).write_text(f"{codex.pid}\n")

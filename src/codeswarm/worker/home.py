@@ -9,11 +9,19 @@ pointed every agent at ``~/.codex``, writable).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from codeswarm.core.atomic import atomic_write
 
 SEEDED = ("auth.json", "config.toml")
+
+PLUGINS_OFF = {"features.plugins": False}
+"""Codex's plugins feature (on by default) syncs the curated plugin marketplace into the agent's
+own ``CODEX_HOME`` at every start (``git ls-remote``, a clone when reachable, of
+github.com/openai/plugins): in every agent, ≈ 5 ticks (10 ms) of CPU more per Codex by 1 s after
+``thread/start`` (15 → 20, 16 at once), beside the network. An agent's home has none of the
+person's installed plugins: off unless they chose (:func:`plugin_overrides`)."""
 
 
 def prepare_codex_home(home: Path, seed: Path | None) -> list[str]:
@@ -57,3 +65,12 @@ def _without_personal_block(config: Path) -> None:
         cleaned = toml_without(cleaned, cleaned[start : end if end >= 0 else len(cleaned)])
     if cleaned != text:
         atomic_write(config, cleaned.encode())
+
+
+def plugin_overrides(home: Path, overrides: Mapping[str, str]) -> dict[str, bool]:
+    """:data:`PLUGINS_OFF` unless the person chose: ``features.plugins`` in the agent's
+    ``config.toml`` (seeded from theirs) or in their ``up --config`` overrides, which then stand."""
+    from codeswarm.core.sandbox import configured_table
+
+    chosen = configured_table(home / "config.toml", overrides, "features")
+    return {} if "plugins" in chosen else dict(PLUGINS_OFF)

@@ -130,6 +130,8 @@ def prelaunch(opts: ExecOptions) -> Launched:
             cwd=opts.cwd,
             config=overrides,
             args=[a for k, v in opts.raw_overrides.items() for a in ("-c", f"{k}={v}")],
+            seed_home=opts.script
+            is not None,  # a throwaway home of ours: Codex's databases copied in
         )
     except BaseException:
         if sock is not None:

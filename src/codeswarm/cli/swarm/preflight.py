@@ -147,7 +147,7 @@ async def _problem(spec: SwarmSpec) -> str | None:
         prepare_codex_home(home, seed)
         codex = await AppServer.spawn(
             binary, codex_home=home, cwd=Path(spec.cwd), config=config, args=args,
-            initialize=False,
+            initialize=False, seed_home=True,  # a throwaway home: Codex's databases copied in
         )  # fmt: skip
         try:
             async with asyncio.timeout(CHECK_TIMEOUT):
