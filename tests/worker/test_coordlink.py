@@ -114,3 +114,54 @@ async def test_open_raises_coord_errors_only(tmp_path: Path) -> None:
         await open_at(f"sqlite://{tmp_path}/file/coord.db")
     with pytest.raises(CoordError):
         await open_at(f"sqlite://{tmp_path}/ok.db?journal=sideways")
+
+
+async def test_the_bell_watcher_connects_at_the_first_ring_and_skips_rings_it_has_seen(
+    tmp_path: Path,
+) -> None:
+    """SQLite: an idle link holds no second connection until a message rings the bell (a fleet
+    starts without them); from then on a ring with nothing new wakes nothing."""
+    from codeswarm.worker.coordlink import Cadence, _FileWake
+
+    peer = Coord.open(str(tmp_path / "coord.db"), root=str(tmp_path))
+    wake = _FileWake(Path(peer.store.path), Cadence(idle_poll_s=QUIET))
+    try:
+        await wake.mark()
+        assert wake._db is None
+        boss = peer.register("boss")
+        peer.register(AGENT)
+        peer.send(AGENT, "hello", sender=boss)  # rings
+        await asyncio.wait_for(wake.wait(), WITHIN)
+        assert wake._db is not None
+        await wake.mark()
+        peer.store.ring_bell()  # a ring for what was seen already
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(wake.wait(), 0.3)
+    finally:
+        wake.close()
+        peer.close()
+
+
+async def test_commits_that_send_nothing_make_no_event_for_the_link(tmp_path: Path) -> None:
+    """The bell has a directory of its own: the commits of N agents starting (registrations,
+    heartbeats, leases) are no inotify event for any link (each was one for every link)."""
+    import select
+
+    from codeswarm.mailbox.inotify import InotifyHub
+    from codeswarm.worker.coordlink import Cadence, _FileWake
+
+    peer = Coord.open(str(tmp_path / "coord.db"), root=str(tmp_path))
+    wake = _FileWake(Path(peer.store.path), Cadence(idle_poll_s=QUIET))
+    hub = InotifyHub.for_loop()
+    try:
+        boss = peer.register("boss")
+        for i in range(5):
+            peer.register(f"w_{i}")
+            peer.heartbeat(boss)
+            peer.lease(boss, f"src/{i}.py")
+        assert select.select([hub.fd], [], [], 0.2)[0] == []
+        peer.send("w_0", "hello", sender=boss)
+        assert select.select([hub.fd], [], [], WITHIN)[0] == [hub.fd]
+    finally:
+        wake.close()
+        peer.close()

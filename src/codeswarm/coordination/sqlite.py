@@ -44,7 +44,14 @@ HEADER = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file (an empty file is a new database)."""
 BELL = ".bell"
 """``<db>.bell``: rewritten (one byte, in place) after every commit that sent a message, so that
-the agents' links watch this file, not every commit of the database (docs/coordination.md)."""
+the agents' links watch this file, not every commit of the database (docs/coordination.md).
+Still rung for the links of an earlier codeswarm; links now watch :data:`BELLS`."""
+BELLS = ".bells"
+"""``<db>.bells/``: a directory (0700) holding the bell again, :data:`BELL_NAME`, rung with
+:data:`BELL`. inotify watches directories: a link watching ``<db>.bell`` in the database's
+directory was woken by every write to the write-ahead log there (every commit: N² wake-ups as N
+agents start), though it looked at none of them; nothing else changes in this one."""
+BELL_NAME = "bell"
 JOURNAL_MODES = ("wal", "delete")
 DEFAULT_BUSY_TIMEOUT = 30.0
 _POLL_MIN = 0.002
@@ -82,6 +89,7 @@ class SqliteStore(Store):
         self._commits = 0
         self._lock_fd: int | None = None
         self._bell_fd: int | None = None
+        self._bells_fd: int | None = None
         self._inode: tuple[int, int] | None = None
         memory = path == MEMORY
         if not memory:
@@ -149,22 +157,31 @@ class SqliteStore(Store):
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
-        if self._bell_fd is not None:
-            os.close(self._bell_fd)
-            self._bell_fd = None
+        for fd in (self._bell_fd, self._bells_fd):
+            if fd is not None:
+                os.close(fd)
+        self._bell_fd = self._bells_fd = None
         inode, self._inode = self._inode, None
         if inode is not None:
             _forget(inode)
 
     def ring_bell(self) -> None:
-        """Rewrite :data:`BELL`'s one byte (a file event for every watcher, nothing more). A
-        bell that cannot be rung is left: links also look now and then on their own."""
+        """Rewrite the bell's one byte, in :data:`BELLS` and at :data:`BELL` (a file event for
+        every watcher, nothing more). A bell that cannot be rung is left: links also look now
+        and then on their own."""
         if self.path == MEMORY:
             return
         try:
             if self._bell_fd is None:
                 self._bell_fd = os.open(self.path + BELL, os.O_WRONLY | os.O_CREAT, 0o600)
             os.pwrite(self._bell_fd, b"\n", 0)
+        except OSError:
+            pass
+        try:
+            if self._bells_fd is None:
+                bell = os.path.join(bells_dir(self.path), BELL_NAME)
+                self._bells_fd = os.open(bell, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.pwrite(self._bells_fd, b"\n", 0)
         except OSError:
             pass
 
@@ -316,6 +333,17 @@ class _SqliteFeed(ChangeFeed):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def bells_dir(path: str) -> str:
+    """The directory of the bell of the database at ``path`` (:data:`BELLS`), made if missing
+    (0700). Raises OSError."""
+    directory = path + BELLS
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        return directory  # (made already: the common case)
+    return directory
 
 
 def _connect(path: str, busy_timeout: float) -> sqlite3.Connection:

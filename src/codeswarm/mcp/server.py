@@ -21,7 +21,7 @@ import contextlib
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, NamedTuple, TypeVar, cast
 
 from mcp import types
 from mcp.server.fastmcp import FastMCP
@@ -304,6 +304,32 @@ def _tool_error(exc: CodeswarmError) -> ToolError:
     return ToolError(f"{kind}: {exc}")
 
 
+class Shape(NamedTuple):
+    """What an agent's server offers beyond the common tools. Its instructions and its tool
+    descriptions follow from this alone (:func:`build_server` decides by nothing else), so
+    every server of one shape answers ``initialize`` and ``tools/list`` alike: the hub answers
+    those once per shape (:mod:`codeswarm.mcp.hub`)."""
+
+    orchestrator: bool
+    """The orchestrator's tools and instructions (mcp/orchestrator.py)."""
+    personal: bool
+    """A person's own session (no ``CODESWARM_AGENT_ID``): as the orchestrator, the gateway's
+    instructions."""
+    submit: bool
+    """An agent in a worktree swarm: the merge queue's ``submit``."""
+
+
+def shape_of(identity: Identity, env: Mapping[str, str] | None = None) -> Shape:
+    """The :class:`Shape` of the server :func:`build_server` builds for ``identity`` and
+    ``env`` (default: this process's environment)."""
+    env = os.environ if env is None else env
+    return Shape(
+        orchestrator=identity.role == "orchestrator",
+        personal=identity.personal,
+        submit=env.get("CODESWARM_ISOLATION") == "worktree" and bool(env.get("CODESWARM_WORKTREE")),
+    )
+
+
 def build_server(
     coord: Coord,
     identity: Identity,
@@ -315,7 +341,10 @@ def build_server(
     """The FastMCP server with every tool registered (``submit`` too for an agent in a
     worktree swarm: ``CODESWARM_ISOLATION=worktree`` and ``CODESWARM_WORKTREE`` in ``env``).
     ``cwd``: where the agent's relative paths start (default: this process's, which Codex
-    starts in the agent's directory); the hub (:mod:`codeswarm.mcp.hub`) passes each agent's."""
+    starts in the agent's directory); the hub (:mod:`codeswarm.mcp.hub`) passes each agent's.
+    What it offers is decided by :func:`shape_of` alone."""
+    env = os.environ if env is None else env
+    shape = shape_of(identity, env)
     tools = CoordTools(coord, identity)
 
     @contextlib.asynccontextmanager
@@ -329,13 +358,13 @@ def build_server(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    orchestrating = identity.role == "orchestrator"
+    orchestrating = shape.orchestrator
     instructions = INSTRUCTIONS
     if orchestrating:  # its tools: only for the agent with that role (mcp/orchestrator.py)
         from codeswarm.mcp import gateway, orchestrator
 
         # a person's session as the orchestrator (gateway mode): nothing wakes it, it waits
-        instructions += gateway.INSTRUCTIONS if identity.personal else orchestrator.INSTRUCTIONS
+        instructions += gateway.INSTRUCTIONS if shape.personal else orchestrator.INSTRUCTIONS
     mcp = CoordServer(SERVER_NAME, instructions=instructions, lifespan=lifespan)
     cwd = cwd or os.getcwd()
 
@@ -600,10 +629,8 @@ def build_server(
         )
         return {"key": key, "version": entry.version}
 
-    env = os.environ if env is None else env
-    worktree = env.get("CODESWARM_WORKTREE") or ""
-    if env.get("CODESWARM_ISOLATION") == "worktree" and worktree:
-        _register_submit(mcp, tools, identity, worktree)
+    if shape.submit:
+        _register_submit(mcp, tools, identity, env["CODESWARM_WORKTREE"])
     if orchestrating:
         orchestrator.register(mcp, tools, coord, identity, cwd=cwd)
     return mcp

@@ -9,9 +9,10 @@ worker that dies in between sees the message again after its restart.
 
 How an idle agent learns of a message costs nothing while nothing happens:
 
-- SQLite in a file: a commit that sent a message rewrites the store's bell file (``<db>.bell``,
-  :data:`~codeswarm.coordination.sqlite.BELL`); inotify on it wakes the link (no message, no
-  wake-up: heartbeats and leases, most commits, do not ring), and a slow look now and then
+- SQLite in a file: a commit that sent a message rewrites the store's bell file
+  (``<db>.bells/bell``, :data:`~codeswarm.coordination.sqlite.BELLS`); inotify on its directory
+  wakes the link (no message, no wake-up: heartbeats and leases, most commits, do not ring, and
+  nothing else is written there), and a slow look now and then
   covers a missed event (a writer on another node, an old codeswarm). SQLite's
   own wait checks ``data_version`` every few milliseconds: fine for one caller, but every idle
   agent of a fleet doing it adds up (measured: 0.6 % of a core per agent). Without inotify
@@ -23,6 +24,7 @@ How an idle agent learns of a message costs nothing while nothing happens:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures.thread  # noqa: F401  (asyncio.to_thread's pool: see below)
 import contextlib
 import enum
 import os
@@ -33,14 +35,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import codeswarm.coordination.target  # noqa: F401  (Coord.open's: see below)
 from codeswarm.coordination import DEFAULT_LEASE_S, Coord, Message
 from codeswarm.coordination.delegation import report_limits
 from codeswarm.coordination.messages import cut
 from codeswarm.coordination.models import ORCHESTRATOR
-from codeswarm.coordination.sqlite import BELL, MEMORY, SqliteStore
+from codeswarm.coordination.sqlite import BELL, BELL_NAME, MEMORY, SqliteStore, bells_dir
 from codeswarm.core.errors import CoordError, FencedError, NotFoundError, StoreUnavailableError
 from codeswarm.mailbox import MailRecord
 from codeswarm.mailbox.inotify import InotifyHub, Watch
+
+# What the link loads on its first use anyway (asyncio's thread pool, Coord.open's target) is
+# loaded with this module: a forked worker then finds it in the zygote (worker/zygote.py).
 
 INBOX_BATCH = 50
 """How many unacknowledged messages one look at the store fetches."""
@@ -299,13 +305,16 @@ class _Wake(Protocol):
 
 
 class _FileWake:
-    """SQLite in a file: inotify on the store's bell (see the module docstring).
+    """SQLite in a file: inotify on the store's bell (see the module docstring), in a directory
+    of its own (:data:`~codeswarm.coordination.sqlite.BELLS`).
 
     Only a commit that sent a message rings it: watching the database and its WAL instead woke
     every link at every commit, each agent's heartbeat included (N² wake-ups per heartbeat
-    interval: 2.7 % of a core for 50 idle agents). A ring counts only when the newest message or
+    interval: 2.7 % of a core for 50 idle agents), and so did watching a bell beside them
+    (inotify watches a directory). A ring counts only when the newest message or
     delivery differs from the one seen at :meth:`mark` (two index look-ups on a connection of
-    its own, in the loop's thread; any doubt counts as a change)."""
+    its own, in the loop's thread, opened at the first ring; any doubt counts as a change: until
+    then, any ring counts)."""
 
     NEWEST = "SELECT (SELECT max(id) FROM messages), (SELECT max(rowid) FROM deliveries)"
 
@@ -317,7 +326,12 @@ class _FileWake:
         self._seen: tuple[object, ...] | None = None
         try:
             hub = InotifyHub.for_loop()  # the bell a sent message rings (not every commit)
-            self._watches.append(hub.watch(path.parent, path.name + BELL, self._on_change))
+            try:  # in a directory of its own: the database's changes at every commit
+                self._watches.append(
+                    hub.watch(Path(bells_dir(str(path))), BELL_NAME, self._on_change)
+                )
+            except OSError:  # (it cannot be made here): the one beside the database
+                self._watches.append(hub.watch(path.parent, path.name + BELL, self._on_change))
             self._timeout = cadence.idle_poll_s
         except OSError:  # no inotify here: poll
             self.close()
@@ -338,7 +352,9 @@ class _FileWake:
 
     async def mark(self) -> None:
         self._changed.clear()
-        self._seen = self._newest()
+        # before the first ring there is no connection to ask (most agents of a fleet start, and
+        # many idle, without one): nothing seen, so the first ring counts
+        self._seen = self._newest() if self._db is not None else None
 
     async def wait(self) -> None:
         # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that arrives
