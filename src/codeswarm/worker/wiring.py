@@ -77,7 +77,8 @@ def install_hooks(home: Path) -> None:
 
     doc = hooks_json()
     hooks_file = home / "hooks.json"
-    atomic_write(hooks_file, (json.dumps(doc, indent=2) + "\n").encode())
+    # rewritten at every start: replaced whole (atomic), not flushed to the disk (durable)
+    atomic_write(hooks_file, (json.dumps(doc, indent=2) + "\n").encode(), durable=False)
     config = home / "config.toml"
     try:
         text = config.read_text()
@@ -85,7 +86,7 @@ def install_hooks(home: Path) -> None:
         text = ""
     trusted = with_fleet_trust(text, hooks_file, doc)
     if trusted != text:
-        atomic_write(config, trusted.encode())
+        atomic_write(config, trusted.encode(), durable=False)
 
 
 def mcp_overrides(role: str, url: str) -> dict[str, Any]:

@@ -81,7 +81,9 @@ def preload() -> None:
     import_without_openssl()
     import argparse  # noqa: F401
     import logging  # noqa: F401
+    import tomllib  # noqa: F401  (each start reads the agent's config.toml)
 
+    import codeswarm.hooks.install  # (each start writes its hooks' trust)
     import codeswarm.worker.__main__
     import codeswarm.worker.agent  # noqa: F401
     from codeswarm.core.gcpolicy import settle
