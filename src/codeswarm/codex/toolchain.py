@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from codeswarm.core.atomic import atomic_write
 from codeswarm.core.errors import ToolchainError, ToolchainMissingError
-from codeswarm.core.paths import tools_dir, user_cache_home
+from codeswarm.core.paths import file_identity, tools_dir, user_cache_home
 from codeswarm.core.versions import CODEX_VERSION
 
 if TYPE_CHECKING:
@@ -119,12 +119,10 @@ def probe_version(executable: Path, env: dict[str, str] | None = None) -> str:
     and rewritten; a failed probe is never cached."""
     from codeswarm.codex import npm
 
-    try:
-        real = os.path.realpath(executable)
-        st = os.stat(real)
-    except OSError:
+    real = os.path.realpath(executable)
+    key = file_identity(real)
+    if key is None:
         return npm.probe_version(executable, env)  # says what is wrong with it
-    key = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
     cache = user_cache_home() / VERSION_CACHE
     entries = _read_cache(cache)
     entry = entries.get(real)
@@ -166,12 +164,8 @@ builds)."""
 def _template_dir(executable: Path) -> Path | None:
     """Where the template home of ``executable`` is (or would be): named by the binary's file
     identity, so a reinstalled or replaced binary gets its own."""
-    try:
-        st = os.stat(os.path.realpath(executable))
-    except OSError:
-        return None
-    key = f"{st.st_dev}-{st.st_ino}-{st.st_size}-{st.st_mtime_ns}"
-    return user_cache_home() / HOME_TEMPLATES / key
+    key = file_identity(executable)
+    return None if key is None else user_cache_home() / HOME_TEMPLATES / key
 
 
 def build_home_template(binary: CodexBinary) -> Path | None:

@@ -103,6 +103,17 @@ def user_cache_home() -> Path:
     return Path(_xdg("XDG_CACHE_HOME", ".cache")) / "codeswarm"
 
 
+def file_identity(path: Path | str) -> str | None:
+    """``dev-ino-size-mtime_ns`` of the file at ``path`` (links followed), or ``None`` when it
+    cannot be looked at: what a cache keyed by a file (a binary, a config) compares, since an
+    install or an edit replaces or rewrites it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return f"{st.st_dev}-{st.st_ino}-{st.st_size}-{st.st_mtime_ns}"
+
+
 def project_key(root: Path | str) -> str:
     """``<name>-<hash>``: the project's base name (made safe) and the first hex digits of the
     SHA-256 of its real path: two checkouts of one repository get two keys."""

@@ -57,37 +57,30 @@ SYSTEM_CONFIG = ("/etc/codex/config.toml", "/etc/codex/managed_config.toml",
 """Configuration Codex reads beside the person's own."""
 
 
-def _stat_key(path: Path | str) -> str:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return "-"
-    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
-
-
 def check_key(spec: SwarmSpec) -> str | None:
     """A digest of everything the check's answer depends on; ``None`` when the binary cannot
     be looked at (then it is asked)."""
     import hashlib
 
-    try:
-        binary = os.path.realpath(spec.codex_bin or "")
-        st = os.stat(binary)
-    except OSError:
+    from codeswarm.core.paths import file_identity
+
+    binary = os.path.realpath(spec.codex_bin or "")
+    identity = file_identity(binary)
+    if identity is None:
         return None
     home = Path(spec.user_codex_home) if spec.user_codex_home else None
     projects = [Path(spec.cwd), *Path(spec.cwd).parents]
     parts = {
-        "binary": [binary, f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"],
+        "binary": [binary, identity],
         "provider": spec.model_provider,
         "model": spec.model,
         "overrides": sorted(spec.config_overrides.items()),
         "codex_env": sorted(spec.codex_env.items()),
-        "home": [str(home), *(_stat_key(home / f) for f in ("auth.json", "config.toml"))]
+        "home": [str(home), *(file_identity(home / f) for f in ("auth.json", "config.toml"))]
         if home is not None
         else None,
-        "system": [_stat_key(f) for f in SYSTEM_CONFIG],
-        "projects": [_stat_key(d / ".codex" / "config.toml") for d in projects],
+        "system": [file_identity(f) for f in SYSTEM_CONFIG],
+        "projects": [file_identity(d / ".codex" / "config.toml") for d in projects],
         "env": sorted((k, v) for k, v in os.environ.items() if k.startswith(("CODEX_", "OPENAI_"))),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
