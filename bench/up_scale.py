@@ -162,14 +162,8 @@ def baseline(n: int, codex: str, work: Path, seeded: bool = False) -> tuple[floa
         seeded_homes(codex, base / "homes", n)
     (base / "script.json").write_text(json.dumps(SCRIPT))
     (base / "bare.py").write_text(BARE)
-    port = free_port()
-    model = subprocess.Popen(
-        [CS, "mock-model", "serve", "--script", str(base / "script.json"), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
-    )  # fmt: skip
+    model, port = serve_model(base / "script.json")
     try:
-        assert model.stdout is not None
-        model.stdout.readline()  # serving…
         t0 = time.monotonic()
         out = subprocess.run(
             [sys.executable, str(base / "bare.py"), codex, str(base / "ws"), str(port), str(n),
