@@ -215,9 +215,14 @@ def test_forwarded_approval_answered_from_the_cli(swarm: Swarm) -> None:
     assert "echo approved > f.txt" in str(request["command"])
     assert not (swarm.workdir / "f.txt").exists()
     swarm.cli("approve", "t", "0", str(request["request_id"]))
-    wait_until(lambda: swarm.status()["agents"][0]["last_message"] == "wrote it", what="the turn")
+
+    # the message completes before the turn does: wait for both, the turn must end idle
+    def turn_over() -> bool:
+        a = swarm.status()["agents"][0]
+        return bool(a["last_message"] == "wrote it" and a["state"] == "idle")
+
+    wait_until(turn_over, what="the turn to end idle with the agent's answer")
     assert (swarm.workdir / "f.txt").read_text() == "approved\n"
-    assert swarm.status()["agents"][0]["state"] == "idle"
 
 
 def test_supervisor_killed_workers_live_on_and_up_adopts_them(swarm: Swarm) -> None:
