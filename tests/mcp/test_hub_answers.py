@@ -1,12 +1,14 @@
 """The coordination hub answers what Codex asks when it mounts it (initialize, the initialized
 notification, tools/list) once per shape of server through the SDK, then from memory: the very
 bytes the agent's own server gives, its own id in them, without building that server; a tool
-call always reaches the agent's own server. In process (the ASGI app, no sockets); the real hub
-process and Codex are in test_hub_swarm.py."""
+call always reaches the agent's own server. The answers are kept across hubs on disk, per stamp
+of the code, so that a new swarm's hub answers every mount before it has loaded the SDK. In
+process (the ASGI app, no sockets); the real hub process and Codex are in test_hub_swarm.py."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from codeswarm.mcp.answers import Answer, Kept
 from codeswarm.mcp.hub import Hub
 from codeswarm.worker.mcphub import grant
 
@@ -32,6 +35,7 @@ TOOLS = {
     "method": "tools/list",
     "params": {"_meta": {"progressToken": 0}},
 }
+MOUNTING = (INITIALIZE, INITIALIZED, TOOLS)
 
 
 def scope(token: str, body: bytes, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
@@ -73,11 +77,14 @@ class Client:
         return start["status"], start["headers"], content.get("body", b"")
 
 
-@pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
+@contextlib.asynccontextmanager
+async def running(
+    tmp_path: Path, kept: Kept | None = None, quiet_s: float = 3600.0
+) -> AsyncIterator[Hub]:
+    """A hub that loads the SDK only for a request that needs it (unless ``quiet_s``)."""
     run = tmp_path / "run"
-    (run / "mcp").mkdir(parents=True)
-    hub = Hub(run)
+    (run / "mcp").mkdir(parents=True, exist_ok=True)
+    hub = Hub(run, kept, quiet_s)
     started: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     steps: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     await steps.put({"type": "lifespan.startup"})
@@ -86,6 +93,12 @@ async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
     yield hub
     await steps.put({"type": "lifespan.shutdown"})
     await task
+
+
+@pytest.fixture
+async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
+    async with running(tmp_path) as hub:
+        yield hub
 
 
 def token_for(tmp_path: Path, name: str, role: str = "worker") -> str:
@@ -159,3 +172,74 @@ async def test_agents_mounting_at_once_wait_for_one_answer(hub: Hub, tmp_path: P
         assert answers[0] == await client.post(tokens[-1], message, cached=False)
     built = [a.name for a in hub._agents.values() if a._server is not None]
     assert built == ["h_0", "h_7"]  # the first to ask, and the one asked directly above
+
+
+async def test_answers_kept_on_disk_mount_a_new_hub_s_agents_without_the_sdk(
+    tmp_path: Path,
+) -> None:
+    kept = tmp_path / "cache" / "hub-answers.json"
+    async with running(tmp_path, Kept(kept, "stamp-1")) as first:
+        assert first._answers == {}  # nothing kept yet: the SDK answers, and that is kept
+        learned = [await Client(first).post(token_for(tmp_path, "h_0"), m) for m in MOUNTING]
+        assert first._sdk is not None
+    assert len(json.loads(kept.read_bytes())["stamp-1"]["answers"]) == 3
+
+    async with running(tmp_path, Kept(kept, "stamp-1")) as second:
+        client, token = Client(second), token_for(tmp_path, "h_1")
+        answers = [await client.post(token, m) for m in MOUNTING]
+        assert second._sdk is None  # every mount answered, the SDK not even loading
+        assert [a._server for a in second._agents.values()] == [None]
+        assert [status for status, _, _ in answers] == [200, 202, 200]
+        assert answers == learned
+        # the very bytes the agent's own server gives (this loads the SDK)
+        assert answers == [await client.post(token, m, cached=False) for m in MOUNTING]
+
+    # another stamp (an upgrade, an edit of the code) has nothing kept: the SDK answers again
+    async with running(tmp_path, Kept(kept, "stamp-2")) as third:
+        assert third._answers == {}
+        await Client(third).post(token_for(tmp_path, "h_2"), TOOLS)
+        assert third._sdk is not None
+    assert set(json.loads(kept.read_bytes())) == {"stamp-1", "stamp-2"}
+
+
+async def test_a_kept_file_that_is_not_ours_is_ignored_and_replaced(tmp_path: Path) -> None:
+    kept = tmp_path / "hub-answers.json"
+    sample = Answer(200, [(b"content-type", b"application/json")], b"{", b"}")
+    good = {"status": 200, "head": "{", "tail": "}", "headers": [["a", "b"]]}
+    for text in (b"", b"\xff\x00", b"[]", b'{"s": 3}', b'{"s": {"answers": []}}',
+                 json.dumps({"s": {"answers": {"k": {**good, "status": 500}}}}).encode(),
+                 json.dumps({"s": {"answers": {"k": {**good, "headers": [["a"]]}}}}).encode(),
+                 json.dumps({"s": {"answers": {"k": {**good, "head": 3}}}}).encode(),
+                 json.dumps({"s": {"answers": {"k": {**good, "tail": "\u20ac"}}}}).encode()):  # fmt: skip
+        kept.write_bytes(text)
+        assert Kept(kept, "s").load() == {}, text
+        Kept(kept, "s").add("k", sample)
+        (loaded,) = Kept(kept, "s").load().values()
+        assert vars(loaded) == vars(sample)
+    # the most recently used stamps are kept, the others dropped
+    for n in range(12):
+        Kept(kept, f"stamp-{n}").add("k", sample)
+    assert sorted(json.loads(kept.read_bytes())) == sorted(f"stamp-{n}" for n in range(4, 12))
+
+
+async def test_the_sdk_loads_once_the_mounts_go_quiet(tmp_path: Path) -> None:
+    learned = await _learned(tmp_path)
+    async with running(tmp_path, quiet_s=0.3) as hub:
+        client, token = Client(hub), token_for(tmp_path, "h_0")
+        hub._answers.update(learned)
+        for _ in range(4):  # a mount every 0.1 s: never quiet for 0.3 s
+            await client.post(token, TOOLS)
+            await asyncio.sleep(0.1)
+        assert hub._sdk is None
+        await asyncio.sleep(0.5)
+        assert hub._sdk is not None
+        await asyncio.wait_for(hub._sdk, 30)
+
+
+async def _learned(tmp_path: Path) -> dict[str, Answer]:
+    """The answers a hub learns from the SDK for one worker's mount."""
+    async with running(tmp_path / "learn") as hub:
+        token = token_for(tmp_path / "learn", "h_9")
+        for message in MOUNTING:
+            await Client(hub).post(token, message)
+        return dict(hub._answers)

@@ -229,6 +229,32 @@ def test_a_hub_that_cannot_have_its_port_again_moves_and_every_agent_follows(
         squatter.close()
 
 
+def sdk_loaded(pid: int) -> bool:
+    """The MCP SDK (its pydantic core) is loaded in process ``pid``."""
+    return b"_pydantic_core" in Path(f"/proc/{pid}/maps").read_bytes()
+
+
+def test_a_new_swarm_s_hub_mounts_its_agents_before_it_loads_the_sdk(swarm: Swarm) -> None:
+    """Answers to a mount are kept in the person's cache per stamp of the code: once a hub of
+    this code has been mounted, the next swarm's hub answers every agent's Codex before it
+    loads the MCP SDK, and loads it for the first tool call (here: not before, the quiet time
+    being long)."""
+    swarm.env = {**swarm.env, "CODESWARM_HUB_QUIET_S": "600"}
+    script = {"agents": {"*": [{"tool": "swarm_status"}, "looked"]}}
+    swarm.up(2, script)  # whatever was kept before, this code's answers are after this one
+    swarm.cli("down", "t", "--grace", "5")
+    swarm.up(2, script)
+    files = hub_files(swarm)
+    pid, port = files.read()["pid"], files.port()
+    assert port is not None and not sdk_loaded(pid)  # both agents ready: both mounted
+    out = json.loads(swarm.cli("send", "t", "0", "look", "--wait", "--json").stdout)
+    assert out["t_0"]["text"] == "looked" and sdk_loaded(pid)
+    (called,) = mcp_calls(swarm, 0)
+    assert called["status"] == "completed" and called["tool"] == "swarm_status"
+    token = codex_env(codex_pid(swarm, 1))[TOKEN_ENV]
+    assert call(port, token, "swarm_status")[0] == 200
+
+
 def test_up_starts_the_hub_first_and_it_is_an_ordinary_hub(swarm: Swarm) -> None:
     """`up` starts the hub before it parses its options (it imports meanwhile) and hands it the
     socket, the lock and the log: it then looks and acts as a hub started the ordinary way."""

@@ -16,10 +16,14 @@ before. No heartbeats here: the agent's worker keeps its registration alive.
 
 What every agent's Codex asks when it mounts the hub (``initialize``, then
 ``notifications/initialized`` and ``tools/list``) is answered alike by every server of one
-shape (:class:`~codeswarm.mcp.server.Shape`): the SDK answers it once per shape and request
+shape (:class:`~codeswarm.mcp.shape.Shape`): the SDK answers it once per shape and request
 (headers and body, less the token and the JSON-RPC id), and later agents get that answer again
 (their own id in it) without their server being built or the SDK run (≈ 4 ms of CPU per agent
-otherwise: `up -n 50` mounts 50). A tool call always goes to the agent's own server.
+otherwise: `up -n 50` mounts 50). Those answers are kept on disk across swarms
+(:mod:`codeswarm.mcp.answers`), so a hub starts without the MCP SDK (≈ 0.4 s of CPU to
+import, while every agent's Codex starts on the same cores and its ``thread/start`` waits for
+the mount) and loads it in a thread once no request came for :data:`QUIET_S`, or for the first
+request it does not know the answer to. A tool call always goes to the agent's own server.
 """
 
 from __future__ import annotations
@@ -43,17 +47,32 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, cast
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
-from mcp.server.streamable_http import StreamableHTTPServerTransport
 
 from codeswarm.coordination import Coord
 from codeswarm.core.errors import CodeswarmError
+from codeswarm.mcp.answers import (
+    MOUNT_ANSWERS,
+    Answer,
+    AnswerKey,
+    Kept,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    mount_key,
+    read_small,
+)
 from codeswarm.mcp.identity import Identity
-from codeswarm.mcp.server import CoordServer, Shape, StoreLater, build_server, shape_of
+from codeswarm.mcp.shape import Shape, shape_of
+from codeswarm.mcp.store import StoreLater
 from codeswarm.worker.mcphub import PATH, HubFiles, digest, tokens_dir
+
+if TYPE_CHECKING:  # the SDK is loaded once the agents have mounted (see Hub.sdk)
+    from codeswarm.mcp.server import CoordServer
 
 log = logging.getLogger("codeswarm.mcp.hub")
 
@@ -61,20 +80,10 @@ THREADS = 512
 """Threads for the agents' store calls, at most (asyncio's default is cores + 4: a few agents
 waiting on `inbox` would stall every other agent's calls)."""
 
-MOUNT = frozenset({"initialize", "notifications/initialized", "tools/list"})
-"""What a Codex asks when it mounts the hub: answered once per shape (see the module docstring)."""
-MOUNT_BODY = 4096
-"""A request body longer than this (by its ``content-length``) is not one of :data:`MOUNT`."""
-MOUNT_ANSWERS = 64
-"""Answers kept at most (a few shapes times a few requests are all there are)."""
-SKIPPED_HEADERS = frozenset({b"authorization", b"content-length"})
-"""Request headers an answer does not depend on (the rest are part of what is answered)."""
-
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Any
-Send = Any
-AnswerKey = tuple[Shape, str, bytes, tuple[tuple[bytes, bytes], ...], str]
+QUIET_S = 0.5
+"""The hub loads the MCP SDK once no request came for this long (the agents have mounted it),
+or at the first request that needs it, whichever comes first (``CODESWARM_HUB_QUIET_S``)."""
+QUIET_ENV = "CODESWARM_HUB_QUIET_S"
 
 
 class Agent:
@@ -96,115 +105,26 @@ class Agent:
         return self._server
 
 
-class Answer:
-    """The SDK's answer to one of :data:`MOUNT`, kept to be sent again with another id."""
-
-    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], head: bytes, tail: bytes):
-        self.status = status
-        self.headers = headers
-        self.head = head  # the body up to the id
-        self.tail = tail  # the body after it
-
-    @classmethod
-    def of(cls, sent: list[Message], request_id: int | None) -> Answer | None:
-        """The answer ``sent`` (a plain 200 result or a 202 for a notification), or None when it
-        is anything else (an error, a stream): that is never sent again."""
-        if len(sent) != 2:
-            return None
-        start, body = sent
-        if start.get("type") != "http.response.start" or body.get("type") != "http.response.body":
-            return None
-        if body.get("more_body") or start.get("trailers"):
-            return None
-        status, content = start.get("status"), bytes(body.get("body", b""))
-        headers = [(bytes(k), bytes(v)) for k, v in start.get("headers") or []]
-        if request_id is None:
-            return cls(202, headers, b"", b"") if status == 202 and not content else None
-        head = b'{"jsonrpc":"2.0","id":'
-        rid = str(request_id).encode()
-        if status != 200 or not content.startswith(head + rid + b',"result":'):
-            return None
-        return cls(200, headers, head, content[len(head) + len(rid) :])
-
-    async def send(self, send: Send, request_id: int | None) -> None:
-        body = b"" if request_id is None else self.head + str(request_id).encode() + self.tail
-        length = str(len(body)).encode()
-        headers = [(k, length if k.lower() == b"content-length" else v) for k, v in self.headers]
-        await send({"type": "http.response.start", "status": self.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-
-def mount_key(shape: Shape, scope: Scope, body: bytes) -> tuple[AnswerKey, int | None] | None:
-    """What identifies a request of :data:`MOUNT` among those of agents of ``shape`` (its
-    headers but the token, its body but the id) and its id; None for any other request."""
-    try:
-        message = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
-        return None
-    method = message.get("method")
-    if method not in MOUNT:
-        return None
-    has_id = "id" in message  # (a notification has none: not even null)
-    request_id = message.pop("id", None)
-    if method.startswith("notifications/") == has_id:
-        return None
-    if has_id and (type(request_id) is not int or request_id < 0):
-        return None
-    headers = tuple(
-        (bytes(k), bytes(v))
-        for k, v in scope.get("headers") or []
-        if bytes(k).lower() not in SKIPPED_HEADERS
-    )
-    rest = json.dumps(message, sort_keys=True, separators=(",", ":"))
-    where = str(scope.get("path", ""))
-    return (shape, where, bytes(scope.get("query_string", b"")), headers, rest), request_id
-
-
-async def read_small(scope: Scope, receive: Receive) -> tuple[bytes | None, Receive]:
-    """The request's body if it says it is at most :data:`MOUNT_BODY` bytes long (else None),
-    and a ``receive`` that gives what was read again, then the rest."""
-    headers = scope.get("headers") or []
-    length = next((bytes(v) for k, v in headers if bytes(k).lower() == b"content-length"), None)
-    if length is None or not length.isdigit() or int(length) > MOUNT_BODY:
-        return None, receive
-    read: list[Message] = []
-    body = b""
-    while True:
-        message = await receive()
-        read.append(message)
-        if message.get("type") != "http.request":
-            return None, _again(read, receive)  # the client went away: the SDK sees it
-        body += message.get("body", b"")
-        if len(body) > MOUNT_BODY:
-            return None, _again(read, receive)
-        if not message.get("more_body"):
-            return body, _again(read, receive)
-
-
-def _again(read: list[Message], receive: Receive) -> Receive:
-    async def again() -> Message:
-        if read:
-            return read.pop(0)
-        message: Message = await receive()
-        return message
-
-    return again
-
-
 class Hub:
     """The ASGI app: authenticate, then answer with the agent's own server."""
 
-    def __init__(self, run_root: Path) -> None:
+    def __init__(self, run_root: Path, kept: Kept | None = None, quiet_s: float = QUIET_S) -> None:
+        """``kept``: the answers to :data:`~codeswarm.mcp.answers.MOUNT` kept across swarms
+        (loaded now, added to as the SDK gives new ones); None: from the SDK, in memory.
+        ``quiet_s``: see :data:`QUIET_S`."""
+        self.quiet_s = quiet_s
         self.tokens = tokens_dir(run_root / "mcp")
         self._agents: dict[str, Agent] = {}
         self._stores: dict[tuple[str | None, str | None, str | None, str | None], StoreLater] = {}
-        self._answers: dict[AnswerKey, Answer] = {}
+        self._kept = kept
+        self._answers: dict[AnswerKey, Answer] = {} if kept is None else kept.load()
         self._asking: dict[AnswerKey, asyncio.Future[Answer | None]] = {}
         """Requests of :data:`MOUNT` being answered by the SDK: the same ones wait for it."""
         self._lock = threading.Lock()
         self._tg: TaskGroup | None = None
+        self._sdk: asyncio.Future[None] | None = None
+        self._last = 0.0
+        """When the last request came (the loop's clock)."""
 
     # -- who is asking --------------------------------------------------------------------------
     def agent(self, headers: list[tuple[bytes, bytes]]) -> Agent | None:
@@ -248,6 +168,8 @@ class Hub:
             identity = Identity(coord, env)
 
             def build() -> CoordServer:
+                from codeswarm.mcp.server import build_server  # loaded by then: see sdk()
+
                 return build_server(coord, identity, heartbeat=False, env=env, cwd=cwd)
 
             agent = Agent(name, grant, shape_of(identity, env), build)
@@ -261,6 +183,7 @@ class Hub:
             return
         if scope["type"] != "http":
             return
+        self._last = asyncio.get_running_loop().time()
         if scope.get("path", "").rstrip("/") != PATH:
             await _plain(send, 404, "not found")
             return
@@ -283,6 +206,8 @@ class Hub:
         )
         async with anyio.create_task_group() as tg:
             self._tg = tg
+            self._last = asyncio.get_running_loop().time()
+            tg.start_soon(self._load_when_quiet)
             await receive()  # lifespan.startup
             await send({"type": "lifespan.startup.complete"})
             await receive()  # lifespan.shutdown
@@ -323,13 +248,51 @@ class Hub:
             answer = Answer.of(sent, request_id)
             if answer is not None and len(self._answers) < MOUNT_ANSWERS:
                 self._answers[key] = answer
+                if self._kept is not None:
+                    await asyncio.to_thread(self._kept.add, key, answer)
         finally:
             del self._asking[key]
             asking.set_result(answer)
 
+    # -- the SDK -------------------------------------------------------------------------------
+    def sdk(self) -> asyncio.Future[None]:
+        """The MCP SDK and the agents' servers (:mod:`codeswarm.mcp.server`), imported in a
+        thread of their own from the first call on (≈ 0.4 s of CPU); done once they are."""
+        if self._sdk is None:
+            loop = asyncio.get_running_loop()
+            self._sdk = done = loop.create_future()
+
+            def load() -> None:
+                try:
+                    import mcp.server.streamable_http  # noqa: F401
+
+                    import codeswarm.mcp.server  # noqa: F401
+                except BaseException as exc:  # said to every request that needs it
+                    log.exception("the MCP SDK cannot be loaded")
+                    loop.call_soon_threadsafe(_settle, done, exc)
+                else:
+                    loop.call_soon_threadsafe(_settle, done, None)
+
+            threading.Thread(target=load, name="sdk", daemon=True).start()
+        return self._sdk
+
+    async def _load_when_quiet(self) -> None:
+        """Load the SDK once no request came for :attr:`quiet_s` (mounts are answered without
+        it: it would only take the CPU the agents' own start-up needs)."""
+        loop = asyncio.get_running_loop()
+        while self._sdk is None:
+            wait = self._last + self.quiet_s - loop.time()
+            if wait <= 0:
+                self.sdk()
+                break
+            await asyncio.sleep(wait)
+
     async def _serve(self, agent: Agent, scope: Scope, receive: Receive, send: Send) -> None:
         """One POST, stateless (as the SDK's session manager does it in stateless mode)."""
         assert self._tg is not None
+        await asyncio.shield(self.sdk())
+        from mcp.server.streamable_http import StreamableHTTPServerTransport
+
         transport = StreamableHTTPServerTransport(
             mcp_session_id=None, is_json_response_enabled=True, event_store=None
         )
@@ -349,6 +312,30 @@ class Hub:
         finally:
             with anyio.CancelScope(shield=True):
                 await transport.terminate()
+
+
+def _quiet_s(text: str) -> float:
+    """``CODESWARM_HUB_QUIET_S`` as seconds (:data:`QUIET_S` when unset; said in the log, and
+    :data:`QUIET_S` used, when it is not a number of seconds from 0 to a day)."""
+    if not text.strip():
+        return QUIET_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86400:
+        log.warning("%s=%r is not a number of seconds from 0 to 86400: %s used", QUIET_ENV,
+                    text, QUIET_S)  # fmt: skip
+        return QUIET_S
+    return seconds
+
+
+def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
+    if not future.done():
+        if exc is None:
+            future.set_result(None)
+        else:
+            future.set_exception(exc)
 
 
 async def _plain(
@@ -418,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
-    config = uvicorn.Config(Hub(run_root), lifespan="on", log_level="warning",
+    hub = Hub(run_root, Kept.default(), _quiet_s(os.environ.get(QUIET_ENV, "")))
+    config = uvicorn.Config(hub, lifespan="on", log_level="warning",
                             access_log=False, timeout_graceful_shutdown=2)  # fmt: skip
     server = uvicorn.Server(config)
     threading.Thread(

@@ -19,9 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import threading
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Annotated, Any, NamedTuple, TypeVar, cast
+from typing import Annotated, Any, TypeVar, cast
 
 from mcp import types
 from mcp.server.fastmcp import FastMCP
@@ -54,6 +53,8 @@ from codeswarm.core.errors import (
     run_guarded,
 )
 from codeswarm.mcp.identity import Identity
+from codeswarm.mcp.shape import shape_of
+from codeswarm.mcp.store import StoreLater
 from codeswarm.mcp.wire import stdio_transport
 
 T = TypeVar("T")
@@ -302,32 +303,6 @@ def _tool_error(exc: CodeswarmError) -> ToolError:
     else:
         kind = "error"
     return ToolError(f"{kind}: {exc}")
-
-
-class Shape(NamedTuple):
-    """What an agent's server offers beyond the common tools. Its instructions and its tool
-    descriptions follow from this alone (:func:`build_server` decides by nothing else), so
-    every server of one shape answers ``initialize`` and ``tools/list`` alike: the hub answers
-    those once per shape (:mod:`codeswarm.mcp.hub`)."""
-
-    orchestrator: bool
-    """The orchestrator's tools and instructions (mcp/orchestrator.py)."""
-    personal: bool
-    """A person's own session (no ``CODESWARM_AGENT_ID``): as the orchestrator, the gateway's
-    instructions."""
-    submit: bool
-    """An agent in a worktree swarm: the merge queue's ``submit``."""
-
-
-def shape_of(identity: Identity, env: Mapping[str, str] | None = None) -> Shape:
-    """The :class:`Shape` of the server :func:`build_server` builds for ``identity`` and
-    ``env`` (default: this process's environment)."""
-    env = os.environ if env is None else env
-    return Shape(
-        orchestrator=identity.role == "orchestrator",
-        personal=identity.personal,
-        submit=env.get("CODESWARM_ISOLATION") == "worktree" and bool(env.get("CODESWARM_WORKTREE")),
-    )
 
 
 def build_server(
@@ -682,57 +657,6 @@ async def _keep_alive(identity: Identity) -> None:
             continue
         with contextlib.suppress(CodeswarmError):
             await asyncio.to_thread(identity.coord.heartbeat, agent)
-
-
-class StoreLater:
-    """The store, opened on first use, and tried again on each use until it opens: a server
-    whose store is unreachable (PostgreSQL down, a bad path) still starts, and each tool call
-    says why. (A person's Codex mounts this server as ``required``: a server that failed to
-    start would stop their whole session.)"""
-
-    def __init__(
-        self,
-        url: str | None,
-        root: str | None,
-        scope: str | None = None,
-        *,
-        report: str | None = None,
-    ) -> None:
-        """``report``: the swarm's ``report_chars`` (default: ``CODESWARM_REPORT_CHARS`` of
-        this process's environment)."""
-        from codeswarm.coordination.target import resolve_root
-
-        self._url, self._root = url, root
-        self._report = report
-        # a worktree agent: paths relative to its worktree (root), leases keyed by the project
-        self._scope = os.path.abspath(scope) if scope else None
-        try:
-            self.root = resolve_root(root)
-        except CodeswarmError:  # said at the first use, as the store's own error
-            self.root = os.path.abspath(root or os.curdir)
-        self._coord: Coord | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> Coord:
-        with self._lock:
-            if self._coord is None:
-                from codeswarm.coordination.delegation import REPORT_ENV, report_limits
-
-                chars = self._report if self._report is not None else os.environ.get(REPORT_ENV)
-                limits = report_limits(chars)
-                self._coord = Coord.open(
-                    self._url, root=self._root, scope=self._scope, limits=limits
-                )
-            return self._coord
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.get(), name)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._coord is not None:
-                self._coord.close()
-                self._coord = None
 
 
 def serve(env: Mapping[str, str] | None = None) -> None:
