@@ -222,18 +222,29 @@ async def test_a_kept_file_that_is_not_ours_is_ignored_and_replaced(tmp_path: Pa
     assert sorted(json.loads(kept.read_bytes())) == sorted(f"stamp-{n}" for n in range(4, 12))
 
 
-async def test_the_sdk_loads_once_the_mounts_go_quiet(tmp_path: Path) -> None:
+async def test_the_sdk_loads_once_every_granted_agent_has_mounted_and_it_is_quiet(
+    tmp_path: Path,
+) -> None:
     learned = await _learned(tmp_path)
     async with running(tmp_path, quiet_s=0.3) as hub:
-        client, token = Client(hub), token_for(tmp_path, "h_0")
+        client = Client(hub)
+        first, second = token_for(tmp_path, "h_0"), token_for(tmp_path, "h_1")
         hub._answers.update(learned)
-        for _ in range(4):  # a mount every 0.1 s: never quiet for 0.3 s
-            await client.post(token, TOOLS)
-            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.6)  # quiet, but nobody has mounted yet (their Codex starts)
+        for message in MOUNTING:
+            await client.post(first, message)
+        await asyncio.sleep(0.6)  # quiet, but h_1 has not mounted yet
         assert hub._sdk is None
-        await asyncio.sleep(0.5)
+        for _ in range(4):  # a request every 0.1 s: never quiet for 0.3 s
+            await client.post(second, INITIALIZE)
+            await asyncio.sleep(0.1)
+        await client.post(second, TOOLS)  # every agent with a grant has mounted
+        await asyncio.sleep(0.1)
+        assert hub._sdk is None
+        await asyncio.sleep(0.6)
         assert hub._sdk is not None
         await asyncio.wait_for(hub._sdk, 30)
+        assert all(agent._server is None for agent in hub._agents.values())
 
 
 async def _learned(tmp_path: Path) -> dict[str, Answer]:

@@ -23,7 +23,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from codeswarm.mcp.shape import Shape
 
@@ -113,7 +113,17 @@ class Answer:
             return None
 
 
-def mount_key(shape: Shape, scope: Scope, body: bytes) -> tuple[AnswerKey, int | None] | None:
+class Mount(NamedTuple):
+    """A request of :data:`MOUNT`."""
+
+    key: AnswerKey
+    """What identifies it among those of agents of one shape."""
+    request_id: int | None
+    """Its JSON-RPC id (None: a notification)."""
+    method: str
+
+
+def mount_key(shape: Shape, scope: Scope, body: bytes) -> Mount | None:
     """What identifies a request of :data:`MOUNT` among those of agents of ``shape`` (its
     headers but those skipped, its body but the id) and its id; None for any other request."""
     try:
@@ -138,7 +148,7 @@ def mount_key(shape: Shape, scope: Scope, body: bytes) -> tuple[AnswerKey, int |
     ]
     where = [str(scope.get("path", "")), bytes(scope.get("query_string", b"")).decode("latin-1")]
     key = json.dumps([list(shape), where, headers, message], sort_keys=True, separators=(",", ":"))
-    return key, request_id
+    return Mount(key, request_id, method)
 
 
 async def read_small(scope: Scope, receive: Receive) -> tuple[bytes | None, Receive]:

@@ -81,8 +81,11 @@ THREADS = 512
 waiting on `inbox` would stall every other agent's calls)."""
 
 QUIET_S = 0.5
-"""The hub loads the MCP SDK once no request came for this long (the agents have mounted it),
-or at the first request that needs it, whichever comes first (``CODESWARM_HUB_QUIET_S``)."""
+"""The hub loads the MCP SDK once every agent granted a token has mounted it and no request
+came for this long, or at the first request that needs it (``CODESWARM_HUB_QUIET_S``)."""
+LONG_QUIET_S = 5.0
+"""… or once no request came for this long, whoever has mounted (an agent's Codex that failed
+to start, the agents of other nodes of a Slurm swarm, whose grants it sees too)."""
 QUIET_ENV = "CODESWARM_HUB_QUIET_S"
 
 
@@ -97,6 +100,8 @@ class Agent:
         self.shape = shape
         self._build = build
         self._server: CoordServer | None = None
+        self.mounted = False
+        """Its Codex has asked for the tools (the last step of a mount)."""
 
     @property
     def server(self) -> CoordServer:
@@ -225,7 +230,8 @@ class Hub:
         if found is None:
             await self._serve(agent, scope, receive, send)
             return
-        key, request_id = found
+        key, request_id, method = found
+        agent.mounted = agent.mounted or method == "tools/list"
         answer = self._answers.get(key)
         asked = self._asking.get(key)
         if answer is None and asked is not None:  # every agent mounts at once: the SDK once
@@ -277,15 +283,28 @@ class Hub:
         return self._sdk
 
     async def _load_when_quiet(self) -> None:
-        """Load the SDK once no request came for :attr:`quiet_s` (mounts are answered without
-        it: it would only take the CPU the agents' own start-up needs)."""
+        """Load the SDK once every agent with a grant has mounted the hub and no request came
+        for :attr:`quiet_s`, or none for :data:`LONG_QUIET_S` (mounts are answered without it:
+        loading it sooner would take CPU the agents' own start-up needs)."""
         loop = asyncio.get_running_loop()
         while self._sdk is None:
-            wait = self._last + self.quiet_s - loop.time()
-            if wait <= 0:
+            quiet = loop.time() - self._last
+            if quiet >= max(self.quiet_s, LONG_QUIET_S) or (
+                quiet >= self.quiet_s and self._all_mounted()
+            ):
                 self.sdk()
                 break
-            await asyncio.sleep(wait)
+            await asyncio.sleep(max(self.quiet_s - quiet, min(self.quiet_s, 0.5), 0.05))
+
+    def _all_mounted(self) -> bool:
+        """Every agent with a grant has mounted the hub (and there is one)."""
+        try:
+            granted = {entry.name[: -len(".json")] for entry in os.scandir(self.tokens)
+                       if entry.name.endswith(".json")}  # fmt: skip
+        except OSError:
+            return False
+        mounted = {key for key, agent in self._agents.items() if agent.mounted}
+        return bool(granted) and granted <= mounted
 
     async def _serve(self, agent: Agent, scope: Scope, receive: Receive, send: Send) -> None:
         """One POST, stateless (as the SDK's session manager does it in stateless mode)."""
