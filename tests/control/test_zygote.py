@@ -2,7 +2,9 @@
 look and behave like ordinary workers (command line, exit codes, restarts, adoption), and a
 zygote that dies, or cannot retitle a child, changes nothing but speed. It is started only when
 a worker is to be forked, runs the installed code (an upgrade makes its children fresh
-interpreters), and ends with the supervisor without holding up its event loop."""
+interpreters), and ends with the supervisor without holding up its event loop. `up` starts the
+supervisor, and it the zygote, before it parses its options (control/launch/pending.py): they
+import meanwhile, then take the swarm over as ordinarily started ones."""
 
 from __future__ import annotations
 
@@ -20,9 +22,11 @@ import pytest
 
 from codeswarm.control.launch import forks as forks_module
 from codeswarm.control.launch.forks import Forks
+from codeswarm.control.launch.pending import PendingSupervisor
+from codeswarm.core.entry import python_module
 from codeswarm.core.swarm import RunDir
 from codeswarm.worker.zygote import worker_argv
-from swarmkit import SRC, Swarm, python_env, wait_until
+from swarmkit import SRC, Swarm, pids_of, python_env, wait_until
 
 SCRIPT = {"agents": {"*": ["one", "two", "three", "four"]}}
 
@@ -51,6 +55,10 @@ def zygotes(swarm: Swarm | Path) -> list[int]:
             if "codeswarm.worker.zygote" in cmd and str(run_dir) in cmd:
                 out.append(int(entry.name))
     return out
+
+
+PENDING = Path("--run-dir\0-\0")
+"""(For :func:`zygotes`: those started before their run directory was known, still waiting.)"""
 
 
 def gone(pid: int) -> bool:
@@ -134,6 +142,112 @@ def test_forked_workers_are_ordinary_workers(swarm: Swarm) -> None:
     assert not zygotes(swarm)
 
 
+def fd_target(pid: int, fd: int) -> str:
+    return os.readlink(f"/proc/{pid}/fd/{fd}")
+
+
+@pytest.mark.codex
+def test_up_s_supervisor_and_zygote_started_first_are_ordinary_ones(swarm: Swarm) -> None:
+    """Started before `up` parsed its options, they look and act as if started then: the
+    ordinary command lines, output to the supervisor's log, the workers forked and adopted as
+    ever (test_forked_workers_are_ordinary_workers goes on from there)."""
+    swarm.up(2, SCRIPT)
+    supervisor = int((swarm.run_dir / "supervisor.pid").read_text())
+    (zygote,) = zygotes(swarm)
+    assert cmdline(supervisor) == python_module(
+        "codeswarm.control.launch.supervisor", "--run-dir", str(swarm.run_dir)
+    )
+    log = str(swarm.run_dir / "supervisor.log")
+    assert (fd_target(supervisor, 0), fd_target(supervisor, 1)) == (os.devnull, log)
+    assert fd_target(supervisor, 2) == log and fd_target(zygote, 2) == log
+    argv = cmdline(zygote)
+    assert argv[:-1] == python_module(
+        "codeswarm.worker.zygote", "--run-dir", str(swarm.run_dir), "--room"
+    )
+    assert len(argv[-1]) > 1000  # the room kept for a run directory not known yet: prestarted
+    assert parent(zygote) == supervisor
+    assert [parent(worker_pid(swarm, r)) for r in (0, 1)] == [zygote, zygote]
+    assert not pids_of("--pending ")  # (both handed over: nothing pending is left)
+    out = json.loads(swarm.cli("send", "t", "all", "hello", "--wait", "--json").stdout)
+    assert {a: r["text"] for a, r in out.items()} == {"t_0": "one", "t_1": "one"}
+    swarm.cli("down", "t")
+    assert not zygotes(swarm) and gone(supervisor)
+
+
+PRESTART = """import time
+from codeswarm.control.launch.pending import prestart
+prestart()
+print("ok", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_pending_supervisor_and_its_zygote_die_with_the_process_that_started_them() -> None:
+    """Killed (-9) before it handed the swarm over: both go at once."""
+    starter = subprocess.Popen([sys.executable, "-c", PRESTART], stdout=subprocess.PIPE,
+                               text=True, env=python_env())  # fmt: skip
+    try:
+        assert starter.stdout is not None and starter.stdout.readline() == "ok\n"
+        (pending,) = wait_until(lambda: pids_of(f"--pending {starter.pid} "), what="it")
+        (zygote,) = wait_until(lambda: zygotes(PENDING), what="its zygote")
+        assert parent(zygote) == pending
+        starter.kill()
+        starter.wait()
+        wait_until(lambda: gone(pending) and gone(zygote), timeout=10, what="both gone")
+    finally:
+        starter.kill()
+        starter.wait()
+        starter.stdout.close()
+
+
+def test_a_pending_supervisor_is_not_used_once_the_environment_or_directory_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A supervisor started after the change would have had it: the pending one is told
+    nothing and ends (with its zygote); the caller starts one the ordinary way."""
+    monkeypatch.setenv("PYTHONPATH", str(SRC))
+    run = tmp_path / "run"
+    run.mkdir()
+    with open(tmp_path / "log", "ab") as log:
+        for change in ("env", "cwd"):
+            pending = PendingSupervisor()
+            (zygote,) = wait_until(
+                lambda: [z for z in zygotes(PENDING) if parent(z) == pending.proc.pid],  # noqa: B023
+                what="its zygote",
+            )
+            if change == "env":
+                monkeypatch.setenv("CODESWARM_SOMETHING", "new")
+            else:
+                monkeypatch.chdir(tmp_path)
+            assert not pending.hand_over(run, log.fileno())
+            assert pending.proc.wait(30) == 0
+            wait_until(lambda: gone(zygote), timeout=10, what="its zygote gone")  # noqa: B023
+    assert (tmp_path / "log").read_bytes() == b""
+
+
+def test_a_pending_supervisor_handed_a_run_speaks_to_its_log(tmp_path: Path) -> None:
+    """Handed over, it is the supervisor of that run: here a run directory without a swarm, so
+    it says so, in one line, in the log it was given, and ends."""
+    env = python_env()
+    run = tmp_path / "run"
+    run.mkdir()
+    with_env = {**os.environ}
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        pending = PendingSupervisor()
+        with open(tmp_path / "supervisor.log", "ab") as log:
+            assert pending.hand_over(run, log.fileno())
+    finally:
+        os.environ.clear()
+        os.environ.update(with_env)
+    assert pending.proc.wait(60) != 0
+    said = (tmp_path / "supervisor.log").read_text().strip().splitlines()
+    assert said and said[-1].startswith("codeswarm supervisor: ") and "Traceback" not in said[-1]
+    wait_until(lambda: not zygotes(PENDING) and not zygotes(run), timeout=10,
+               what="its zygote gone")  # fmt: skip
+
+
 @pytest.mark.codex
 @pytest.mark.slow
 def test_turned_off_workers_are_started(swarm: Swarm) -> None:
@@ -149,9 +263,11 @@ class Zygote:
     """A zygote for a run directory that holds no swarm: its workers fail at once (exit 2, the
     reason in their log), which is all these tests need of them."""
 
-    def __init__(self, run_dir: Path, room: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, run_dir: Path, room: str, env: dict[str, str] | None = None, log: Path | None = None
+    ) -> None:
         self.run_dir = run_dir
-        self.log = run_dir.parent / "zygote.log"
+        self.log = log or run_dir.parent / "zygote.log"
         self.sock, theirs = socket.socketpair()
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
@@ -266,6 +382,30 @@ def test_bad_requests_get_an_error_and_change_nothing(tmp_path: Path) -> None:
         assert not (run_dir / "agents").exists()
         z.ask("fork s_1")  # no agent directory for its log: an error, the zygote serves on
         assert z.read()[:2] == ["error", "s_1"]
+    finally:
+        assert z.close() == 0
+
+
+def test_a_zygote_started_before_its_run_is_known_takes_it_once(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    (run_dir / "agents" / "s_0").mkdir(parents=True)
+    z = Zygote(Path("-"), "." * 4096, log=tmp_path / "zygote.log")
+    try:
+        z.ask("fork s_0")
+        assert z.read() == ["error", "s_0", "no", "run", "directory", "yet"]
+        z.ask(f"run {run_dir}")
+        assert z.read() == ["run", str(run_dir)]
+        argv = cmdline(z.proc.pid)
+        assert argv[:-1] == python_module(
+            "codeswarm.worker.zygote", "--run-dir", str(run_dir), "--room"
+        )
+        z.ask(f"run {tmp_path}")  # once only
+        assert z.read()[:2] == ["error", "-"]
+        z.ask("fork s_0")
+        kind, agent, pid = z.read()
+        assert (kind, agent) == ("forked", "s_0")
+        assert z.read() == ["exit", pid, "2"]  # bad input: no swarm in the run directory
+        assert (run_dir / "agents" / "s_0" / "worker.log").read_text()
     finally:
         assert z.close() == 0
 

@@ -25,11 +25,18 @@ HUB_FIRST = ("up", "run", "demo")
 (:func:`codeswarm.worker.mcphub.prestart`), while the command line is parsed."""
 
 
-def _hub_first(args: list[str]) -> bool:
-    if not args or args[0] not in HUB_FIRST:
+SUPERVISOR_FIRST = ("up", "run")
+"""… and its supervisor, which starts the worker zygote (:mod:`codeswarm.control.launch.pending`;
+not for ``demo``, which changes its environment before the swarm starts)."""
+
+
+def _first(args: list[str], commands: tuple[str, ...], coord: bool = True) -> bool:
+    """Whether ``args`` start a local swarm by one of ``commands`` (with coordination, if
+    ``coord``)."""
+    if not args or args[0] not in commands:
         return False
     for i, arg in enumerate(args):
-        if arg in ("--no-coord", "--help", "-h", "--dry-run"):
+        if arg in ("--help", "-h", "--dry-run") or (coord and arg == "--no-coord"):
             return False
         if arg == "--backend" and args[i + 1 : i + 2] not in ([], ["local"]):
             return False
@@ -79,10 +86,14 @@ def main(argv: list[str] | None = None) -> None:
         rc = hot(args)
         if rc is not None:
             sys.exit(rc)
-    if _hub_first(args):
+    if _first(args, HUB_FIRST):
         from codeswarm.worker.mcphub import prestart
 
         prestart()
+    if _first(args, SUPERVISOR_FIRST, coord=False):
+        from codeswarm.control.launch.pending import prestart as prestart_supervisor
+
+        prestart_supervisor()
     if args and args[0] in FAST_COMMANDS:
         name = FAST_COMMANDS[args[0]]
         __import__(name)  # not importlib.import_module: `import importlib` costs ~1 ms

@@ -31,6 +31,7 @@ import fcntl
 import hashlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -219,6 +220,7 @@ def _start(files: HubFiles, lock_fd: int) -> int:
                 stderr=log, cwd=run_root, start_new_session=True,
             )  # fmt: skip
     sock.close()
+    STARTED.append(proc)
     # reap it when it ends (it outlives this worker only as an orphan, which init reaps)
     threading.Thread(target=proc.wait, name="mcp-hub-reaper", daemon=True).start()
     atomic_write_json(files.record, {"port": port, "pid": proc.pid, "host": files.host})
@@ -261,6 +263,7 @@ class HubKeeper:
         _private_dir(mcp_dir)
         self._workers = self.files.open_lock(self.files.workers)
         fcntl.flock(self._workers, fcntl.LOCK_SH)
+        _OPEN.add(self)
         self._stopped = False
         self._thread: threading.Thread | None = None
 
@@ -293,7 +296,10 @@ class HubKeeper:
         """This worker is done: it no longer counts, and restarts nothing. The node's last
         worker waits (up to ``wait`` seconds) for the hub to end, so that nothing of the swarm
         outlives its workers."""
+        if self._stopped:
+            return
         self._stopped = True
+        _OPEN.discard(self)
         with contextlib.suppress(OSError):
             os.close(self._workers)
         deadline = time.monotonic() + wait
@@ -336,6 +342,37 @@ class HubKeeper:
                 time.sleep(0.005)
         finally:
             os.close(fd)
+
+
+_OPEN: set[HubKeeper] = set()
+"""This process's keepers not closed yet."""
+STARTED: list[subprocess.Popen[bytes]] = []
+"""The hubs this process started (or handed a swarm to)."""
+
+
+def let_go() -> None:
+    """This process is done with the swarm it was starting (``up`` cut short by Ctrl-C): its
+    keepers closed (it no longer counts as a worker: the hub ends with the rest) and a hub it
+    started but did not hand the swarm to ended."""
+    for keeper in list(_OPEN):
+        keeper.close(0)
+    while _PENDING:
+        _PENDING.pop().close()
+
+
+def end_started(wait: float = HUB_EXIT_WAIT) -> list[int]:
+    """Wait (up to ``wait`` seconds) for the hubs this process started to end, as they do once
+    no worker is left; SIGKILL those that did not. Returns their pids."""
+    deadline = time.monotonic() + wait
+    killed = []
+    for proc in STARTED:
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            killed.append(proc.pid)
+    return killed
 
 
 def _running(pid: int) -> bool:

@@ -9,7 +9,10 @@ The local supervisor starts it with one end of a socket pair as its stdin and ta
   exactly as ``python -P -m codeswarm.worker --run-dir DIR --agent AGENT`` would run it (its
   own session, stdin from /dev/null, stdout and stderr appended to its ``worker.log``);
 - ``exit PID CODE`` (unasked): a worker ended, ``CODE`` as :attr:`subprocess.Popen.returncode`
-  gives it (negative: killed by that signal).
+  gives it (negative: killed by that signal);
+- ``run DIR`` → ``run DIR``: for a zygote started before its swarm was known
+  (``--run-dir -``: by a pending supervisor, :mod:`codeswarm.control.launch.pending`), the run
+  directory, once, before any fork; its command line then reads as one started with it.
 
 A forked worker's command line is rewritten to the ordinary worker's (:func:`retitle`: the
 zygote's own argument area, made big enough by ``--room``), so everything that recognises a
@@ -37,6 +40,9 @@ import sys
 from codeswarm.core.procself import retitle, stdio_to
 
 WORKER_MODULE = "codeswarm.worker"
+ZYGOTE_MODULE = "codeswarm.worker.zygote"
+PENDING = "-"
+"""``--run-dir -``: the run directory comes later (``run DIR``)."""
 """The module an ordinary worker runs (``python -m``): its command line is the one to wear."""
 MAX_LINE = 4096
 """The longest request line taken (an agent id is far shorter)."""
@@ -145,12 +151,33 @@ class Zygote:
             self._send(f"exit {pid} {os.waitstatus_to_exitcode(status)}")
 
     def _request(self, words: list[str]) -> None:
+        if len(words) == 2 and words[0] == "run" and self.run_dir == PENDING:
+            from codeswarm.core.entry import python_module
+
+            self.run_dir = words[1]
+            room = _room()  # what the run directory takes of it (the area keeps its size)
+            room = room[: max(0, len(room) - len(os.fsencode(self.run_dir)))]
+            retitle(python_module(ZYGOTE_MODULE, "--run-dir", self.run_dir, "--room", room))
+            from pathlib import Path
+
+            from codeswarm.core.swarm import RunDir
+
+            with contextlib.suppress(OSError):  # what it says goes where the supervisor's does
+                log = os.open(RunDir(Path(self.run_dir)).supervisor_log,
+                              os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)  # fmt: skip
+                os.dup2(log, 2)
+                os.close(log)
+            self._send(f"run {self.run_dir}")
+            return
         if len(words) != 2 or words[0] != "fork":
             self._send(f"error - not a request: {' '.join(words)[:80]}")
             return
         agent = words[1]
         if "/" in agent or agent.startswith(".") or len(agent) > 200:
             self._send(f"error - not an agent id: {agent[:80]}")
+            return
+        if self.run_dir == PENDING:
+            self._send(f"error {agent} no run directory yet")
             return
         try:
             pid = self._fork(agent)
@@ -227,10 +254,17 @@ def _drain(fd: int) -> bool:
         return False
 
 
+def _room() -> str:
+    """The ``--room`` padding of this process's command line (kept when it retitles itself)."""
+    args = sys.argv
+    return args[args.index("--room") + 1] if "--room" in args[:-1] else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 4 or args[0] != "--run-dir" or args[2] != "--room":
-        print("usage: python -m codeswarm.worker.zygote --run-dir DIR --room PAD", file=sys.stderr)
+        print("usage: python -m codeswarm.worker.zygote --run-dir DIR|- --room PAD",
+              file=sys.stderr)  # fmt: skip
         return 2
     preload()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides; its end closing ends us

@@ -17,6 +17,9 @@ from codeswarm.core.errors import CodeswarmError, UsageError, say
 from codeswarm.core.swarm import SlurmOptions, WatchOptions
 
 if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Callable
+
     from codeswarm.control.fleet.router import Router
     from codeswarm.control.launch.base import Backend, Ready
     from codeswarm.core.swarm import RunDir, SwarmSpec
@@ -492,6 +495,34 @@ async def _wait_ready(
         return await launcher.wait_ready(router, deadline_s, show)
 
 
+def _end_started(
+    supervisors: list[subprocess.Popen[bytes]], end_hubs: Callable[[], list[int]]
+) -> dict[str, object]:
+    """The supervisors and hubs this process started, once the swarm was stopped: a
+    supervisor that came up too late to be stopped gets SIGTERM (it stops what it started),
+    SIGKILL after the grace; a hub ends by itself once no worker is left (``end_hubs``)."""
+    import contextlib
+    import signal
+
+    from codeswarm.control.proc import kill_group
+
+    killed: dict[str, object] = {}
+    deadline = time.monotonic() + STOP_GRACE_S
+    for proc in supervisors:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            while proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if proc.poll() is None:
+                kill_group(proc.pid, signal.SIGKILL)
+                killed["supervisor"] = proc.pid
+    hubs = end_hubs()
+    if hubs:
+        killed["hub"] = hubs
+    return killed
+
+
 def bring_down(run: RunDir, *, launching: bool = False) -> None:
     """Stop the run's swarm if it was launched; says what had to be killed, or what could
     not be stopped (the error that ended the run is the one that counts). ``launching``: the
@@ -504,15 +535,26 @@ def bring_down(run: RunDir, *, launching: bool = False) -> None:
 
     if not run.spec_path.exists():
         return
+    from codeswarm.control.launch import pending
+    from codeswarm.worker import mcphub
+
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
+        if launching:  # no longer one of the swarm's workers; what was not handed over ends
+            mcphub.let_go()
+            pending.let_go()
         spec = run.load_spec()
         backend = backend_for(spec.backend)
-        if launching and (run.supervisor_log.exists() or (run.root / "slurm").exists()):
+        started = [proc for proc in pending.STARTED if proc.poll() is None]
+        if launching and (started or (run.root / "slurm").exists()):
             deadline = time.monotonic() + LAUNCH_SETTLE_S
             while not backend.running(run) and time.monotonic() < deadline:
+                if started and all(proc.poll() is not None for proc in started):
+                    break  # (it ended without coming up: nothing to wait for)
                 time.sleep(0.05)
         killed = backend.stop(run, spec, grace=STOP_GRACE_S)
+        if launching:  # whatever this launch started and did not come up in time
+            killed.update(_end_started(pending.STARTED, mcphub.end_started))
     except CodeswarmError as exc:
         say(f"warning: could not stop swarm {run.name!r}: {exc}")
         return

@@ -18,31 +18,24 @@ import asyncio
 import contextlib
 import enum
 import logging
-import os
 import signal
 import socket
 import subprocess
 from collections.abc import Iterable
 
+from codeswarm.control.launch.pending import ROOM_SLACK, ZYGOTE_MODULE, Prestarted, enabled
 from codeswarm.control.proc import kill_group, wait_pid
 from codeswarm.core.entry import python_module
 from codeswarm.core.swarm import RunDir
 
 log = logging.getLogger("codeswarm.forks")
 
-ZYGOTE_MODULE = "codeswarm.worker.zygote"
-ROOM_SLACK = 32
-"""Bytes of command line the zygote keeps beyond the longest agent id (see ``retitle``)."""
 FORK_TIMEOUT = 30.0
 """How long a fork may take (the zygote imports first: seconds on a loaded machine)."""
 CLOSE_GRACE = 2.0
 """How long the zygote gets to end once its end of the socket is closed."""
 CLOSE_POLL = 0.01
 """How often :meth:`Forks.aclose` looks whether the zygote has ended (it takes ≈ 20 ms)."""
-
-
-def enabled() -> bool:
-    return os.environ.get("CODESWARM_FORK_WORKERS", "1") != "0"
 
 
 class _State(enum.Enum):
@@ -55,8 +48,11 @@ class Forks:
     """The zygote for ``run``'s workers (``agents``: their ids, to size its command line), from
     a running event loop; not started until :meth:`start` or the first :meth:`fork`."""
 
-    def __init__(self, run: RunDir, agents: Iterable[str]) -> None:
+    def __init__(
+        self, run: RunDir, agents: Iterable[str], prestarted: Prestarted | None = None
+    ) -> None:
         self.run = run
+        self._prestarted = prestarted
         self.proc: subprocess.Popen[bytes] | None = None
         """The zygote, once started."""
         self._room = "." * (max((len(a) for a in agents), default=0) + ROOM_SLACK)
@@ -66,11 +62,20 @@ class Forks:
         self._forking: dict[str, asyncio.Future[int | None]] = {}
         self._exits: dict[int, asyncio.Future[int | None]] = {}
         self._orphans: set[asyncio.Future[None]] = set()
+        self._ending: asyncio.Future[None] | None = None
+        """A prestarted zygote not needed, ending (:meth:`drop_prestarted`)."""
 
     @classmethod
-    def open(cls, run: RunDir, agents: Iterable[str]) -> Forks | None:
-        """A zygote (not started) for ``run``'s workers; ``None`` when turned off."""
-        return cls(run, agents) if enabled() else None
+    def open(
+        cls, run: RunDir, agents: Iterable[str], prestarted: Prestarted | None = None
+    ) -> Forks | None:
+        """A zygote (not started: ``prestarted``'s, if given, else a new one) for ``run``'s
+        workers; ``None`` when turned off."""
+        if not enabled():
+            if prestarted is not None:
+                _end_soon(prestarted)
+            return None
+        return cls(run, agents, prestarted)
 
     @property
     def started(self) -> bool:
@@ -80,6 +85,20 @@ class Forks:
     def start(self) -> bool:
         """Start the zygote now (its imports then overlap whatever else starts); ``True`` when
         it runs. Only the first call starts it; one that fails turns forking off."""
+        if self._state is _State.NEW and self._prestarted is not None:
+            self._state = _State.ENDED
+            self.proc, ours = self._prestarted
+            self._prestarted = None
+            try:  # (a few bytes into an empty socket buffer: never blocks)
+                ours.sendall(f"run {self.run.root}\n".encode())
+            except OSError as exc:
+                log.warning("no worker zygote (%s): workers start on their own", exc)
+                ours.close()
+                return False
+            ours.setblocking(False)
+            self._sock = ours
+            self._state = _State.RUNNING
+            asyncio.get_running_loop().add_reader(ours.fileno(), self._readable)
         if self._state is _State.NEW:
             self._state = _State.ENDED
             ours, theirs = socket.socketpair()
@@ -150,8 +169,17 @@ class Forks:
             line, self._buf = self._buf.split(b"\n", 1)
             self._line(line.decode(errors="replace").split())
 
+    def drop_prestarted(self) -> None:
+        """Not needed after all (every worker adopted): a prestarted zygote ends (its socket
+        closed; reaped in the background). Later forks start a new one."""
+        if self._prestarted is not None:
+            self._ending = asyncio.ensure_future(_end(*self._prestarted))
+            self._prestarted = None
+
     def _line(self, words: list[str]) -> None:
         kind = words[0] if words else ""
+        if kind == "run":  # the zygote has the run directory (prestarted ones)
+            return
         if kind == "forked" and len(words) == 3 and words[2].isdigit():
             waiting = self._forking.get(words[1])
             if waiting is not None and not waiting.done():
@@ -203,18 +231,32 @@ class Forks:
             with contextlib.suppress(ValueError, OSError):
                 asyncio.get_running_loop().remove_reader(self._sock.fileno())
         self._state = _State.ENDED
-        if self._sock is not None:
-            self._sock.close()
-        proc = self.proc
-        if proc is None:
-            return
-        try:
-            async with asyncio.timeout(CLOSE_GRACE):
-                while proc.poll() is None:  # noqa: ASYNC110 (our child: reaped, not watched)
-                    await asyncio.sleep(CLOSE_POLL)
-        except TimeoutError:
-            log.warning("the worker zygote did not end in %.0fs: SIGKILL", CLOSE_GRACE)
-        finally:
-            if proc.poll() is None:  # too slow, or cancelled while it ends: it ends now
-                proc.kill()
-                proc.wait()
+        self.drop_prestarted()
+        if self.proc is not None and self._sock is not None:
+            await _end(self.proc, self._sock)
+        if self._ending is not None:
+            await self._ending
+
+
+async def _end(proc: subprocess.Popen[bytes], sock: socket.socket) -> None:
+    """End a zygote: its end of the socket closed, then :data:`CLOSE_GRACE` seconds, then
+    SIGKILL; returns once it is reaped, without blocking the event loop meanwhile."""
+    sock.close()
+    try:
+        async with asyncio.timeout(CLOSE_GRACE):
+            while proc.poll() is None:  # noqa: ASYNC110 (our child: reaped, not watched)
+                await asyncio.sleep(CLOSE_POLL)
+    except TimeoutError:
+        log.warning("the worker zygote did not end in %.0fs: SIGKILL", CLOSE_GRACE)
+    finally:
+        if proc.poll() is None:  # too slow, or cancelled while it ends: it ends now
+            proc.kill()
+            proc.wait()
+
+
+def _end_soon(prestarted: Prestarted) -> None:
+    """End a prestarted zygote that will not be used, outside an event loop: its socket closed
+    (it ends at once); reaped when it has, else left to the kernel with this process."""
+    prestarted.sock.close()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        prestarted.proc.wait(CLOSE_GRACE)

@@ -48,18 +48,26 @@ def supervisor_pid(run: RunDir) -> int | None:
 
 
 def start_supervisor(run: RunDir) -> int:
-    """Start the supervisor detached from this process (its own session, output to its log) and
-    wait until it holds its lock. Returns its pid."""
+    """Start the supervisor detached from this process (its own session, output to its log),
+    or hand the run to the one started before the command line was parsed
+    (:mod:`.pending`), and wait until it holds its lock. Returns its pid."""
+    from codeswarm.control.launch.pending import STARTED, take
+
     log_path = run.supervisor_log
+    pending = take()
     with open(log_path, "ab") as logf:
-        proc = subprocess.Popen(
-            python_module("codeswarm.control.launch.supervisor", "--run-dir", str(run.root)),
-            stdin=subprocess.DEVNULL,
-            stdout=logf,
-            stderr=logf,
-            start_new_session=True,
-            close_fds=True,
-        )
+        if pending is not None and pending.hand_over(run.root, logf.fileno()):
+            proc = pending.proc
+        else:
+            proc = subprocess.Popen(
+                python_module("codeswarm.control.launch.supervisor", "--run-dir", str(run.root)),
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=logf,
+                start_new_session=True,
+                close_fds=True,
+            )
+    STARTED.append(proc)
     deadline = time.monotonic() + SUPERVISOR_START_TIMEOUT
     while time.monotonic() < deadline:
         pid = supervisor_pid(run)
@@ -81,16 +89,33 @@ def _wait_hub_gone(run: RunDir) -> int | None:
 
     try:
         pid = HubFiles(run.mcp_dir).read().get("pid")
-    except (OSError, ValueError):  # no readable record: no hub of ours to wait for
-        return None
+    except (OSError, ValueError):  # no readable record (yet: a launch cut short)
+        pid = None
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-        return None
+        pid = _hub_process(run)
+        if pid is None:
+            return None
     deadline = time.monotonic() + HUB_EXIT_WAIT
     while process_matches(pid, "codeswarm.mcp.hub", str(run.root)):
         if time.monotonic() >= deadline:
             kill_group(pid, signal.SIGKILL)
             return pid
         time.sleep(STOP_POLL)
+    return None
+
+
+def _hub_process(run: RunDir) -> int | None:
+    """A live hub of ``run`` here, found by its command line (one that has not recorded its
+    pid yet: a launch cut short by Ctrl-C between the two)."""
+    needle = b"\0codeswarm.mcp.hub\0" + os.fsencode(run.root) + b"\0"
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                    if needle in f.read():
+                        return int(entry.name)
+            except OSError:
+                continue
     return None
 
 

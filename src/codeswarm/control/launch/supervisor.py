@@ -20,6 +20,13 @@ from __future__ import annotations
 
 import sys
 
+if __name__ == "__main__" and sys.argv[1:2] == ["--pending"]:  # before the imports: .pending
+    from codeswarm.core.procself import die_with_parent
+
+    die_with_parent(int(sys.argv[2]))
+    from codeswarm.control.launch.pending import prestart_zygote
+
+    prestart_zygote()  # it imports beside us
 if __name__ == "__main__":  # a process of its own: asyncio without OpenSSL (core/lean.py)
     from codeswarm.core.lean import import_without_openssl
 
@@ -28,12 +35,14 @@ if __name__ == "__main__":  # a process of its own: asyncio without OpenSSL (cor
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from typing import Any
 
 from codeswarm.control.launch.base import early_hub, keeper_entry
 from codeswarm.control.launch.forks import Forks
 from codeswarm.control.launch.keepalive import DOWN_GRACE, Ending, KeepAlive
+from codeswarm.control.launch.pending import Prestarted
 from codeswarm.control.proc import PidLock, kill_group, pid_in, process_matches, wait_pid
 from codeswarm.core.entry import python_module
 from codeswarm.core.errors import run_guarded
@@ -52,8 +61,10 @@ MODEL_STOP_GRACE = 5.0
 
 
 class Supervisor:
-    def __init__(self, run: RunDir) -> None:
+    def __init__(self, run: RunDir, zygote: Prestarted | None = None) -> None:
+        """``zygote``: one started before the swarm was known (a pending supervisor's)."""
         self.run = run
+        self.zygote = zygote
         self.spec: SwarmSpec = run.load_spec()
         self.stopping = asyncio.Event()
         self.agents = list(run.agents(self.spec))
@@ -71,10 +82,12 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         hub = self._start_hub() if self.spec.coord else None
-        forks = Forks.open(self.run, self.agents)
+        forks = Forks.open(self.run, self.agents, self.zygote)
         self.keepers = {a: KeepAlive(self.run, a, adopt=True, forks=forks) for a in self.agents}
         if forks is not None and any(k.adoptable() is None for k in self.keepers.values()):
             forks.start()  # a worker to start: its imports overlap the hub's and Codex's
+        elif forks is not None:
+            forks.drop_prestarted()  # every worker adopted: no zygote until a restart
         model = (
             asyncio.create_task(self._keep_model()) if self.spec.model_provider == "mock" else None
         )
@@ -201,10 +214,54 @@ def kill_leftover_codex(run: RunDir) -> list[int]:
     return killed
 
 
+def _taken_over(zygote: Prestarted | None, ctl_fd: int = 0) -> list[str] | None:
+    """A pending supervisor (:mod:`.pending`): wait for the run directory and the log, on the
+    socket that is our stdin, take them over and return the command line an ordinarily started
+    supervisor would have had (also shown as ours); ``None`` (the zygote ended) when the
+    process that started us ends without handing anything over."""
+    import json
+    import socket
+
+    from codeswarm.core.procself import outlive_parent, retitle, stdio_to
+
+    ctl = socket.socket(fileno=ctl_fd)
+    try:
+        body, fds, _, _ = socket.recv_fds(ctl, 65536, 1)
+    except OSError:
+        body, fds = b"", []
+    ctl.close()
+    try:
+        run_dir = str(json.loads(body)["run_dir"]) if body and len(fds) == 1 else None
+    except (ValueError, KeyError, TypeError):
+        run_dir = None
+    if run_dir is None:
+        for fd in fds:
+            os.close(fd)
+        if zygote is not None:
+            zygote.sock.close()
+        return None
+    outlive_parent()
+    stdio_to(fds[0])
+    args = ["--run-dir", run_dir]
+    retitle(python_module("codeswarm.control.launch.supervisor", *args))
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    run_dir = keeper_entry(argv, "codeswarm.control.launch.supervisor", "supervisor")
+    args = sys.argv[1:] if argv is None else argv
+    zygote = None
+    if args[:1] == ["--pending"]:
+        from codeswarm.control.launch.pending import take_zygote
+
+        zygote = take_zygote()
+        taken = _taken_over(zygote)
+        if taken is None:
+            return 0
+        args = taken
+    run_dir = keeper_entry(args, "codeswarm.control.launch.supervisor", "supervisor")
     return run_guarded(
-        lambda: asyncio.run(Supervisor(RunDir(run_dir)).run_forever()), "codeswarm supervisor"
+        lambda: asyncio.run(Supervisor(RunDir(run_dir), zygote).run_forever()),
+        "codeswarm supervisor",
     )
 
 

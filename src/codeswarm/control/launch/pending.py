@@ -1,0 +1,151 @@
+"""A local swarm's supervisor started before the swarm is known: ``up`` and ``run`` start it
+(:func:`prestart`) before they parse their options, as they do the coordination hub
+(:class:`codeswarm.worker.mcphub.Pending`). It imports meanwhile, and starts the worker zygote,
+which imports too (:func:`codeswarm.control.launch.forks.prestart`); when the command has made
+the run directory it hands it over (:meth:`PendingSupervisor.hand_over`: the run directory and
+the supervisor's log, over a socket pair), and the supervisor goes on as one started then
+would, its first workers forked at once instead of after two interpreters' imports (≈ 0.15 s
+of `up` on this machine's cores).
+
+Until then it dies with the process that started it (nothing is left when ``up`` ends without
+it; its zygote ends with it), and it is not used if that process's environment or working
+directory changed meanwhile: a supervisor started then would have had them (it is then told
+nothing and ends, and one is started the ordinary way). Light: imported before the command
+line is parsed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+from codeswarm.core.entry import module_args
+
+SUPERVISOR_MODULE = "codeswarm.control.launch.supervisor"
+ZYGOTE_MODULE = "codeswarm.worker.zygote"
+ROOM_SLACK = 32
+"""Bytes of command line the zygote keeps beyond the longest agent id (see ``retitle``)."""
+ZYGOTE_ROOM = 4096
+"""… and, started before the swarm is known, for the run directory (``PATH_MAX``)."""
+ROOM = 4096 + 64
+"""Bytes of command line it keeps for the ordinary supervisor's (the run directory)."""
+
+
+class PendingSupervisor:
+    """A supervisor process waiting for its run directory (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.env = dict(os.environ)
+        self.cwd = os.getcwd()
+        self.sock, theirs = socket.socketpair()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, *module_args(SUPERVISOR_MODULE), "--pending", str(os.getpid()),
+                 "." * ROOM],
+                stdin=theirs.fileno(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        except BaseException:
+            self.sock.close()
+            raise
+        finally:
+            theirs.close()
+
+    def hand_over(self, run_root: Path, log_fd: int) -> bool:
+        """Give it the swarm's run directory and the supervisor's log; ``False`` (it ends) when
+        it is gone or this process's environment or working directory changed since it started:
+        start one the ordinary way then."""
+        try:
+            if self.proc.poll() is not None or dict(os.environ) != self.env:
+                return False
+            if os.getcwd() != self.cwd:
+                return False
+            body = json.dumps({"run_dir": str(run_root)}).encode()
+            socket.send_fds(self.sock, [body], [log_fd])
+        except OSError:
+            return False
+        finally:
+            self.sock.close()
+        return True
+
+    def close(self) -> None:
+        """Not needed: it ends (its zygote with it)."""
+        self.sock.close()
+
+
+_PENDING: list[PendingSupervisor] = []
+STARTED: list[subprocess.Popen[bytes]] = []
+"""The supervisors this process started (or handed a swarm to):
+:func:`codeswarm.control.launch.local.start_supervisor`."""
+
+
+def let_go() -> None:
+    """A pending supervisor not handed a swarm ends (``up`` cut short)."""
+    while _PENDING:
+        _PENDING.pop().close()
+
+
+def prestart() -> None:
+    """Start a supervisor now that a later :func:`take` in this process will use; nothing if
+    one is started already or it cannot be."""
+    if not _PENDING:
+        with contextlib.suppress(OSError):
+            _PENDING.append(PendingSupervisor())
+
+
+def take() -> PendingSupervisor | None:
+    """The supervisor :func:`prestart` started, if any (once)."""
+    return _PENDING.pop() if _PENDING else None
+
+
+def enabled() -> bool:
+    """Workers are forked by a zygote (``CODESWARM_FORK_WORKERS=0``: started, each its own)."""
+    return os.environ.get("CODESWARM_FORK_WORKERS", "1") != "0"
+
+
+class Prestarted(NamedTuple):
+    """A zygote started before its swarm is known (:func:`prestart_zygote`)."""
+
+    proc: subprocess.Popen[bytes]
+    sock: socket.socket
+
+
+_ZYGOTES: list[Prestarted] = []
+
+
+def prestart_zygote() -> None:
+    """Start a worker zygote now, by a pending supervisor before its own imports: it imports
+    meanwhile; :func:`take_zygote` gives it (for :class:`~.forks.Forks`, which tells it the
+    run directory at its start). Nothing when forking is off or it cannot be started."""
+    if enabled() and not _ZYGOTES:
+        started = _start_zygote()
+        if started is not None:
+            _ZYGOTES.append(started)
+
+
+def take_zygote() -> Prestarted | None:
+    """The zygote :func:`prestart_zygote` started, if any (once)."""
+    return _ZYGOTES.pop() if _ZYGOTES else None
+
+
+def _start_zygote() -> Prestarted | None:
+    ours, theirs = socket.socketpair()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, *module_args(ZYGOTE_MODULE, "--run-dir", "-", "--room",
+                                          "." * (ZYGOTE_ROOM + ROOM_SLACK))],
+            stdin=theirs.fileno(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+    except OSError:
+        ours.close()
+        return None
+    finally:
+        theirs.close()
+    return Prestarted(proc, ours)
