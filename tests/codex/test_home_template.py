@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
+import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -15,7 +16,6 @@ import pytest
 from codeswarm.codex.client import AppServer
 from codeswarm.codex.toolchain import (
     HOME_TEMPLATES,
-    TEMPLATE_LOCK_STALE,
     CodexBinary,
     build_home_template,
     seed_home,
@@ -64,7 +64,17 @@ def test_the_template_holds_databases_only_and_is_made_once(
     assert not list(cache.glob("*.lock")) and not list(cache.glob(".*"))  # nothing left over
 
 
-def test_one_builder_at_a_time_and_a_stale_lock_is_cleared(
+KILLED_BUILDER = """import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.makedirs(sys.argv[2])
+open(os.path.join(sys.argv[2], "state_5.sqlite"), "w").close()
+print("building", flush=True)
+time.sleep(60)
+"""
+
+
+def test_one_builder_at_a_time_and_one_killed_leaves_nothing_in_the_way(
     codex_binary: CodexBinary, cache: Path
 ) -> None:
     cache.mkdir(parents=True)
@@ -79,12 +89,22 @@ def test_one_builder_at_a_time_and_a_stale_lock_is_cleared(
     assert not os.listdir(home)  # this home was left to Codex
     lock = template.parent / f"{template.name}.lock"
     os.rename(template, cache / "aside")
-    lock.touch()  # ...while another process makes it, none is made here
-    assert build_home_template(codex_binary) is None
-    old = time.time() - TEMPLATE_LOCK_STALE - 1
-    os.utime(lock, (old, old))  # its maker died: the lock goes, the next call makes it
-    assert build_home_template(codex_binary) is None and not lock.exists()
+    # ...while another process makes it (kill -9 mid-build: its scratch directory left behind),
+    # none is made here; once it is gone, the next call makes it and clears what it left
+    scratch = cache / f".{template.name}.killed"
+    builder = subprocess.Popen([sys.executable, "-c", KILLED_BUILDER, str(lock), str(scratch)],
+                               stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert builder.stdout is not None and builder.stdout.readline() == "building\n"
+        assert build_home_template(codex_binary) is None
+        assert lock.exists() and scratch.is_dir()  # (its lock and work left alone)
+    finally:
+        builder.kill()
+        builder.wait()
+        builder.stdout.close()
     assert build_home_template(codex_binary) == template
+    assert sorted(os.listdir(template)) == sorted(os.listdir(cache / "aside"))
+    assert not scratch.exists() and not lock.exists()
 
 
 async def test_codex_starts_on_the_seeded_databases(

@@ -156,9 +156,6 @@ home (:func:`seed_home`): about half of Codex's own CPU until ``thread/start`` (
 ticks of 10 ms, 16 starting at once) for 0.4 ms of copying. Its bundled skills (``skills/.system``,
 49 small files) are left to Codex: copying them costs what installing them does."""
 TEMPLATE_BUILD_TIMEOUT = 60.0
-TEMPLATE_LOCK_STALE = 120.0
-"""A build lock older than this was left by a builder that died: it is removed (the next start
-builds)."""
 
 
 def _template_dir(executable: Path) -> Path | None:
@@ -171,32 +168,38 @@ def _template_dir(executable: Path) -> Path | None:
 def build_home_template(binary: CodexBinary) -> Path | None:
     """Make the template home of ``binary`` (once: it runs ``codex app-server`` in an empty home
     until its stdin ends, then keeps its databases, checkpointed).
-    Returns it, or None when another process is making it or Codex failed (nothing is kept)."""
+    Returns it, or None when another process is making it or Codex failed (nothing is kept).
+
+    One builder at a time: ``<template>.lock``, ``flock``-ed while it builds (the kernel lets go
+    of it when the builder dies, even by ``kill -9``); the builder that takes it first removes
+    what a killed one left (its scratch directory ``.<template>.*``)."""
     final = _template_dir(binary.executable)
     if final is None:
         return None
     if final.is_dir():
         return final
     import contextlib
+    import fcntl
     import subprocess
     import tempfile
 
     lock = final.parent / f"{final.name}.lock"
     try:
         final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    except FileExistsError:
-        import time
-
-        try:
-            if time.time() - lock.stat().st_mtime > TEMPLATE_LOCK_STALE:
-                lock.unlink()
-        except OSError:
-            pass
-        return None
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
     except OSError:  # a cache that cannot be written: no template
         return None
+    held = False
     try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # another process is making it
+            return None
+        held = True
+        if final.is_dir():  # made meanwhile
+            return final
+        for left in final.parent.glob(f".{final.name}.*"):  # a killed builder's
+            shutil.rmtree(left, ignore_errors=True)
         with tempfile.TemporaryDirectory(prefix=f".{final.name}.", dir=final.parent) as tmp:
             home, kept = Path(tmp) / "home", Path(tmp) / "kept"
             home.mkdir(mode=0o700)
@@ -211,14 +214,16 @@ def build_home_template(binary: CodexBinary) -> Path | None:
                 return None
             try:
                 os.rename(kept, final)
-            except OSError:  # made meanwhile by a builder that found a stale lock
+            except OSError:
                 return final if final.is_dir() else None
             return final
     except (OSError, subprocess.SubprocessError):
         return None
     finally:
-        with contextlib.suppress(OSError):
-            lock.unlink()
+        if held:  # (whoever opened it meanwhile finds the template made, or builds it)
+            with contextlib.suppress(OSError):
+                lock.unlink()
+        os.close(fd)
 
 
 def _keep_template(home: Path, kept: Path) -> bool:
