@@ -387,14 +387,16 @@ def test_bad_requests_get_an_error_and_change_nothing(tmp_path: Path) -> None:
 
 
 def test_a_zygote_started_before_its_run_is_known_takes_it_once(tmp_path: Path) -> None:
-    run_dir = tmp_path / "run"
+    run_dir = tmp_path / "a run"  # (spaces and all: a home like "/Users/Jane Doe")
     (run_dir / "agents" / "s_0").mkdir(parents=True)
     z = Zygote(Path("-"), "." * 4096, log=tmp_path / "zygote.log")
     try:
         z.ask("fork s_0")
         assert z.read() == ["error", "s_0", "no", "run", "directory", "yet"]
+        z.ask("run relative/dir")
+        assert z.read()[:2] == ["error", "-"]
         z.ask(f"run {run_dir}")
-        assert z.read() == ["run", str(run_dir)]
+        assert z.read() == ["run", "ok"]
         argv = cmdline(z.proc.pid)
         assert argv[:-1] == python_module(
             "codeswarm.worker.zygote", "--run-dir", str(run_dir), "--room"

@@ -10,7 +10,7 @@ The local supervisor starts it with one end of a socket pair as its stdin and ta
   own session, stdin from /dev/null, stdout and stderr appended to its ``worker.log``);
 - ``exit PID CODE`` (unasked): a worker ended, ``CODE`` as :attr:`subprocess.Popen.returncode`
   gives it (negative: killed by that signal);
-- ``run DIR`` → ``run DIR``: for a zygote started before its swarm was known
+- ``run DIR`` → ``run ok``: for a zygote started before its swarm was known
   (``--run-dir -``: by a pending supervisor, :mod:`codeswarm.control.launch.pending`), the run
   directory, once, before any fork; its command line then reads as one started with it.
 
@@ -132,7 +132,10 @@ class Zygote:
                 buf += data
                 while b"\n" in buf:
                     line, buf = buf.split(b"\n", 1)
-                    self._request(line.decode(errors="replace").split())
+                    if line.startswith(b"run ") and self.run_dir == PENDING:
+                        self._take_run(os.fsdecode(line[4:]))
+                    else:
+                        self._request(line.decode(errors="replace").split())
                 if len(buf) > MAX_LINE:
                     buf = b""  # not a line of ours: dropped
 
@@ -150,25 +153,29 @@ class Zygote:
                 return
             self._send(f"exit {pid} {os.waitstatus_to_exitcode(status)}")
 
-    def _request(self, words: list[str]) -> None:
-        if len(words) == 2 and words[0] == "run" and self.run_dir == PENDING:
-            from codeswarm.core.entry import python_module
-
-            self.run_dir = words[1]
-            room = _room()  # what the run directory takes of it (the area keeps its size)
-            room = room[: max(0, len(room) - len(os.fsencode(self.run_dir)))]
-            retitle(python_module(ZYGOTE_MODULE, "--run-dir", self.run_dir, "--room", room))
-            from pathlib import Path
-
-            from codeswarm.core.swarm import RunDir
-
-            with contextlib.suppress(OSError):  # what it says goes where the supervisor's does
-                log = os.open(RunDir(Path(self.run_dir)).supervisor_log,
-                              os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)  # fmt: skip
-                os.dup2(log, 2)
-                os.close(log)
-            self._send(f"run {self.run_dir}")
+    def _take_run(self, run_dir: str) -> None:
+        """``run DIR`` (the rest of the line, spaces and all): the run directory, once."""
+        if not os.path.isabs(run_dir):
+            self._send("error - not a run directory")
             return
+        from codeswarm.core.entry import python_module
+
+        self.run_dir = run_dir
+        room = _room()  # what the run directory takes of it (the area keeps its size)
+        room = room[: max(0, len(room) - len(os.fsencode(self.run_dir)))]
+        retitle(python_module(ZYGOTE_MODULE, "--run-dir", self.run_dir, "--room", room))
+        from pathlib import Path
+
+        from codeswarm.core.swarm import RunDir
+
+        with contextlib.suppress(OSError):  # what it says goes where the supervisor's does
+            log = os.open(RunDir(Path(self.run_dir)).supervisor_log,
+                          os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)  # fmt: skip
+            os.dup2(log, 2)
+            os.close(log)
+        self._send("run ok")
+
+    def _request(self, words: list[str]) -> None:
         if len(words) != 2 or words[0] != "fork":
             self._send(f"error - not a request: {' '.join(words)[:80]}")
             return

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -89,8 +90,11 @@ class Forks:
             self._state = _State.ENDED
             self.proc, ours = self._prestarted
             self._prestarted = None
+            where = os.fsencode(self.run.root)
             try:  # (a few bytes into an empty socket buffer: never blocks)
-                ours.sendall(f"run {self.run.root}\n".encode())
+                if b"\n" in where:
+                    raise OSError("a run directory with a newline in its name")
+                ours.sendall(b"run " + where + b"\n")
             except OSError as exc:
                 log.warning("no worker zygote (%s): workers start on their own", exc)
                 ours.close()
