@@ -219,7 +219,7 @@ def test_a_pending_supervisor_is_not_used_once_the_environment_or_directory_chan
                 monkeypatch.setenv("CODESWARM_SOMETHING", "new")
             else:
                 monkeypatch.chdir(tmp_path)
-            assert not pending.hand_over(run, log.fileno())
+            assert not pending.give(run, log.fileno())
             assert pending.proc.wait(30) == 0
             wait_until(lambda: gone(zygote), timeout=10, what="its zygote gone")  # noqa: B023
     assert (tmp_path / "log").read_bytes() == b""
@@ -237,7 +237,7 @@ def test_a_pending_supervisor_handed_a_run_speaks_to_its_log(tmp_path: Path) -> 
         os.environ.update(env)
         pending = PendingSupervisor()
         with open(tmp_path / "supervisor.log", "ab") as log:
-            assert pending.hand_over(run, log.fileno())
+            assert pending.give(run, log.fileno())
     finally:
         os.environ.clear()
         os.environ.update(with_env)

@@ -377,28 +377,28 @@ def _end_with_the_workers(files: HubFiles) -> None:
     os._exit(0)
 
 
-def _taken_over(ctl_fd: int = 0) -> list[str] | None:
+def _taken_over() -> list[str] | None:
     """A pending hub (:class:`~codeswarm.worker.mcphub.Pending`): wait for the swarm's part
     (the listening socket, the hub lock, the log, on the socket that is our stdin), take it
     over and return the command line an ordinarily started hub would have had (also shown as
     ours); ``None`` when the process that started us ends without handing anything over."""
-    ctl = socket.socket(fileno=ctl_fd)
-    try:
-        body, fds, _, _ = socket.recv_fds(ctl, 4096, 3)
-    except OSError:
-        body, fds = b"", []
-    ctl.close()
-    if not body or len(fds) != 3:
+    from codeswarm.core.handover import receive
+
+    got = receive(3)
+    if got is None:
+        return None
+    what, (sock_fd, lock_fd, log_fd) = got
+    run_dir, host = what.get("run_dir"), what.get("host")
+    if not isinstance(run_dir, str) or not isinstance(host, str):
+        for fd in got[1]:
+            os.close(fd)
         return None
     from codeswarm.core.procself import outlive_parent, retitle, stdio_to
 
     outlive_parent()
-    sock_fd, lock_fd, log_fd = fds
-    what = json.loads(body)
     stdio_to(log_fd)
-    os.chdir(what["run_dir"])
-    args = [what["run_dir"], "--fd", str(sock_fd), "--lock-fd", str(lock_fd),
-            "--host", what["host"]]  # fmt: skip
+    os.chdir(run_dir)
+    args = [run_dir, "--fd", str(sock_fd), "--lock-fd", str(lock_fd), "--host", host]
     retitle([sys.executable, "-P", "-m", "codeswarm.mcp.hub", *args])
     return args
 

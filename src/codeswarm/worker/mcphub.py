@@ -43,6 +43,7 @@ from typing import Any
 
 from codeswarm.core.atomic import atomic_write, atomic_write_json, read_json
 from codeswarm.core.entry import module_args
+from codeswarm.core.handover import Waiting
 
 TOKEN_ENV = "CODESWARM_MCP_TOKEN"
 """The variable Codex reads the agent's bearer token from (``bearer_token_env_var``)."""
@@ -148,44 +149,24 @@ def _bind(preferred: int | None) -> socket.socket:
     return sock
 
 
-class Pending:
-    """A hub process started before its swarm is known (:func:`prestart`): it imports (≈ 0.4 s
-    of CPU: the MCP SDK, uvicorn) while ``up`` gets ready, then takes over the listening socket,
-    the lock and the log that :func:`_start` would have given a new process. It dies with the
-    process that started it until then (nothing is left when ``up`` ends without it)."""
+class Pending(Waiting):
+    """A hub process started before its swarm is known (:func:`prestart`,
+    :mod:`codeswarm.core.handover`): it imports while ``up`` gets ready, then takes over the
+    listening socket, the lock and the log that :func:`_start` would have given a new process.
+    It dies with the process that started it until then (nothing is left when ``up`` ends
+    without it)."""
 
     ROOM = 512
     """Bytes of command line it keeps for the hub's own (``--pending`` … and padding)."""
 
     def __init__(self) -> None:
-        self.sock, theirs = socket.socketpair()
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, *module_args(HUB_MODULE), "--pending", str(os.getpid()),
-                 "." * self.ROOM],
-                stdin=theirs.fileno(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )  # fmt: skip
-        finally:
-            theirs.close()
+        super().__init__([sys.executable, *module_args(HUB_MODULE), "--pending",
+                          str(os.getpid()), "." * self.ROOM])  # fmt: skip
 
-    def hand_over(
-        self, run_root: Path, sock: socket.socket, lock_fd: int, log: int, host: str
-    ) -> bool:
+    def give(self, run_root: Path, sock: socket.socket, lock_fd: int, log: int, host: str) -> bool:
         """Give it the hub's part; ``False`` if it is gone (start a hub the ordinary way)."""
-        if self.proc.poll() is not None:
-            return False
-        body = json.dumps({"run_dir": str(run_root), "host": host}).encode()
-        try:
-            socket.send_fds(self.sock, [body], [sock.fileno(), lock_fd, log])
-        except OSError:
-            return False
-        finally:
-            self.sock.close()
-        return True
-
-    def close(self) -> None:
-        self.sock.close()
+        return self.hand_over({"run_dir": str(run_root), "host": host},
+                              [sock.fileno(), lock_fd, log])  # fmt: skip
 
 
 _PENDING: list[Pending] = []
@@ -208,9 +189,7 @@ def _start(files: HubFiles, lock_fd: int) -> int:
     run_root = files.dir.parent
     with open(files.log, "ab") as log:
         pending = _PENDING.pop() if _PENDING else None
-        if pending is not None and pending.hand_over(
-            run_root, sock, lock_fd, log.fileno(), files.host
-        ):
+        if pending is not None and pending.give(run_root, sock, lock_fd, log.fileno(), files.host):
             proc = pending.proc
         else:
             proc = subprocess.Popen(

@@ -56,7 +56,7 @@ def start_supervisor(run: RunDir) -> int:
     log_path = run.supervisor_log
     pending = take()
     with open(log_path, "ab") as logf:
-        if pending is not None and pending.hand_over(run.root, logf.fileno()):
+        if pending is not None and pending.give(run.root, logf.fileno()):
             proc = pending.proc
         else:
             proc = subprocess.Popen(

@@ -17,7 +17,6 @@ line is parsed.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import subprocess
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from codeswarm.core.entry import module_args
+from codeswarm.core.handover import Waiting
 
 SUPERVISOR_MODULE = "codeswarm.control.launch.supervisor"
 ZYGOTE_MODULE = "codeswarm.worker.zygote"
@@ -37,46 +37,27 @@ ROOM = 4096 + 64
 """Bytes of command line it keeps for the ordinary supervisor's (the run directory)."""
 
 
-class PendingSupervisor:
+class PendingSupervisor(Waiting):
     """A supervisor process waiting for its run directory (see the module docstring)."""
 
     def __init__(self) -> None:
         self.env = dict(os.environ)
         self.cwd = os.getcwd()
-        self.sock, theirs = socket.socketpair()
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, *module_args(SUPERVISOR_MODULE), "--pending", str(os.getpid()),
-                 "." * ROOM],
-                stdin=theirs.fileno(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )  # fmt: skip
-        except BaseException:
-            self.sock.close()
-            raise
-        finally:
-            theirs.close()
+        super().__init__([sys.executable, *module_args(SUPERVISOR_MODULE), "--pending",
+                          str(os.getpid()), "." * ROOM])  # fmt: skip
 
-    def hand_over(self, run_root: Path, log_fd: int) -> bool:
+    def give(self, run_root: Path, log_fd: int) -> bool:
         """Give it the swarm's run directory and the supervisor's log; ``False`` (it ends) when
         it is gone or this process's environment or working directory changed since it started:
         start one the ordinary way then."""
         try:
-            if self.proc.poll() is not None or dict(os.environ) != self.env:
-                return False
-            if os.getcwd() != self.cwd:
-                return False
-            body = json.dumps({"run_dir": str(run_root)}).encode()
-            socket.send_fds(self.sock, [body], [log_fd])
-        except OSError:
+            changed = dict(os.environ) != self.env or os.getcwd() != self.cwd
+        except OSError:  # (the working directory is gone)
+            changed = True
+        if changed:
+            self.close()
             return False
-        finally:
-            self.sock.close()
-        return True
-
-    def close(self) -> None:
-        """Not needed: it ends (its zygote with it)."""
-        self.sock.close()
+        return self.hand_over({"run_dir": str(run_root)}, [log_fd])
 
 
 _PENDING: list[PendingSupervisor] = []

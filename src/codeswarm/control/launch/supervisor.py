@@ -214,34 +214,24 @@ def kill_leftover_codex(run: RunDir) -> list[int]:
     return killed
 
 
-def _taken_over(zygote: Prestarted | None, ctl_fd: int = 0) -> list[str] | None:
+def _taken_over(zygote: Prestarted | None) -> list[str] | None:
     """A pending supervisor (:mod:`.pending`): wait for the run directory and the log, on the
     socket that is our stdin, take them over and return the command line an ordinarily started
     supervisor would have had (also shown as ours); ``None`` (the zygote ended) when the
     process that started us ends without handing anything over."""
-    import json
-    import socket
-
+    from codeswarm.core.handover import receive
     from codeswarm.core.procself import outlive_parent, retitle, stdio_to
 
-    ctl = socket.socket(fileno=ctl_fd)
-    try:
-        body, fds, _, _ = socket.recv_fds(ctl, 65536, 1)
-    except OSError:
-        body, fds = b"", []
-    ctl.close()
-    try:
-        run_dir = str(json.loads(body)["run_dir"]) if body and len(fds) == 1 else None
-    except (ValueError, KeyError, TypeError):
-        run_dir = None
-    if run_dir is None:
-        for fd in fds:
+    got = receive(1)
+    run_dir = got[0].get("run_dir") if got is not None else None
+    if got is None or not isinstance(run_dir, str):
+        for fd in got[1] if got is not None else []:
             os.close(fd)
         if zygote is not None:
             zygote.sock.close()
         return None
     outlive_parent()
-    stdio_to(fds[0])
+    stdio_to(got[1][0])
     args = ["--run-dir", run_dir]
     retitle(python_module("codeswarm.control.launch.supervisor", *args))
     return args
