@@ -430,6 +430,30 @@ async def test_the_first_forks_start_one_zygote_and_closing_ends_it(tmp_path: Pa
     await forks.aclose()  # twice: nothing more
 
 
+@pytest.mark.parametrize("died", [False, True], ids=["alive", "killed-before"])
+async def test_a_zygote_started_first_is_told_the_run_or_replaced_if_it_died(
+    tmp_path: Path, died: bool
+) -> None:
+    """A pending supervisor's zygote (control/launch/pending.py): the supervisor tells it the
+    run directory; one killed (-9) before that is replaced by a new one, forking as ever."""
+    from codeswarm.control.launch.pending import _start_zygote
+
+    run = RunDir(tmp_path / "run")
+    run.agent_dir("s_0").mkdir(parents=True)
+    first = _start_zygote()
+    assert first is not None
+    if died:
+        os.kill(first.proc.pid, signal.SIGKILL)
+        first.proc.wait()
+    forks = Forks(run, ["s_0"], first)
+    assert forks.start() and forks.proc is not None
+    assert (forks.proc is first.proc) is not died
+    pid = await forks.fork("s_0")
+    assert pid is not None and await forks.wait(pid) == 2  # (no swarm in the run directory)
+    await forks.aclose()
+    assert first.proc.poll() is not None and not zygotes(run.root)
+
+
 async def test_a_zygote_that_does_not_end_is_killed_and_the_loop_runs_meanwhile(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

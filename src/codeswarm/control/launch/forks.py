@@ -85,10 +85,11 @@ class Forks:
 
     def start(self) -> bool:
         """Start the zygote now (its imports then overlap whatever else starts); ``True`` when
-        it runs. Only the first call starts it; one that fails turns forking off."""
+        it runs. Only the first call starts it; one that fails turns forking off. A prestarted
+        zygote is told the run directory instead; if it cannot be (it died meanwhile), a new
+        one is started."""
         if self._state is _State.NEW and self._prestarted is not None:
-            self._state = _State.ENDED
-            self.proc, ours = self._prestarted
+            proc, ours = self._prestarted
             self._prestarted = None
             where = os.fsencode(self.run.root)
             try:  # (a few bytes into an empty socket buffer: never blocks)
@@ -96,13 +97,11 @@ class Forks:
                     raise OSError("a run directory with a newline in its name")
                 ours.sendall(b"run " + where + b"\n")
             except OSError as exc:
-                log.warning("no worker zygote (%s): workers start on their own", exc)
-                ours.close()
-                return False
-            ours.setblocking(False)
-            self._sock = ours
-            self._state = _State.RUNNING
-            asyncio.get_running_loop().add_reader(ours.fileno(), self._readable)
+                log.warning("the worker zygote started first is not usable (%s): another", exc)
+                self._ending = asyncio.ensure_future(_end(proc, ours))
+            else:
+                self.proc = proc
+                self._running(ours)
         if self._state is _State.NEW:
             self._state = _State.ENDED
             ours, theirs = socket.socketpair()
@@ -118,11 +117,14 @@ class Forks:
                 return False
             finally:
                 theirs.close()
-            ours.setblocking(False)
-            self._sock = ours
-            self._state = _State.RUNNING
-            asyncio.get_running_loop().add_reader(ours.fileno(), self._readable)
+            self._running(ours)
         return self._state is _State.RUNNING
+
+    def _running(self, ours: socket.socket) -> None:
+        ours.setblocking(False)
+        self._sock = ours
+        self._state = _State.RUNNING
+        asyncio.get_running_loop().add_reader(ours.fileno(), self._readable)
 
     async def fork(self, agent: str) -> int | None:
         """A worker for ``agent`` forked by the zygote (started now if it was not): its pid, or
