@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import codeswarm.mockmodel
@@ -244,6 +244,8 @@ def outcome(obj: object) -> Script | str:
 
 
 @given(st.dictionaries(entry_keys, ANY_JSON, max_size=4))
+@example({"exec": {"\n": None}})  # a key with a newline, unknown: said escaped, on one line
+@example({"\r\n": 1})
 def test_any_entry_loads_or_fails_in_one_line(entry: dict[str, Any]) -> None:
     result = outcome({"agents": {"*": [entry]}})
     if isinstance(result, str):

@@ -469,8 +469,8 @@ def _check_tool(e: Entry) -> str | None:
     return None
 
 
-_UNKNOWN = re.compile(r"Object contains unknown field `(.*)`")
-_MISSING = re.compile(r"Object missing required field `(.*)`")
+_UNKNOWN = re.compile(r"Object contains unknown field `(.*)`", re.DOTALL)
+_MISSING = re.compile(r"Object missing required field `(.*)`", re.DOTALL)
 _AT = re.compile(r"^(.*) - at `\$(.*)`$", re.DOTALL)
 
 
@@ -487,7 +487,8 @@ def _explain(msg: str) -> str:
     else:
         msg = msg.replace(" | null", "").replace("`", "")
         msg = msg[:1].lower() + msg[1:]
-    return f"{path}: {msg}" if path else msg
+    said = f"{path}: {msg}" if path else msg
+    return said.replace("\r", "\\r").replace("\n", "\\n")  # one line, whatever the keys
 
 
 def _quote(key: str) -> str:
