@@ -63,7 +63,7 @@ from codeswarm.codex.client import AppServer, Thread
 from codeswarm.codex.retries import RetryWatch, follow_turn
 from codeswarm.codex.toolchain import CodexBinary, describe
 from codeswarm.codex.turn import TurnHandle
-from codeswarm.core.atomic import atomic_write_json, read_json
+from codeswarm.core.atomic import KEEP_MODE, atomic_write, atomic_write_json, read_json
 from codeswarm.core.errors import (
     CodexError,
     CoordError,
@@ -221,7 +221,12 @@ class Worker(Spending, ClaudeAgent):
         self.state = previous if isinstance(previous, dict) else {}
         self.ledger = Ledger.restore(self.budgets, self.state.get("budget"))
         restarted = bool(self.state.get("thread_id"))
-        self.run_dir.worker_pid(self.agent).write_text(f"{os.getpid()}\n")
+        atomic_write(
+            self.run_dir.worker_pid(self.agent),
+            f"{os.getpid()}\n".encode(),
+            mode=KEEP_MODE,
+            durable=False,
+        )  # (read by whoever looks: never half)
         self.emit(
             "worker.started",
             pid=os.getpid(),
@@ -424,7 +429,12 @@ class Worker(Spending, ClaudeAgent):
             seed_home=True,  # the agent's own home: Codex's first-start files copied in
         )
         self._generation += 1
-        self.run_dir.codex_pid(self.agent).write_text(f"{codex.pid}\n")
+        atomic_write(
+            self.run_dir.codex_pid(self.agent),
+            f"{codex.pid}\n".encode(),
+            mode=KEEP_MODE,
+            durable=False,
+        )
         # relay first: the subscription must exist before the first request is sent
         self._spawn(self._relay(codex, self._generation), "relay")
         if self.spec.coord:

@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codeswarm.core.atomic import KEEP_MODE, atomic_write
 from codeswarm.core.errors import MailboxError
 from codeswarm.core.swarm import RunDir, SwarmSpec, mock_anthropic_url
 from codeswarm.core.usage import Tokens
@@ -108,7 +109,12 @@ class ClaudeAgent:
             self._claude_pid = None  # the session's own pid from now on (or no claude)
             forget_mcp_config(home)  # read at start: the token is not left on disk
         self._generation += 1
-        self.run_dir.codex_pid(self.agent).write_text(f"{session.pid}\n")
+        atomic_write(
+            self.run_dir.codex_pid(self.agent),
+            f"{session.pid}\n".encode(),
+            mode=KEEP_MODE,
+            durable=False,
+        )
         self._spawn(self._relay(session, self._generation), "relay")
         if resuming:
             self.thread = await session.thread_resume(launch.session_id)

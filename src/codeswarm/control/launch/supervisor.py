@@ -44,6 +44,7 @@ from codeswarm.control.launch.forks import Forks
 from codeswarm.control.launch.keepalive import DOWN_GRACE, Ending, KeepAlive
 from codeswarm.control.launch.pending import Prestarted
 from codeswarm.control.proc import PidLock, kill_group, pid_in, process_matches, wait_pid
+from codeswarm.core.atomic import KEEP_MODE, atomic_write
 from codeswarm.core.entry import python_module
 from codeswarm.core.errors import run_guarded
 from codeswarm.core.swarm import RunDir, SwarmSpec
@@ -182,7 +183,7 @@ class Supervisor:
                 finally:
                     logf.close()
                 self.model_pid = proc.pid
-                pidfile.write_text(f"{proc.pid}\n")
+                atomic_write(pidfile, f"{proc.pid}\n".encode(), mode=KEEP_MODE, durable=False)
                 code = await proc.wait()
                 log.warning("scripted model exited with code %s", code)
             if self.stopping.is_set():
