@@ -86,8 +86,9 @@ def test_one_builder_at_a_time_and_one_killed_leaves_nothing_in_the_way(
         return [p for p in cache.iterdir() if p.is_dir() and not p.name.startswith(".")]
 
     (template,) = wait_until(made, 60, "the template made in the background")
-    assert not os.listdir(home)  # this home was left to Codex
     lock = template.parent / f"{template.name}.lock"
+    wait_until(lambda: not lock.exists(), 30, "that build's end")  # (it lets go of its lock)
+    assert not os.listdir(home)  # this home was left to Codex
     os.rename(template, cache / "aside")
     # ...while another process makes it (kill -9 mid-build: its scratch directory left behind),
     # none is made here; once it is gone, the next call makes it and clears what it left
