@@ -254,3 +254,33 @@ async def _learned(tmp_path: Path) -> dict[str, Answer]:
         for message in MOUNTING:
             await Client(hub).post(token, message)
         return dict(hub._answers)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("", 0.5),
+        ("  ", 0.5),
+        ("2", 2.0),
+        ("0", 0.0),
+        ("1e9", 0.5),
+        ("-1", 0.5),
+        ("soon", 0.5),
+        ("nan", 0.5),
+        ("inf", 0.5),
+    ],
+)
+def test_the_quiet_time_from_the_environment(
+    text: str, seconds: float, caplog: pytest.LogCaptureFixture
+) -> None:
+    """CODESWARM_HUB_QUIET_S: seconds from 0 to a day; anything else is said in one line of
+    the hub's log and the default used."""
+    from codeswarm.mcp.hub import QUIET_ENV, _quiet_s
+
+    assert _quiet_s(text) == seconds
+    said = [r.getMessage() for r in caplog.records]
+    if text.strip() and seconds == 0.5:
+        (line,) = said
+        assert line.startswith(QUIET_ENV) and "\n" not in line
+    else:
+        assert not said

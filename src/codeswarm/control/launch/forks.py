@@ -71,12 +71,9 @@ class Forks:
         cls, run: RunDir, agents: Iterable[str], prestarted: Prestarted | None = None
     ) -> Forks | None:
         """A zygote (not started: ``prestarted``'s, if given, else a new one) for ``run``'s
-        workers; ``None`` when turned off."""
-        if not enabled():
-            if prestarted is not None:
-                _end_soon(prestarted)
-            return None
-        return cls(run, agents, prestarted)
+        workers; ``None`` when turned off (a pending supervisor then started none:
+        :func:`.pending.prestart_zygote` asks the same)."""
+        return cls(run, agents, prestarted) if enabled() else None
 
     @property
     def started(self) -> bool:
@@ -258,11 +255,3 @@ async def _end(proc: subprocess.Popen[bytes], sock: socket.socket) -> None:
         if proc.poll() is None:  # too slow, or cancelled while it ends: it ends now
             proc.kill()
             proc.wait()
-
-
-def _end_soon(prestarted: Prestarted) -> None:
-    """End a prestarted zygote that will not be used, outside an event loop: its socket closed
-    (it ends at once); reaped when it has, else left to the kernel with this process."""
-    prestarted.sock.close()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        prestarted.proc.wait(CLOSE_GRACE)

@@ -107,15 +107,9 @@ def _wait_hub_gone(run: RunDir) -> int | None:
 def _hub_process(run: RunDir) -> int | None:
     """A live hub of ``run`` here, found by its command line (one that has not recorded its
     pid yet: a launch cut short by Ctrl-C between the two)."""
-    needle = b"\0codeswarm.mcp.hub\0" + os.fsencode(run.root) + b"\0"
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/cmdline", "rb") as f:
-                    if needle in f.read():
-                        return int(entry.name)
-            except OSError:
-                continue
+    for name in os.listdir("/proc"):
+        if name.isdigit() and process_matches(int(name), "codeswarm.mcp.hub", str(run.root)):
+            return int(name)
     return None
 
 
