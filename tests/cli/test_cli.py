@@ -212,6 +212,37 @@ def test_send_start_path_stays_light() -> None:
     assert done.stdout.strip() == "2 []"
 
 
+@pytest.mark.parametrize(
+    ("argv", "ends_at_once"),
+    [
+        (["down", "no-such-swarm"], True),
+        (["up", "-n", "1", "--name", "bad name"], True),
+        (["up", "--help"], True),
+        (["sessions", "--help"], False),  # the interpreter's ordinary teardown
+    ],
+)
+def test_up_and_down_end_without_the_interpreter_s_teardown(
+    argv: list[str], ends_at_once: bool, tmp_path: Path
+) -> None:
+    """`up` and `down` end with os._exit once they are done (cli.app.ENDED_AT_ONCE): an exit
+    handler does not run, and what they printed is all there (flushed first)."""
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('TEARDOWN', file=sys.stderr, flush=True))\n"
+        "from codeswarm.cli import main\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60,
+        cwd=tmp_path, env={**os.environ, "CODESWARM_STATE_DIR": str(tmp_path / "state")},
+    )  # fmt: skip
+    assert ("TEARDOWN" not in done.stderr) is ends_at_once, done.stderr
+    if argv[-1] == "--help":
+        assert done.returncode == 0 and "Usage: codeswarm" in done.stdout
+    else:
+        assert done.returncode != 0 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
 @pytest.mark.parametrize("name", ["send", "coord", "exec", "mcp"])
 def test_typer_app_lists_and_forwards_fast_commands(
     name: str, capsys: pytest.CaptureFixture[str]
