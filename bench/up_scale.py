@@ -153,8 +153,10 @@ def seeded_homes(codex: str, homes: Path, n: int) -> None:
 
 
 def baseline(n: int, codex: str, work: Path, seeded: bool = False) -> tuple[float, float]:
-    """Seconds for N bare app-servers to answer ``thread/start`` (a model already running), and
-    the CPU seconds their processes (and their children) used until then. ``seeded``: their
+    """Seconds for N bare app-servers to answer ``thread/start`` (a model already running): from
+    the driver's start until this process reads its ``READY`` line (not until it exits: ending
+    the Codex processes is no part of bringing them up), and the CPU seconds their processes
+    (and their children) used until then. ``seeded``: their
     homes hold the databases Codex makes at a first start, as the agents' homes do."""
     base = work / f"bare-{n}"
     (base / "ws").mkdir(parents=True)
@@ -165,14 +167,17 @@ def baseline(n: int, codex: str, work: Path, seeded: bool = False) -> tuple[floa
     model, port = serve_model(base / "script.json")
     try:
         t0 = time.monotonic()
-        out = subprocess.run(
+        driver = subprocess.Popen(
             [sys.executable, str(base / "bare.py"), codex, str(base / "ws"), str(port), str(n),
              str(base / "homes")],
-            capture_output=True, text=True, check=True, env={**os.environ, **home_env(work)},
+            stdout=subprocess.PIPE, text=True, env={**os.environ, **home_env(work)},
         )  # fmt: skip
+        assert driver.stdout is not None
+        ready = driver.stdout.readline()  # every thread started: as `up` returns then
         wall = time.monotonic() - t0
-        assert "READY" in out.stdout, out
-        cpu = float(out.stdout.split("CPU", 1)[1].split()[0])
+        rest = driver.stdout.read()  # (then the CPU line, and the Codex processes end)
+        assert driver.wait() == 0 and ready.startswith("READY"), (ready, rest)
+        cpu = float(rest.split("CPU", 1)[1].split()[0])
         return wall, cpu
     finally:
         model.terminate()
