@@ -79,6 +79,56 @@ def test_one_hub_is_elected_answers_granted_tokens_only_and_ends_with_the_last_w
     assert not alive(record["pid"])
 
 
+def test_a_grant_revokes_only_its_agent_s_own_grants_without_reading_the_others(
+    tmp_path: Path,
+) -> None:
+    """Each worker start grants a token and revokes its agent's older ones: by the agent's
+    index, a file or two, not by reading every agent's grant (50 agents on a shared filesystem
+    were 1,250 reads at start-up)."""
+    import json
+    import subprocess
+    import sys
+
+    mcp_dir = tmp_path / "mcp"
+    tokens = mcphub.tokens_dir(mcp_dir)
+    first = {f"h_{i}": grant(mcp_dir, f"h_{i}", agent_env(tmp_path, f"h_{i}"), "/")[1]
+             for i in range(50)}  # fmt: skip
+    code = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from codeswarm.worker.mcphub import grant, revoke_agent\n"
+        "opened = []\n"
+        "sys.addaudithook(lambda e, a: e == 'open' and opened.append(str(a[0])))\n"
+        "mcp = Path(sys.argv[1])\n"
+        "grant(mcp, 'h_7', {}, '/')\n"
+        "revoke_agent(mcp, 'h_8')\n"
+        "print(json.dumps([p for p in opened if '/tokens/' in p]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(mcp_dir)], capture_output=True,
+                          text=True, timeout=60, check=True)  # fmt: skip
+    opened = json.loads(done.stdout)
+    assert len(opened) <= 6, opened  # h_7's index (read, rewritten), its grant; h_8's index
+    assert not first["h_7"].exists() and not first["h_8"].exists()
+    assert all(path.exists() for name, path in first.items() if name not in ("h_7", "h_8"))
+    assert not (tokens / f"h_8{mcphub.INDEX_SUFFIX}").exists()
+    (h_7,) = [p for p in tokens.glob("*.json") if json.loads(p.read_text())["agent"] == "h_7"]
+    assert (tokens / f"h_7{mcphub.INDEX_SUFFIX}").read_text().split() == [h_7.stem]
+
+    # a grant whose index is gone (an older codeswarm wrote it, no index): found by reading all
+    (tokens / f"h_9{mcphub.INDEX_SUFFIX}").unlink()
+    grant(mcp_dir, "h_9", agent_env(tmp_path, "h_9"), "/")
+    assert not first["h_9"].exists()
+    # a worker killed between writing its index and its grant: the index names no file
+    revoke_agent(mcp_dir, "h_10")
+    assert not first["h_10"].exists()
+    (tokens / f"h_10{mcphub.INDEX_SUFFIX}").write_text("0" * 64 + "\nnot-a-digest/../x\n")
+    revoke_agent(mcp_dir, "h_10")
+    assert not (tokens / f"h_10{mcphub.INDEX_SUFFIX}").exists()
+    grant(mcp_dir, "h_10", agent_env(tmp_path, "h_10"), "/")
+    agents = sorted(json.loads(p.read_text())["agent"] for p in tokens.glob("*.json"))
+    assert agents == sorted(f"h_{i}" for i in range(50) if i != 8)  # one grant each
+
+
 def test_a_killed_hub_is_restarted_on_its_port_by_a_keeper(run: Path, tmp_path: Path) -> None:
     mcp_dir = run / "mcp"
     moved: list[int] = []

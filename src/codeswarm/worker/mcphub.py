@@ -71,6 +71,10 @@ def tokens_dir(mcp_dir: Path) -> Path:
     return mcp_dir / "tokens"
 
 
+INDEX_SUFFIX = ".grant"
+"""Beside the grants (``<digest>.json``), each agent's index of its own (``<agent>.grant``)."""
+
+
 def _private_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
@@ -79,21 +83,52 @@ def _private_dir(path: Path) -> None:
 def grant(mcp_dir: Path, agent: str, env: dict[str, str], cwd: str) -> tuple[str, Path]:
     """A fresh token for ``agent`` and the file that binds its digest to the agent's identity
     (``env``: what its tools act as; ``cwd``: where relative paths start). Earlier grants of the
-    same agent (a previous worker generation) are revoked first."""
-    revoke_agent(mcp_dir, agent)
+    same agent (a previous worker generation) are revoked first. The agent's index
+    (``<agent>.grant``: the digest of its grant) is written before the grant, so that a grant
+    whose writer died is still found by the next :func:`revoke_agent`."""
     where = tokens_dir(mcp_dir)
+    revoke_agent(mcp_dir, agent, keep_index=True)
     _private_dir(where)
     token = os.urandom(32).hex()
     path = where / f"{digest(token)}.json"
+    atomic_write(_index(where, agent), f"{digest(token)}\n".encode(), durable=False)
     body = {"agent": agent, "env": env, "cwd": cwd, "pid": os.getpid()}
     atomic_write(path, json.dumps(body).encode(), durable=False)
     return token, path
 
 
-def revoke_agent(mcp_dir: Path, agent: str) -> None:
-    """Remove every grant of ``agent``."""
+def _index(where: Path, agent: str) -> Path:
+    return where / f"{agent}{INDEX_SUFFIX}"
+
+
+def revoke_agent(mcp_dir: Path, agent: str, *, keep_index: bool = False) -> None:
+    """Remove every grant of ``agent``: those its index names (a few files, however many agents
+    the run has: on a shared filesystem each file read is a round trip), or, without an index
+    (grants an older codeswarm wrote), every grant that names the agent. ``keep_index``: the
+    caller writes a new one next."""
+    where = tokens_dir(mcp_dir)
+    index = _index(where, agent)
+    try:
+        digests = index.read_text().split()
+    except FileNotFoundError:
+        _revoke_by_scan(where, agent)
+        return
+    except OSError:
+        digests = []
+    for name in digests:
+        if len(name) == 64 and all(c in "0123456789abcdef" for c in name):
+            with contextlib.suppress(FileNotFoundError):
+                (where / f"{name}.json").unlink()
+    if not keep_index:
+        with contextlib.suppress(FileNotFoundError):
+            index.unlink()
+
+
+def _revoke_by_scan(where: Path, agent: str) -> None:
     with contextlib.suppress(FileNotFoundError):
-        for path in tokens_dir(mcp_dir).iterdir():
+        for path in where.iterdir():
+            if path.suffix != ".json":
+                continue
             try:
                 if json.loads(path.read_bytes()).get("agent") == agent:
                     path.unlink()
