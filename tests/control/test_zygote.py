@@ -22,7 +22,8 @@ import pytest
 
 from codeswarm.control.launch import forks as forks_module
 from codeswarm.control.launch.forks import Forks
-from codeswarm.control.launch.pending import PendingSupervisor
+from codeswarm.control.launch.pending import PendingSupervisor, Prestarted, zygote_argv
+from codeswarm.control.proc import ForkedChild
 from codeswarm.core.entry import python_module
 from codeswarm.core.swarm import RunDir
 from codeswarm.worker.zygote import worker_argv
@@ -191,6 +192,14 @@ def test_a_pending_supervisor_and_its_zygote_die_with_the_process_that_started_t
         (pending,) = wait_until(lambda: pids_of(f"--pending {starter.pid} "), what="it")
         (zygote,) = wait_until(lambda: zygotes(PENDING), what="its zygote")
         assert parent(zygote) == pending
+        # forked from it, it holds nothing of its parent's (the starter's socket, say): as if
+        # started with its socket as stdin and its output to /dev/null
+        assert cmdline(zygote) == zygote_argv()
+        wait_until(lambda: len(os.listdir(f"/proc/{zygote}/fd")) >= 5, what="it serves")
+        fds = {int(fd): fd_target(zygote, int(fd)) for fd in os.listdir(f"/proc/{zygote}/fd")}
+        assert fds.pop(0).startswith("socket:") and fds.pop(1) == fds.pop(2) == os.devnull
+        assert len(fds) == 2 and all(t.startswith("pipe:") for t in fds.values())  # its wake-up
+        assert Path(f"/proc/{zygote}/stat").read_text().rsplit(")", 1)[1].split()[3] == str(zygote)
         starter.kill()
         starter.wait()
         wait_until(lambda: gone(pending) and gone(zygote), timeout=10, what="both gone")
@@ -430,18 +439,45 @@ async def test_the_first_forks_start_one_zygote_and_closing_ends_it(tmp_path: Pa
     await forks.aclose()  # twice: nothing more
 
 
+def _spawned_zygote() -> Prestarted:
+    """A zygote waiting for its run directory, as a pending supervisor's fork gives it (a child
+    of this process, its end of a socket pair as stdin), started here without forking the test
+    process (its threads)."""
+    ours, theirs = socket.socketpair()
+    argv = zygote_argv()
+    pid = os.posix_spawn(argv[0], argv, {**os.environ, **python_env()}, setsid=True,
+                         file_actions=[(os.POSIX_SPAWN_DUP2, theirs.fileno(), 0)])  # fmt: skip
+    theirs.close()
+    return Prestarted(ForkedChild(pid), ours)
+
+
+def test_a_forked_child_s_handle_gives_popen_s_answers() -> None:
+    """ForkedChild (control/proc.py): what the zygote's keeper asks of it, as of a Popen."""
+    argv = [sys.executable, "-c", "import sys, time; time.sleep(float(sys.argv[1])); sys.exit(3)"]
+    ended = ForkedChild(os.posix_spawn(argv[0], [*argv, "0"], dict(os.environ)))
+    assert ended.wait(30) == 3 and ended.poll() == 3 and ended.returncode == 3
+    slow = ForkedChild(os.posix_spawn(argv[0], [*argv, "60"], dict(os.environ)))
+    assert slow.poll() is None
+    with pytest.raises(subprocess.TimeoutExpired):
+        slow.wait(0.05)
+    slow.kill()
+    assert slow.wait() == -signal.SIGKILL and slow.poll() == -signal.SIGKILL
+    slow.kill()  # ended: nothing
+    gone = ForkedChild(os.posix_spawn(argv[0], [*argv, "0"], dict(os.environ)))
+    os.waitpid(gone.pid, 0)  # reaped by someone else: Popen's 0
+    assert gone.poll() == 0 and gone.wait() == 0
+
+
 @pytest.mark.parametrize("died", [False, True], ids=["alive", "killed-before"])
 async def test_a_zygote_started_first_is_told_the_run_or_replaced_if_it_died(
     tmp_path: Path, died: bool
 ) -> None:
-    """A pending supervisor's zygote (control/launch/pending.py): the supervisor tells it the
-    run directory; one killed (-9) before that is replaced by a new one, forking as ever."""
-    from codeswarm.control.launch.pending import _start_zygote
-
+    """A pending supervisor's zygote (control/launch/pending.py: forked, a child it watches by
+    pid, not a Popen): the supervisor tells it the run directory; one killed (-9) before that is
+    replaced by a new one, forking as ever."""
+    first = _spawned_zygote()
     run = RunDir(tmp_path / "run")
     run.agent_dir("s_0").mkdir(parents=True)
-    first = _start_zygote()
-    assert first is not None
     if died:
         os.kill(first.proc.pid, signal.SIGKILL)
         first.proc.wait()

@@ -13,6 +13,8 @@ import contextlib
 import fcntl
 import os
 import signal
+import subprocess
+import time
 from pathlib import Path
 
 from codeswarm.core.pids import process_matches, wait_pid
@@ -81,6 +83,55 @@ def kill_group(pid: int, sig: signal.Signals) -> None:
         os.killpg(pid, sig)
 
 
+class ForkedChild:
+    """A child this process forked itself (not one :class:`subprocess.Popen` started): the part
+    of Popen's interface its keepers use, with Popen's meanings (:attr:`returncode` negative
+    for a signal; ``0`` when someone else reaped it)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self._reaped(os.WNOHANG)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Its exit code once it ends; :class:`subprocess.TimeoutExpired` after ``timeout``."""
+        if timeout is None:
+            while self.returncode is None:
+                self._reaped(0)
+            return self.returncode
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            time.sleep(WAIT_POLL)
+        assert self.returncode is not None
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+    def _reaped(self, flags: int) -> None:
+        try:
+            pid, status = os.waitpid(self.pid, flags)
+        except ChildProcessError:  # reaped elsewhere: its code is lost (as Popen says, 0)
+            self.returncode = 0
+        except InterruptedError:
+            return
+        else:
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+
+
+WAIT_POLL = 0.01
+"""How often :meth:`ForkedChild.wait` with a timeout looks whether the child ended."""
+
+
 def tail(path: Path, lines: int = 1) -> str:
     """The last ``lines`` lines of a log, joined by `` | `` (for one-line error messages)."""
     try:
@@ -91,6 +142,7 @@ def tail(path: Path, lines: int = 1) -> str:
 
 
 __all__ = [
+    "ForkedChild",
     "PidLock",
     "kill_group",
     "pid_in",

@@ -25,7 +25,7 @@ import subprocess
 from collections.abc import Iterable
 
 from codeswarm.control.launch.pending import ROOM_SLACK, ZYGOTE_MODULE, Prestarted, enabled
-from codeswarm.control.proc import kill_group, wait_pid
+from codeswarm.control.proc import ForkedChild, kill_group, wait_pid
 from codeswarm.core.entry import python_module
 from codeswarm.core.swarm import RunDir
 
@@ -54,8 +54,8 @@ class Forks:
     ) -> None:
         self.run = run
         self._prestarted = prestarted
-        self.proc: subprocess.Popen[bytes] | None = None
-        """The zygote, once started."""
+        self.proc: subprocess.Popen[bytes] | ForkedChild | None = None
+        """The zygote, once started (forked by a pending supervisor: :mod:`.pending`)."""
         self._room = "." * (max((len(a) for a in agents), default=0) + ROOM_SLACK)
         self._state = _State.NEW
         self._sock: socket.socket | None = None
@@ -72,7 +72,7 @@ class Forks:
     ) -> Forks | None:
         """A zygote (not started: ``prestarted``'s, if given, else a new one) for ``run``'s
         workers; ``None`` when turned off (a pending supervisor then started none:
-        :func:`.pending.prestart_zygote` asks the same)."""
+        :func:`.pending.fork_zygote` asks the same)."""
         return cls(run, agents, prestarted) if enabled() else None
 
     @property
@@ -241,7 +241,7 @@ class Forks:
             await self._ending
 
 
-async def _end(proc: subprocess.Popen[bytes], sock: socket.socket) -> None:
+async def _end(proc: subprocess.Popen[bytes] | ForkedChild, sock: socket.socket) -> None:
     """End a zygote: its end of the socket closed, then :data:`CLOSE_GRACE` seconds, then
     SIGKILL; returns once it is reaped, without blocking the event loop meanwhile."""
     sock.close()

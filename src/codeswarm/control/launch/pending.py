@@ -1,7 +1,7 @@
 """A local swarm's supervisor started before the swarm is known: ``up`` and ``run`` start it
 (:func:`prestart`) before they parse their options, as they do the coordination hub
-(:class:`codeswarm.worker.mcphub.Pending`). It imports meanwhile, and starts the worker zygote,
-which imports too (:func:`codeswarm.control.launch.forks.prestart`); when the command has made
+(:class:`codeswarm.worker.mcphub.Pending`). It imports meanwhile, then forks the worker zygote,
+which imports the rest of a worker's code (:func:`fork_zygote`); when the command has made
 the run directory it hands it over (:meth:`PendingSupervisor.hand_over`: the run directory and
 the supervisor's log, over a socket pair), and the supervisor goes on as one started then
 would, its first workers forked at once instead of after two interpreters' imports (≈ 0.15 s
@@ -22,10 +22,14 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 from codeswarm.core.entry import module_args
 from codeswarm.core.handover import Waiting
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from codeswarm.control.proc import ForkedChild
 
 SUPERVISOR_MODULE = "codeswarm.control.launch.supervisor"
 ZYGOTE_MODULE = "codeswarm.worker.zygote"
@@ -91,42 +95,72 @@ def enabled() -> bool:
 
 
 class Prestarted(NamedTuple):
-    """A zygote started before its swarm is known (:func:`prestart_zygote`)."""
+    """A zygote started before its swarm is known (:func:`fork_zygote`)."""
 
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[bytes] | ForkedChild
     sock: socket.socket
 
 
-_ZYGOTES: list[Prestarted] = []
+def zygote_argv() -> list[str]:
+    """The command line of a zygote started before its swarm is known (``--run-dir -``, room
+    for the run directory to come)."""
+    return [sys.executable, *module_args(ZYGOTE_MODULE, "--run-dir", "-", "--room",
+                                         "." * (ZYGOTE_ROOM + ROOM_SLACK))]  # fmt: skip
 
 
-def prestart_zygote() -> None:
-    """Start a worker zygote now, by a pending supervisor before its own imports: it imports
-    meanwhile; :func:`take_zygote` gives it (for :class:`~.forks.Forks`, which tells it the
-    run directory at its start). Nothing when forking is off or it cannot be started."""
-    if enabled() and not _ZYGOTES:
-        started = _start_zygote()
-        if started is not None:
-            _ZYGOTES.append(started)
+def fork_zygote() -> Prestarted | None:
+    """Fork the worker zygote from this process, a pending supervisor that has imported its own
+    code and started no thread or event loop yet: nearly all of it a worker needs too (asyncio,
+    msgspec, the spec, the mailbox), so the zygote goes on to import only the rest, beside us,
+    and the pages both loaded are shared (one interpreter's start and ≈ 45 ms of imports
+    fewer). The child is the zygote as :func:`zygote_argv` started with its end of a socket
+    pair as stdin would be (:func:`_become_zygote`); :class:`~.forks.Forks` tells it the run
+    directory at its start. ``None`` when forking is off or it cannot be done."""
+    if not enabled():
+        return None
+    from codeswarm.control.proc import ForkedChild
 
-
-def take_zygote() -> Prestarted | None:
-    """The zygote :func:`prestart_zygote` started, if any (once)."""
-    return _ZYGOTES.pop() if _ZYGOTES else None
-
-
-def _start_zygote() -> Prestarted | None:
+    argv = zygote_argv()
     ours, theirs = socket.socketpair()
+    sys.stdout.flush()
+    sys.stderr.flush()
     try:
-        proc = subprocess.Popen(
-            [sys.executable, *module_args(ZYGOTE_MODULE, "--run-dir", "-", "--room",
-                                          "." * (ZYGOTE_ROOM + ROOM_SLACK))],
-            stdin=theirs.fileno(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
+        pid = os.fork()
     except OSError:
         ours.close()
-        return None
-    finally:
         theirs.close()
-    return Prestarted(proc, ours)
+        return None
+    if pid == 0:
+        _become_zygote(theirs.fileno(), argv)
+    theirs.close()
+    return Prestarted(ForkedChild(pid), ours)
+
+
+def _become_zygote(ctl_fd: int, argv: list[str]) -> NoReturn:
+    """In the forked child: what ``argv`` started in a session of its own, ``ctl_fd`` its
+    stdin, output to /dev/null and no other descriptor open, would be; it execs ``argv`` when
+    its command line cannot be made to read so."""
+    code = 1
+    try:
+        os.setsid()
+        os.dup2(ctl_fd, 0)
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # as Popen's close_fds
+        from codeswarm.core.procself import retitle
+
+        if not retitle(argv):
+            os.execv(argv[0], argv)
+        sys.argv = argv[argv.index("-m") + 1 :]
+        from codeswarm.worker.zygote import main
+
+        code = main(sys.argv[1:])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # a forked child reports, exits, never returns into the supervisor
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        os._exit(code)

@@ -24,9 +24,6 @@ if __name__ == "__main__" and sys.argv[1:2] == ["--pending"]:  # before the impo
     from codeswarm.core.procself import die_with_parent
 
     die_with_parent(int(sys.argv[2]))
-    from codeswarm.control.launch.pending import prestart_zygote
-
-    prestart_zygote()  # it imports beside us
 if __name__ == "__main__":  # a process of its own: asyncio without OpenSSL (core/lean.py)
     from codeswarm.core.lean import import_without_openssl
 
@@ -242,9 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     zygote = None
     if args[:1] == ["--pending"]:
-        from codeswarm.control.launch.pending import take_zygote
+        from codeswarm.control.launch.pending import fork_zygote
 
-        zygote = take_zygote()
+        zygote = fork_zygote()  # before any thread or event loop; it imports beside us
         taken = _taken_over(zygote)
         if taken is None:
             return 0
