@@ -136,6 +136,20 @@ def fork_zygote() -> Prestarted | None:
     return Prestarted(ForkedChild(pid), ours)
 
 
+def _close_from(low: int) -> None:
+    """Close every open descriptor from ``low`` up: those listed in /proc/self/fd (as Popen
+    does; ``os.closerange`` to the descriptor limit can be a million calls where the kernel has
+    no ``close_range``)."""
+    try:
+        open_fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        open_fds = list(range(low, 65536))
+    for fd in open_fds:
+        if fd >= low:
+            with contextlib.suppress(OSError):  # (the listing's own, closed already)
+                os.close(fd)
+
+
 def _become_zygote(ctl_fd: int, argv: list[str]) -> NoReturn:
     """In the forked child: what ``argv`` started in a session of its own, ``ctl_fd`` its
     stdin, output to /dev/null and no other descriptor open, would be; it execs ``argv`` when
@@ -147,7 +161,7 @@ def _become_zygote(ctl_fd: int, argv: list[str]) -> NoReturn:
         null = os.open(os.devnull, os.O_RDWR)
         os.dup2(null, 1)
         os.dup2(null, 2)
-        os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # as Popen's close_fds
+        _close_from(3)  # as Popen's close_fds
         from codeswarm.core.procself import retitle
 
         if not retitle(argv):
