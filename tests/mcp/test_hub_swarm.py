@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from codeswarm.worker.mcphub import TOKEN_ENV, HubFiles, host_name
+from codeswarm.worker.mcphub import INDEXED, TOKEN_ENV, HubFiles, host_name
 from swarmkit import Swarm, hub_post, pids_of, wait_until
 
 pytestmark = [pytest.mark.codex]
@@ -178,7 +178,8 @@ def test_a_new_worker_gets_a_new_token_the_old_one_is_refused_and_the_hub_ends_w
     swarm.cli("down", "t", "--grace", "5")
     wait_until(lambda: not Path(f"/proc/{pid}").exists() or
                ") Z " in Path(f"/proc/{pid}/stat").read_text(), what="the hub to end")  # fmt: skip
-    assert not list((swarm.run_dir / "mcp" / "tokens").iterdir())
+    # no grant and no agent's index left (the directory's mark holds no token)
+    assert [p.name for p in (swarm.run_dir / "mcp" / "tokens").iterdir()] == [INDEXED]
 
 
 def test_a_hub_that_cannot_have_its_port_again_moves_and_every_agent_follows(

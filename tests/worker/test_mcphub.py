@@ -91,42 +91,52 @@ def test_a_grant_revokes_only_its_agent_s_own_grants_without_reading_the_others(
 
     mcp_dir = tmp_path / "mcp"
     tokens = mcphub.tokens_dir(mcp_dir)
-    first = {f"h_{i}": grant(mcp_dir, f"h_{i}", agent_env(tmp_path, f"h_{i}"), "/")[1]
-             for i in range(50)}  # fmt: skip
     code = (
         "import json, sys\n"
         "from pathlib import Path\n"
         "from codeswarm.worker.mcphub import grant, revoke_agent\n"
         "opened = []\n"
         "sys.addaudithook(lambda e, a: e == 'open' and opened.append(str(a[0])))\n"
-        "mcp = Path(sys.argv[1])\n"
-        "grant(mcp, 'h_7', {}, '/')\n"
-        "revoke_agent(mcp, 'h_8')\n"
-        "print(json.dumps([p for p in opened if '/tokens/' in p]))\n"
+        "mcp, most = Path(sys.argv[1]), 0\n"
+        "for i in range(50):  # a new run's agents start\n"
+        "    grant(mcp, f'h_{i}', {'CODESWARM_AGENT_ID': f'h_{i}'}, '/')\n"
+        "    most = max(most, len(opened))\n"
+        "    opened.clear()\n"
+        "grant(mcp, 'h_7', {}, '/')  # h_7's worker restarted\n"
+        "again = len(opened)\n"
+        "opened.clear()\n"
+        "revoke_agent(mcp, 'h_8')  # h_8's worker stopped\n"
+        "print(json.dumps([most, again, len(opened)]))\n"
     )
     done = subprocess.run([sys.executable, "-c", code, str(mcp_dir)], capture_output=True,
                           text=True, timeout=60, check=True)  # fmt: skip
-    opened = json.loads(done.stdout)
-    assert len(opened) <= 6, opened  # h_7's index (read, rewritten), its grant; h_8's index
-    assert not first["h_7"].exists() and not first["h_8"].exists()
-    assert all(path.exists() for name, path in first.items() if name not in ("h_7", "h_8"))
+    most, again, stopped = json.loads(done.stdout)
+    # a start: its index and its grant written (each a temporary file); a restart also reads
+    # its index; a stop reads it
+    assert (most, again, stopped) == (3, 3, 1), (most, again, stopped)
+    agents = sorted(json.loads(p.read_text())["agent"] for p in tokens.glob("*.json"))
+    assert agents == sorted(f"h_{i}" for i in range(50) if i != 8)  # one grant each
     assert not (tokens / f"h_8{mcphub.INDEX_SUFFIX}").exists()
     (h_7,) = [p for p in tokens.glob("*.json") if json.loads(p.read_text())["agent"] == "h_7"]
     assert (tokens / f"h_7{mcphub.INDEX_SUFFIX}").read_text().split() == [h_7.stem]
 
-    # a grant whose index is gone (an older codeswarm wrote it, no index): found by reading all
-    (tokens / f"h_9{mcphub.INDEX_SUFFIX}").unlink()
-    grant(mcp_dir, "h_9", agent_env(tmp_path, "h_9"), "/")
-    assert not first["h_9"].exists()
     # a worker killed between writing its index and its grant: the index names no file
-    revoke_agent(mcp_dir, "h_10")
-    assert not first["h_10"].exists()
-    (tokens / f"h_10{mcphub.INDEX_SUFFIX}").write_text("0" * 64 + "\nnot-a-digest/../x\n")
-    revoke_agent(mcp_dir, "h_10")
-    assert not (tokens / f"h_10{mcphub.INDEX_SUFFIX}").exists()
-    grant(mcp_dir, "h_10", agent_env(tmp_path, "h_10"), "/")
-    agents = sorted(json.loads(p.read_text())["agent"] for p in tokens.glob("*.json"))
-    assert agents == sorted(f"h_{i}" for i in range(50) if i != 8)  # one grant each
+    (tokens / f"h_8{mcphub.INDEX_SUFFIX}").write_text("0" * 64 + "\nnot-a-digest/../x\n")
+    revoke_agent(mcp_dir, "h_8")
+    assert not (tokens / f"h_8{mcphub.INDEX_SUFFIX}").exists()
+    grant(mcp_dir, "h_8", agent_env(tmp_path, "h_8"), "/")
+    assert sum(1 for _ in tokens.glob("*.json")) == 50
+
+    # grants an older codeswarm wrote (no index, no mark on the directory): found by reading
+    old = tmp_path / "old"
+    mcphub.tokens_dir(old).mkdir(parents=True)
+    for i in range(3):
+        body = {"agent": f"h_{i}", "env": {}, "cwd": "/", "pid": 1}
+        (mcphub.tokens_dir(old) / f"{i:064x}.json").write_text(json.dumps(body))
+    grant(old, "h_1", agent_env(tmp_path, "h_1"), "/")
+    revoke_agent(old, "h_2")
+    left = sorted(json.loads(p.read_text())["agent"] for p in mcphub.tokens_dir(old).glob("*.json"))
+    assert left == ["h_0", "h_1"] and not (mcphub.tokens_dir(old) / f"{1:064x}.json").exists()
 
 
 def test_a_killed_hub_is_restarted_on_its_port_by_a_keeper(run: Path, tmp_path: Path) -> None:

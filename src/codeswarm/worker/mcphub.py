@@ -10,7 +10,9 @@ agent whose bearer token a request carries.
   tools (:func:`codeswarm.worker.wiring.agent_env`, its working directory). The token itself is
   kept in the worker's memory and Codex's environment (``CODESWARM_MCP_TOKEN``, which the agent's
   shell never gets: ``CODESWARM_*`` is excluded). A request with no token, or one whose digest
-  has no grant, is answered 401. The worker revokes its grant when it stops.
+  has no grant, is answered 401. The worker revokes its grant when it stops. Beside the grants,
+  each agent's index (``<agent>.grant``: its grant's digest, written first) lets a worker
+  revoke its agent's grant without reading every agent's.
 - **One hub per node, elected by locks.** ``<run>/mcp/<host>.lock`` is held (``flock``) by the
   live hub for its whole life. A worker that finds it free (:func:`ensure_hub`) binds the port
   (the one recorded in ``<host>.json`` if it can, so that Codex's configured URL stays right),
@@ -73,6 +75,8 @@ def tokens_dir(mcp_dir: Path) -> Path:
 
 INDEX_SUFFIX = ".grant"
 """Beside the grants (``<digest>.json``), each agent's index of its own (``<agent>.grant``)."""
+INDEXED = ".indexed"
+"""In a tokens directory whose every grant has its agent's index (one this codeswarm made)."""
 
 
 def _private_dir(path: Path) -> None:
@@ -87,8 +91,11 @@ def grant(mcp_dir: Path, agent: str, env: dict[str, str], cwd: str) -> tuple[str
     (``<agent>.grant``: the digest of its grant) is written before the grant, so that a grant
     whose writer died is still found by the next :func:`revoke_agent`."""
     where = tokens_dir(mcp_dir)
-    revoke_agent(mcp_dir, agent, keep_index=True)
-    _private_dir(where)
+    if where.is_dir():
+        revoke_agent(mcp_dir, agent, keep_index=True)
+    else:  # a new run's: nothing to revoke, and every grant in it will be indexed
+        _private_dir(where)
+        (where / INDEXED).touch()
     token = os.urandom(32).hex()
     path = where / f"{digest(token)}.json"
     atomic_write(_index(where, agent), f"{digest(token)}\n".encode(), durable=False)
@@ -103,15 +110,16 @@ def _index(where: Path, agent: str) -> Path:
 
 def revoke_agent(mcp_dir: Path, agent: str, *, keep_index: bool = False) -> None:
     """Remove every grant of ``agent``: those its index names (a few files, however many agents
-    the run has: on a shared filesystem each file read is a round trip), or, without an index
-    (grants an older codeswarm wrote), every grant that names the agent. ``keep_index``: the
-    caller writes a new one next."""
+    the run has: on a shared filesystem each file read is a round trip); in a tokens directory
+    an older codeswarm made (grants without an index), every grant that names the agent.
+    ``keep_index``: the caller writes a new one next."""
     where = tokens_dir(mcp_dir)
     index = _index(where, agent)
     try:
         digests = index.read_text().split()
     except FileNotFoundError:
-        _revoke_by_scan(where, agent)
+        if not (where / INDEXED).exists():
+            _revoke_by_scan(where, agent)
         return
     except OSError:
         digests = []
