@@ -94,6 +94,13 @@ def main(argv: list[str] | None = None) -> None:
         from codeswarm.control.launch.pending import prestart as prestart_supervisor
 
         prestart_supervisor()
+    if args[:1] == ["up"]:  # an ordinary line: without Typer (the rest go on to it)
+        from codeswarm.cli.swarm.upline import main as up_line
+
+        rc = up_line(args[1:])
+        if rc is not None:
+            end(rc, args)
+            sys.exit(rc)
     if args and args[0] in FAST_COMMANDS:
         name = FAST_COMMANDS[args[0]]
         __import__(name)  # not importlib.import_module: `import importlib` costs ~1 ms

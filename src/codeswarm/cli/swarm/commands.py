@@ -11,7 +11,6 @@ import typer
 
 from codeswarm.cli.args import (
     PROJECT_HELP,
-    WEEK,
     find_run,
     print_log_tail,
     project_dir,
@@ -160,32 +159,10 @@ def up(
 ) -> None:
     """Start a swarm of N agents (local processes, or a Slurm job) and wait until every one is
     ready."""
-    from codeswarm.cli.swarm.up import check_budgets, run_up
-    from codeswarm.core.swarm import SlurmOptions
+    options = dict(locals())  # every option by its name (an ordinary line skips Typer: .upline)
+    from codeswarm.cli.swarm.up import start
 
-    seconds("--timeout", timeout, 1.0, WEEK)  # before anything starts
-    if retry_deadline is not None:
-        seconds("--retry-deadline", retry_deadline, 1.0, WEEK)
-    check_budgets(budget=budget, agent_budget=agent_budget, warn=budget_warn)
-    from codeswarm.control.watch.config import watch_options
-
-    watch = watch_options(stall_s=watch_stall, loop_k=watch_loop, scope=watch_scope,
-                          actions=watch_action or [], nudge_text=watch_nudge)  # fmt: skip
-
-    slurm = SlurmOptions(
-        nodes=nodes, ntasks_per_node=ntasks_per_node, partition=partition, account=account,
-        qos=qos, time=time_limit, sbatch_args=sbatch_args, stop_grace_s=stop_grace,
-    )  # fmt: skip
-    run_up(
-        n=n, name=name, cwd=cwd, model_provider=model_provider, script=script, model=model,
-        approval_policy=approval_policy, sandbox=sandbox, approvals=approvals,
-        message_mode=message_mode, config=config, timeout=timeout, json_out=json_out,
-        coord=coord, roles=roles, leases_auto=leases_auto, backend=backend, slurm=slurm,
-        resume_interrupted=resume_interrupted, replace=replace, retry_deadline=retry_deadline,
-        budget=budget, agent_budget=agent_budget, budget_warn=budget_warn,
-        watch=watch, report_chars=report_chars, isolation=isolation, base=base, into=into,
-        check=check, worktree_leases=worktree_leases, runtime=runtime,
-    )  # fmt: skip
+    start(**options)
 
 
 def attach(

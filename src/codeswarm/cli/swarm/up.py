@@ -342,6 +342,33 @@ def run_up(
     _launch(launcher, run, spec, fresh=fresh, timeout=timeout, json_out=json_out)
 
 
+def start(**options: Any) -> None:
+    """``up`` with its options by their names, as the command line gives them (Typer's
+    ``commands.up``, or :mod:`.upline` for an ordinary line): the durations, budgets and
+    watchers checked before anything starts, then :func:`run_up`."""
+    from codeswarm.cli.args import WEEK, seconds
+    from codeswarm.control.watch.config import watch_options
+    from codeswarm.core.swarm import SlurmOptions
+
+    seconds("--timeout", options["timeout"], 1.0, WEEK)  # before anything starts
+    if options["retry_deadline"] is not None:
+        seconds("--retry-deadline", options["retry_deadline"], 1.0, WEEK)
+    check_budgets(budget=options["budget"], agent_budget=options["agent_budget"],
+                  warn=options["budget_warn"])  # fmt: skip
+    watch = watch_options(
+        stall_s=options.pop("watch_stall"), loop_k=options.pop("watch_loop"),
+        scope=options.pop("watch_scope"), actions=options.pop("watch_action") or [],
+        nudge_text=options.pop("watch_nudge"),
+    )  # fmt: skip
+    slurm = SlurmOptions(
+        nodes=options.pop("nodes"), ntasks_per_node=options.pop("ntasks_per_node"),
+        partition=options.pop("partition"), account=options.pop("account"),
+        qos=options.pop("qos"), time=options.pop("time_limit"),
+        sbatch_args=options.pop("sbatch_args"), stop_grace_s=options.pop("stop_grace"),
+    )  # fmt: skip
+    run_up(**options, watch=watch, slurm=slurm)
+
+
 def check_isolation(
     isolation: str, *, base: str | None, into: str | None, check: str | None
 ) -> None:
