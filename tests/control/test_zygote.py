@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from codeswarm.control.launch import forks as forks_module
-from codeswarm.control.launch.forks import Forks
-from codeswarm.control.launch.pending import PendingSupervisor, Prestarted, zygote_argv
+from codeswarm.control.launch.forks import Forks, Prestarted, zygote_argv
+from codeswarm.control.launch.pending import PendingSupervisor
 from codeswarm.control.proc import ForkedChild
 from codeswarm.core.entry import python_module
 from codeswarm.core.swarm import RunDir

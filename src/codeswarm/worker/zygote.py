@@ -40,10 +40,10 @@ import sys
 from codeswarm.core.procself import retitle, stdio_to
 
 WORKER_MODULE = "codeswarm.worker"
+"""The module an ordinary worker runs (``python -m``): its command line is the one to wear."""
 ZYGOTE_MODULE = "codeswarm.worker.zygote"
 PENDING = "-"
 """``--run-dir -``: the run directory comes later (``run DIR``)."""
-"""The module an ordinary worker runs (``python -m``): its command line is the one to wear."""
 MAX_LINE = 4096
 """The longest request line taken (an agent id is far shorter)."""
 

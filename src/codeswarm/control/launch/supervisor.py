@@ -37,9 +37,8 @@ import signal
 from typing import Any
 
 from codeswarm.control.launch.base import early_hub, keeper_entry
-from codeswarm.control.launch.forks import Forks
+from codeswarm.control.launch.forks import Forks, Prestarted, fork_zygote
 from codeswarm.control.launch.keepalive import DOWN_GRACE, Ending, KeepAlive
-from codeswarm.control.launch.pending import Prestarted
 from codeswarm.control.proc import PidLock, kill_group, pid_in, process_matches, wait_pid
 from codeswarm.core.atomic import KEEP_MODE, atomic_write
 from codeswarm.core.entry import python_module
@@ -239,8 +238,6 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     zygote = None
     if args[:1] == ["--pending"]:
-        from codeswarm.control.launch.pending import fork_zygote
-
         zygote = fork_zygote()  # before any thread or event loop; it imports beside us
         taken = _taken_over(zygote)
         if taken is None:
