@@ -218,6 +218,17 @@ def test_send_wait_fails_after_the_deadline_and_the_agent_serves_once_the_model_
         assert again.stdout.strip() == f"{agent}: back"
 
 
+def test_a_swarm_is_ready_once_its_scripted_model_listens(swarm: Swarm) -> None:
+    """`up` returns once the agents can take a turn: their scripted model (started by the
+    supervisor beside the first workers) takes connections at once (before, a first turn
+    could meet a refused connection and print a reconnect error)."""
+    import socket
+
+    swarm.up(1, {"agents": {"*": ["hi"]}})
+    port = json.loads((swarm.run_dir / "swarm.json").read_text())["mock_port"]
+    socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
 def test_an_http_error_fails_the_turn_at_once_with_its_cause(swarm: Swarm) -> None:
     answers = [{"when": "hello", "http_status": 401}, {"when": "again", "text": "ok"}]
     script = {"agents": {"*": answers}}

@@ -28,6 +28,8 @@ from codeswarm.core.errors import CodeswarmError, UsageError
 from codeswarm.core.swarm import RunDir, SlurmOptions, SwarmSpec
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from codeswarm.control.fleet.router import Router
     from codeswarm.control.fleet.state import FleetState
     from codeswarm.worker.mcphub import HubKeeper
@@ -38,6 +40,9 @@ SUPERVISOR_EXIT_MARGIN = 5.0
 """`down` waits the workers' grace period plus this for the supervisor to exit."""
 STOP_POLL = 0.05
 """How often ``down`` looks whether the supervisor and the workers are gone."""
+MODEL_HOST = "127.0.0.1"
+MODEL_POLL = 0.02
+"""How often ``up`` looks whether the swarm's scripted model listens yet."""
 HUB_EXIT_WAIT = 5.0
 """How long ``down`` waits for the coordination hub to end by itself (it does once no worker
 of the swarm is left: its graceful shutdown takes up to 2 s) before it kills it."""
@@ -113,6 +118,25 @@ def _hub_process(run: RunDir) -> int | None:
     return None
 
 
+async def _wait_listening(port: int, deadline: float, log: Path) -> None:
+    """Until the swarm's scripted model takes connections on ``port`` (the supervisor starts it
+    beside the first workers, and the agents can be ready first: their first turn would meet
+    a refused connection); :class:`CodeswarmError` at ``deadline`` (the loop's clock)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            _, writer = await asyncio.open_connection(MODEL_HOST, port)
+        except OSError:
+            if loop.time() >= deadline:
+                raise CodeswarmError(
+                    f"the scripted model did not listen on port {port} in time: {tail(log)}"
+                ) from None
+            await asyncio.sleep(MODEL_POLL)
+        else:
+            writer.close()
+            return
+
+
 def live_workers(run: RunDir, spec: SwarmSpec) -> dict[str, int]:
     """agent -> pid of every worker of the swarm that is alive."""
     out = {}
@@ -159,6 +183,8 @@ class LocalBackend:
     async def wait_ready(
         self, router: Router, deadline_s: float, progress: Progress | None = None
     ) -> Ready:
+        spec = router.spec
+        deadline = asyncio.get_running_loop().time() + deadline_s
         try:
             await asyncio.wait_for(
                 follow_until_ready(router, lambda: "starting agents", progress), deadline_s
@@ -175,7 +201,9 @@ class LocalBackend:
             if self._hub is not None:  # the supervisor and the workers hold it by now
                 self._hub.close()
                 self._hub = None
-        return Ready(where=f"in {router.spec.cwd}")
+        if spec.model_provider == "mock" and spec.mock_port:  # ready: able to take a turn
+            await _wait_listening(spec.mock_port, deadline, router.run.root / "model.log")
+        return Ready(where=f"in {spec.cwd}")
 
     def stop(self, run: RunDir, spec: SwarmSpec, *, grace: float = DOWN_GRACE) -> dict[str, object]:
         """SIGTERM the supervisor (which stops its workers: SIGTERM, grace, SIGKILL), wait; then
