@@ -15,6 +15,7 @@ import pytest
 
 from codeswarm.control.sessions import parse_duration, read_rollouts
 from codeswarm.core.errors import UsageError
+from codeswarm.core.swarm import RunDir, SwarmSpec
 from swarmkit import Swarm, pids_of, wait_until
 
 # rank 0: a command that fails (exit 3), an answer; then a new file, an answer. Declared usage,
@@ -255,6 +256,45 @@ def test_tokens_count_each_model_response_once_and_torn_lines_are_skipped(tmp_pa
          "changes": [{"path": "a/b.py", "kind": "update"}]}
     ]  # fmt: skip
     assert read["last_ms"] == 1796047640000  # the last whole record
+
+
+def test_showing_one_thread_reads_that_thread_s_rollouts_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An agent with many threads (each a rollout of its own, megabytes for a long one): `show`
+    reads the items of the one it shows, the current one or the one named."""
+    from codeswarm.control.sessions import threads
+
+    run = RunDir(tmp_path / "runs" / "t")
+    spec = SwarmSpec(name="t", size=1, cwd=str(tmp_path), codex_bin="")
+    day = run.codex_home("t_0") / "sessions" / "2026" / "11" / "30"
+    day.mkdir(parents=True)
+    ids = [f"0000000{i}-0000-4000-8000-000000000000" for i in range(3)]
+    for i, thread in enumerate(ids):
+        meta = {"id": thread, "cwd": str(tmp_path), "timestamp": f"2026-11-30T14:0{i}:00Z"}
+        (day / f"rollout-2026-11-30T14-0{i}-00-{thread}.jsonl").write_bytes(
+            orjson.dumps({"timestamp": meta["timestamp"], "type": "session_meta", "payload": meta})
+            + b"\n"
+        )
+    read: list[tuple[list[str], bool]] = []
+    real = threads.read_rollouts
+
+    def counted(paths: list[Path], *, items: bool = True) -> dict[str, Any]:
+        read.append(([p.name for p in paths], items))
+        return real(paths, items=items)
+
+    monkeypatch.setattr(threads, "read_rollouts", counted)
+    run.agent_state("t_0").write_text(json.dumps({"thread_id": ids[1]}))
+    assert threads.load_thread(run, spec, "t_0", None).thread_id == ids[1]  # the current one
+    assert [(names[0][-42:-6], items) for names, items in read] == [(ids[1], True)]
+    read.clear()
+    assert threads.load_thread(run, spec, "t_0", ids[0]).thread_id == ids[0]
+    assert [(names[0][-42:-6], items) for names, items in read] == [(ids[0], True)]
+    read.clear()
+    run.agent_state("t_0").unlink()  # no current thread: the latest, told without items
+    assert threads.load_thread(run, spec, "t_0", None).thread_id == ids[2]
+    assert [items for _, items in read] == [False, False, False, True]
+    assert read[-1][0][0][-42:-6] == ids[2]
 
 
 @pytest.mark.parametrize(

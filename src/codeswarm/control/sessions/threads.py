@@ -133,10 +133,16 @@ def _outbox_threads(
 
 
 def agent_threads(
-    run: RunDir, spec: SwarmSpec, agent: str, live: Liveness, *, items: bool = False
+    run: RunDir,
+    spec: SwarmSpec,
+    agent: str,
+    live: Liveness,
+    *,
+    items: bool = False,
+    only: str | None = None,
 ) -> list[Thread]:
     """The threads of one agent, oldest first (:func:`_thread_files`; a Claude Code agent's
-    from its outbox)."""
+    from its outbox); ``only``: that thread alone (the others' rollouts are not read)."""
     from codeswarm.core.swarm import agent_rank
     from codeswarm.worker.wiring import role_of
 
@@ -151,6 +157,8 @@ def agent_threads(
     state = agent_state(agent, live)
     out = []
     for thread_id, paths in by_thread.items():
+        if only is not None and thread_id != only:
+            continue
         read = outbox.get(thread_id) or read_rollouts(paths, items=items)
         meta = read["meta"]
         is_current = thread_id == current or (current is None and len(by_thread) == 1)
@@ -204,12 +212,16 @@ def find_thread(root: Path, wanted: str) -> tuple[RunDir, SwarmSpec, str, str]:
 
 
 def load_thread(run: RunDir, spec: SwarmSpec, agent: str, thread_id: str | None) -> Thread:
-    """One thread with its turns' items: ``thread_id``, or the agent's current one."""
-    threads = agent_threads(run, spec, agent, liveness(run, spec), items=True)
-    if thread_id is not None:
-        chosen = [t for t in threads if t.thread_id == thread_id]
-    else:
-        chosen = [t for t in threads if t.current] or threads[-1:]
+    """One thread with its turns' items: ``thread_id``, or the agent's current one (its latest
+    when it has none); only that thread's rollouts are read with their items."""
+    live = liveness(run, spec)
+    if thread_id is None:
+        thread_id = _current_thread(run, agent)
+    if thread_id is None:  # (no state.json: the latest thread, told without the items)
+        latest = agent_threads(run, spec, agent, live)[-1:]
+        thread_id = latest[0].thread_id if latest else None
+    chosen = [] if thread_id is None else agent_threads(run, spec, agent, live, items=True,
+                                                        only=thread_id)  # fmt: skip
     if not chosen:
         raise UsageError(f"{agent} has no thread yet (it never started)")
     return chosen[0]
