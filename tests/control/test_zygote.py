@@ -24,8 +24,10 @@ from codeswarm.control.launch import forks as forks_module
 from codeswarm.control.launch.forks import Forks, Prestarted, zygote_argv
 from codeswarm.control.launch.pending import PendingSupervisor
 from codeswarm.control.proc import ForkedChild
-from codeswarm.core.entry import python_module
+from codeswarm.core.entry import module_args, python_module
 from codeswarm.core.swarm import RunDir
+from codeswarm.worker.mcphub import HubFiles
+from codeswarm.worker.mcphub import Pending as HubPending
 from codeswarm.worker.zygote import worker_argv
 from swarmkit import SRC, Swarm, pids_of, python_env, wait_until
 
@@ -120,7 +122,10 @@ def test_forked_workers_are_ordinary_workers(swarm: Swarm) -> None:
     assert all(r["status"] == "completed" for r in out.values())
 
     # kill -9 of the supervisor, `up` again: the new one adopts every worker and starts no
-    # zygote; when both crash at once, the first fork starts one zygote that forks both
+    # zygote, and the hub that lived on with the workers is the swarm's still (the one the new
+    # supervisor forked is not needed: it ends); when both workers crash at once, the first
+    # fork starts one zygote that forks both
+    hub = HubFiles(swarm.run_dir / "mcp").read()["pid"]
     os.kill(supervisor, signal.SIGKILL)
     wait_until(lambda: gone(supervisor), what="the supervisor gone")
     swarm.up(2, SCRIPT)
@@ -129,6 +134,9 @@ def test_forked_workers_are_ordinary_workers(swarm: Swarm) -> None:
     wait_until(lambda: log.read_text().count("adopting running worker") == 2, what="adoption")
     supervisor = int((swarm.run_dir / "supervisor.pid").read_text())
     assert not zygotes(swarm)
+    wait_until(lambda: not pids_of("--pending ") and not zombies_of(supervisor), timeout=10,
+               what="its pending hub gone, reaped")  # fmt: skip
+    assert HubFiles(swarm.run_dir / "mcp").read()["pid"] == hub and not gone(hub)
     for pid in adopted.values():
         os.kill(pid, signal.SIGKILL)
     for r, pid in adopted.items():
@@ -145,6 +153,24 @@ def test_forked_workers_are_ordinary_workers(swarm: Swarm) -> None:
 
 def fd_target(pid: int, fd: int) -> str:
     return os.readlink(f"/proc/{pid}/fd/{fd}")
+
+
+def zombies_of(pid: int) -> list[int]:
+    """Children of ``pid`` that ended and were not reaped."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] == "Z" and fields[1] == str(pid):
+                out.append(int(entry.name))
+    return out
+
+
+def fds_of(pid: int) -> dict[int, str]:
+    return {int(fd): fd_target(pid, int(fd)) for fd in os.listdir(f"/proc/{pid}/fd")}
 
 
 @pytest.mark.codex
@@ -177,32 +203,47 @@ def test_up_s_supervisor_and_zygote_started_first_are_ordinary_ones(swarm: Swarm
 
 PRESTART = """import time
 from codeswarm.control.launch.pending import prestart
-prestart()
+prestart(hub=True)
 print("ok", flush=True)
 time.sleep(60)
 """
 
 
-def test_a_pending_supervisor_and_its_zygote_die_with_the_process_that_started_them() -> None:
-    """Killed (-9) before it handed the swarm over: both go at once."""
+def pending_hubs(supervisor: int) -> list[int]:
+    """The hubs a pending supervisor forked, not handed a swarm yet."""
+    return pids_of(f"codeswarm.mcp.hub --pending {supervisor} ")
+
+
+def test_a_pending_supervisor_and_what_it_forked_die_with_the_process_that_started_them() -> None:
+    """Killed (-9) before it handed the swarm over: the supervisor, its zygote and its hub go at
+    once."""
     starter = subprocess.Popen([sys.executable, "-c", PRESTART], stdout=subprocess.PIPE,
                                text=True, env=python_env())  # fmt: skip
     try:
         assert starter.stdout is not None and starter.stdout.readline() == "ok\n"
         (pending,) = wait_until(lambda: pids_of(f"--pending {starter.pid} "), what="it")
         (zygote,) = wait_until(lambda: zygotes(PENDING), what="its zygote")
-        assert parent(zygote) == pending
-        # forked from it, it holds nothing of its parent's (the starter's socket, say): as if
-        # started with its socket as stdin and its output to /dev/null
+        (hub,) = wait_until(lambda: pending_hubs(pending), what="its hub")
+        assert parent(zygote) == pending and parent(hub) == pending
+        # forked from it, they hold nothing of their parent's (the starter's socket, say): as
+        # if started with a socket as stdin and their output to /dev/null
         assert cmdline(zygote) == zygote_argv()
         wait_until(lambda: len(os.listdir(f"/proc/{zygote}/fd")) >= 5, what="it serves")
         fds = {int(fd): fd_target(zygote, int(fd)) for fd in os.listdir(f"/proc/{zygote}/fd")}
         assert fds.pop(0).startswith("socket:") and fds.pop(1) == fds.pop(2) == os.devnull
         assert len(fds) == 2 and all(t.startswith("pipe:") for t in fds.values())  # its wake-up
-        assert Path(f"/proc/{zygote}/stat").read_text().rsplit(")", 1)[1].split()[3] == str(zygote)
+        # the hub: as `up` would start it, with this supervisor's pid (it ends with it)
+        assert cmdline(hub) == [sys.executable, *module_args("codeswarm.mcp.hub"), "--pending",
+                                str(pending), "." * HubPending.ROOM]  # fmt: skip
+        fds = {int(fd): fd_target(hub, int(fd)) for fd in os.listdir(f"/proc/{hub}/fd")}
+        assert fds.pop(0).startswith("socket:") and fds.pop(1) == fds.pop(2) == os.devnull
+        assert not fds and fds_of(zygote)[0] != fd_target(hub, 0)
+        for pid in (zygote, hub):
+            assert Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3] == str(pid)
         starter.kill()
         starter.wait()
-        wait_until(lambda: gone(pending) and gone(zygote), timeout=10, what="both gone")
+        wait_until(lambda: gone(pending) and gone(zygote) and gone(hub), timeout=10,
+                   what="all three gone")  # fmt: skip
     finally:
         starter.kill()
         starter.wait()
@@ -219,18 +260,20 @@ def test_a_pending_supervisor_is_not_used_once_the_environment_or_directory_chan
     run.mkdir()
     with open(tmp_path / "log", "ab") as log:
         for change in ("env", "cwd"):
-            pending = PendingSupervisor()
+            pending = PendingSupervisor(hub=True)
             (zygote,) = wait_until(
                 lambda: [z for z in zygotes(PENDING) if parent(z) == pending.proc.pid],  # noqa: B023
                 what="its zygote",
             )
+            (hub,) = wait_until(lambda: pending_hubs(pending.proc.pid), what="its hub")  # noqa: B023
             if change == "env":
                 monkeypatch.setenv("CODESWARM_SOMETHING", "new")
             else:
                 monkeypatch.chdir(tmp_path)
             assert not pending.give(run, log.fileno())
             assert pending.proc.wait(30) == 0
-            wait_until(lambda: gone(zygote), timeout=10, what="its zygote gone")  # noqa: B023
+            wait_until(lambda: gone(zygote) and gone(hub), timeout=10,  # noqa: B023
+                       what="its zygote and hub gone")  # fmt: skip
     assert (tmp_path / "log").read_bytes() == b""
 
 

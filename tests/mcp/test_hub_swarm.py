@@ -279,12 +279,15 @@ def test_a_new_swarm_s_hub_mounts_its_agents_before_it_loads_the_sdk(swarm: Swar
 
 
 def test_up_starts_the_hub_first_and_it_is_an_ordinary_hub(swarm: Swarm) -> None:
-    """`up` starts the hub before it parses its options (it imports meanwhile) and hands it the
-    socket, the lock and the log: it then looks and acts as a hub started the ordinary way."""
+    """`up` starts the supervisor before it parses its options, which forks the hub once it has
+    imported its own code (the hub then imports only the rest) and hands it the socket, the
+    lock and the log: it then looks and acts as a hub started the ordinary way."""
     swarm.up(1, {"agents": {"0": ["hi"]}})
     files = hub_files(swarm)
     pid, port = files.read()["pid"], files.port()
     assert port is not None
+    supervisor = int((swarm.run_dir / "supervisor.pid").read_text())
+    assert Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(supervisor)
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").decode().split("\0")
     assert argv[1:6] == ["-P", "-m", "codeswarm.mcp.hub", str(swarm.run_dir), "--fd"]
     assert argv[7] == "--lock-fd" and argv[9:] == ["--host", host_name()]
@@ -309,7 +312,10 @@ def test_an_up_that_fails_leaves_no_hub(swarm: Swarm, args: list[str]) -> None:
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2, err
     wait_until(lambda: not pids_of(f"--pending {proc.pid} "), timeout=10,
-               what="the pending hub gone with the `up` that started it")  # fmt: skip
+               what="the pending supervisor gone with the `up` that started it")  # fmt: skip
+    # nor the hub it forked, nor anything else of that `up` (they have its environment)
+    wait_until(lambda: not pids_of(swarm.env["CODESWARM_STATE_DIR"]), timeout=10,
+               what="the pending hub gone with them")  # fmt: skip
 
 
 def test_a_pending_hub_dies_with_the_process_that_started_it() -> None:

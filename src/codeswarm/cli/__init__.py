@@ -22,12 +22,13 @@ alone (about ``python -c pass`` plus a few milliseconds); the rest of their line
 before."""
 HUB_FIRST = ("up", "run", "demo")
 """Subcommands that start a local swarm: its coordination hub starts importing first
-(:func:`codeswarm.worker.mcphub.prestart`), while the command line is parsed."""
+(:func:`codeswarm.worker.mcphub.prestart`), while the command line is parsed …"""
 
 
 SUPERVISOR_FIRST = ("up", "run")
-"""… and its supervisor, which starts the worker zygote (:mod:`codeswarm.control.launch.pending`;
-not for ``demo``, which changes its environment before the swarm starts)."""
+"""… or its supervisor does, which forks the worker zygote and the hub
+(:mod:`codeswarm.control.launch.pending`; not for ``demo``, which changes its environment before
+the swarm starts)."""
 
 
 def _first(args: list[str], commands: tuple[str, ...], coord: bool = True) -> bool:
@@ -86,14 +87,15 @@ def main(argv: list[str] | None = None) -> None:
         rc = hot(args)
         if rc is not None:
             sys.exit(rc)
-    if _first(args, HUB_FIRST):
+    hub_first = _first(args, HUB_FIRST)
+    if _first(args, SUPERVISOR_FIRST, coord=False):  # its hub forked by it (control/launch/prefork)
+        from codeswarm.control.launch.pending import prestart as prestart_supervisor
+
+        prestart_supervisor(hub=hub_first)
+    elif hub_first:
         from codeswarm.worker.mcphub import prestart
 
         prestart()
-    if _first(args, SUPERVISOR_FIRST, coord=False):
-        from codeswarm.control.launch.pending import prestart as prestart_supervisor
-
-        prestart_supervisor()
     if args[:1] == ["up"]:  # an ordinary line: without Typer (the rest go on to it)
         from codeswarm.cli.swarm.upline import main as up_line
 

@@ -16,14 +16,41 @@ import json
 import os
 import socket
 import subprocess
-from typing import Any
+import threading
+from typing import Any, Protocol, Self
 
 MAX_MESSAGE = 65536
+
+
+class Child(Protocol):
+    """A child process as :class:`subprocess.Popen` gives one (or a forked one:
+    :class:`codeswarm.control.proc.ForkedChild`)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
 
 
 class Waiting:
     """A process started with ``argv``, waiting on its standard input to be handed its work
     (its output goes nowhere until then; it runs in a session of its own)."""
+
+    proc: Child
+    sock: socket.socket
+
+    @classmethod
+    def forked(cls, proc: Child, sock: socket.socket) -> Self:
+        """One started otherwise (forked: :mod:`codeswarm.control.launch.prefork`), ``sock``
+        the other end of its standard input."""
+        self = cls.__new__(cls)
+        self.proc, self.sock = proc, sock
+        return self
 
     def __init__(self, argv: list[str]) -> None:
         self.sock, theirs = socket.socketpair()
@@ -52,8 +79,10 @@ class Waiting:
         return True
 
     def close(self) -> None:
-        """Not needed after all: it ends."""
+        """Not needed after all: it ends (reaped in the background: a process that goes on, a
+        supervisor say, keeps no zombie of it)."""
         self.sock.close()
+        threading.Thread(target=self.proc.wait, name="handed-nothing", daemon=True).start()
 
 
 def receive(nfds: int, ctl_fd: int = 0) -> tuple[dict[str, Any], list[int]] | None:

@@ -45,7 +45,7 @@ from typing import Any
 
 from codeswarm.core.atomic import atomic_write, atomic_write_json, read_json
 from codeswarm.core.entry import module_args
-from codeswarm.core.handover import Waiting
+from codeswarm.core.handover import Child, Waiting
 
 TOKEN_ENV = "CODESWARM_MCP_TOKEN"
 """The variable Codex reads the agent's bearer token from (``bearer_token_env_var``)."""
@@ -203,8 +203,13 @@ class Pending(Waiting):
     """Bytes of command line it keeps for the hub's own (``--pending`` … and padding)."""
 
     def __init__(self) -> None:
-        super().__init__([sys.executable, *module_args(HUB_MODULE), "--pending",
-                          str(os.getpid()), "." * self.ROOM])  # fmt: skip
+        super().__init__(self.argv())
+
+    @classmethod
+    def argv(cls) -> list[str]:
+        """Its command line: it dies with this process until it is handed the hub."""
+        return [sys.executable, *module_args(HUB_MODULE), "--pending", str(os.getpid()),
+                "." * cls.ROOM]  # fmt: skip
 
     def give(self, run_root: Path, sock: socket.socket, lock_fd: int, log: int, host: str) -> bool:
         """Give it the hub's part; ``False`` if it is gone (start a hub the ordinary way)."""
@@ -221,6 +226,20 @@ def prestart() -> None:
     if not _PENDING:
         with contextlib.suppress(OSError):
             _PENDING.append(Pending())
+
+
+def adopt(proc: Child, sock: socket.socket) -> Pending:
+    """A pending hub this process started otherwise (forked: ``sock``, the other end of its
+    stdin), for a later :func:`ensure_hub` here to use (:func:`drop_pending` if none does)."""
+    pending = Pending.forked(proc, sock)
+    _PENDING.append(pending)
+    return pending
+
+
+def drop_pending() -> None:
+    """A pending hub this process has not handed a swarm to ends (none was needed)."""
+    while _PENDING:
+        _PENDING.pop().close()
 
 
 def _start(files: HubFiles, lock_fd: int) -> int:
@@ -368,7 +387,7 @@ class HubKeeper:
 
 _OPEN: set[HubKeeper] = set()
 """This process's keepers not closed yet."""
-STARTED: list[subprocess.Popen[bytes]] = []
+STARTED: list[Child] = []
 """The hubs this process started (or handed a swarm to)."""
 
 
@@ -378,8 +397,7 @@ def let_go() -> None:
     started but did not hand the swarm to ended."""
     for keeper in list(_OPEN):
         keeper.close(0)
-    while _PENDING:
-        _PENDING.pop().close()
+    drop_pending()
 
 
 def end_started(wait: float = HUB_EXIT_WAIT) -> list[int]:

@@ -24,7 +24,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterable
-from typing import NamedTuple, NoReturn
+from typing import NamedTuple
 
 from codeswarm.control.proc import ForkedChild, kill_group, wait_pid
 from codeswarm.core.entry import module_args, python_module
@@ -53,7 +53,7 @@ def enabled() -> bool:
 
 
 class Prestarted(NamedTuple):
-    """A zygote started before its swarm is known (:func:`fork_zygote`)."""
+    """A zygote started before its swarm is known (:func:`.prefork.fork_zygote`)."""
 
     proc: subprocess.Popen[bytes] | ForkedChild
     sock: socket.socket
@@ -64,76 +64,6 @@ def zygote_argv() -> list[str]:
     for the run directory to come)."""
     return [sys.executable, *module_args(ZYGOTE_MODULE, "--run-dir", PENDING, "--room",
                                          "." * (ZYGOTE_ROOM + ROOM_SLACK))]  # fmt: skip
-
-
-def fork_zygote() -> Prestarted | None:
-    """Fork the worker zygote from this process, a pending supervisor that has imported its own
-    code and started no thread or event loop yet: nearly all of it a worker needs too (asyncio,
-    msgspec, the spec, the mailbox), so the zygote goes on to import only the rest, beside us,
-    and the pages both loaded are shared (one interpreter's start and ≈ 45 ms of imports
-    fewer). The child is the zygote as :func:`zygote_argv` started with its end of a socket
-    pair as stdin would be (:func:`_become_zygote`); :class:`~.forks.Forks` tells it the run
-    directory at its start. ``None`` when forking is off or it cannot be done."""
-    if not enabled():
-        return None
-    argv = zygote_argv()
-    ours, theirs = socket.socketpair()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    try:
-        pid = os.fork()
-    except OSError:
-        ours.close()
-        theirs.close()
-        return None
-    if pid == 0:
-        _become_zygote(theirs.fileno(), argv)
-    theirs.close()
-    return Prestarted(ForkedChild(pid), ours)
-
-
-def _close_from(low: int) -> None:
-    """Close every open descriptor from ``low`` up: those listed in /proc/self/fd (as Popen
-    does; ``os.closerange`` to the descriptor limit can be a million calls where the kernel has
-    no ``close_range``)."""
-    try:
-        open_fds = [int(name) for name in os.listdir("/proc/self/fd")]
-    except OSError:
-        open_fds = list(range(low, 65536))
-    for fd in open_fds:
-        if fd >= low:
-            with contextlib.suppress(OSError):  # (the listing's own, closed already)
-                os.close(fd)
-
-
-def _become_zygote(ctl_fd: int, argv: list[str]) -> NoReturn:
-    """In the forked child: what ``argv`` started in a session of its own, ``ctl_fd`` its
-    stdin, output to /dev/null and no other descriptor open, would be; it execs ``argv`` when
-    its command line cannot be made to read so."""
-    code = 1
-    try:
-        os.setsid()
-        os.dup2(ctl_fd, 0)
-        null = os.open(os.devnull, os.O_RDWR)
-        os.dup2(null, 1)
-        os.dup2(null, 2)
-        _close_from(3)  # as Popen's close_fds
-        from codeswarm.core.procself import retitle
-
-        if not retitle(argv):
-            os.execv(argv[0], argv)
-        sys.argv = argv[argv.index("-m") + 1 :]
-        from codeswarm.worker.zygote import main
-
-        code = main(sys.argv[1:])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException:  # a forked child reports, exits, never returns into the supervisor
-        import traceback
-
-        traceback.print_exc()
-    finally:
-        os._exit(code)
 
 
 class _State(enum.Enum):
@@ -152,7 +82,7 @@ class Forks:
         self.run = run
         self._prestarted = prestarted
         self.proc: subprocess.Popen[bytes] | ForkedChild | None = None
-        """The zygote, once started (forked by a pending supervisor: :mod:`.pending`)."""
+        """The zygote, once started (forked by a pending supervisor: :mod:`.prefork`)."""
         self._room = "." * (max((len(a) for a in agents), default=0) + ROOM_SLACK)
         self._state = _State.NEW
         self._sock: socket.socket | None = None
@@ -168,8 +98,8 @@ class Forks:
         cls, run: RunDir, agents: Iterable[str], prestarted: Prestarted | None = None
     ) -> Forks | None:
         """A zygote (not started: ``prestarted``'s, if given, else a new one) for ``run``'s
-        workers; ``None`` when turned off (a pending supervisor then started none:
-        :func:`fork_zygote` asks the same)."""
+        workers; ``None`` when turned off (a pending supervisor then forked none:
+        :func:`.prefork.fork_zygote` asks the same)."""
         return cls(run, agents, prestarted) if enabled() else None
 
     @property

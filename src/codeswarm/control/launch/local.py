@@ -175,7 +175,9 @@ class LocalBackend:
         for agent, view in router.fleet.agents.items():
             if agent not in alive:
                 view.state = STARTING
-        if router.spec.coord:
+        from codeswarm.control.launch.pending import starts_hub
+
+        if router.spec.coord and not starts_hub():  # (else the supervisor starts it at once)
             self._hub = early_hub(run)
         start_supervisor(run)
         return None

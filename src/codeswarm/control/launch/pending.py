@@ -1,8 +1,9 @@
 """A local swarm's supervisor started before the swarm is known: ``up`` and ``run`` start it
 (:func:`prestart`) before they parse their options, as they do the coordination hub
-(:class:`codeswarm.worker.mcphub.Pending`). It imports meanwhile, then forks the worker zygote,
-which imports the rest of a worker's code (:func:`.forks.fork_zygote`); when the command has made
-the run directory it hands it over (:meth:`PendingSupervisor.hand_over`: the run directory and
+(:class:`codeswarm.worker.mcphub.Pending`), or instead of it (``hub``). It imports meanwhile,
+then forks the worker zygote, which imports the rest of a worker's code, and with ``hub`` the
+swarm's coordination hub, which imports the rest of the hub's (:mod:`.prefork`); when the
+command has made the run directory it hands it over (:meth:`PendingSupervisor.hand_over`: the run directory and
 the supervisor's log, over a socket pair), and the supervisor goes on as one started then
 would, its first workers forked at once instead of after two interpreters' imports (≈ 0.15 s
 of `up` on this machine's cores).
@@ -27,17 +28,24 @@ from codeswarm.core.handover import Waiting
 
 SUPERVISOR_MODULE = "codeswarm.control.launch.supervisor"
 ROOM = 4096 + 64
-"""Bytes of command line it keeps for the ordinary supervisor's (the run directory)."""
+"""Bytes of command line it keeps for the ordinary supervisor's (the run directory), and for the
+ordinary command line of the hub it forks."""
+HUB_FLAG = "--hub"
 
 
 class PendingSupervisor(Waiting):
     """A supervisor process waiting for its run directory (see the module docstring)."""
 
-    def __init__(self) -> None:
+    proc: subprocess.Popen[bytes]
+
+    def __init__(self, hub: bool = False) -> None:
+        """``hub``: it forks the swarm's coordination hub too (and starts it: ``up`` then
+        starts none of its own)."""
         self.env = dict(os.environ)
         self.cwd = os.getcwd()
+        self.hub = hub
         super().__init__([sys.executable, *module_args(SUPERVISOR_MODULE), "--pending",
-                          str(os.getpid()), "." * ROOM])  # fmt: skip
+                          str(os.getpid()), *([HUB_FLAG] if hub else []), "." * ROOM])  # fmt: skip
 
     def give(self, run_root: Path, log_fd: int) -> bool:
         """Give it the swarm's run directory and the supervisor's log; ``False`` (it ends) when
@@ -65,12 +73,17 @@ def let_go() -> None:
         _PENDING.pop().close()
 
 
-def prestart() -> None:
-    """Start a supervisor now that a later :func:`take` in this process will use; nothing if
-    one is started already or it cannot be."""
+def prestart(hub: bool = False) -> None:
+    """Start a supervisor now that a later :func:`take` in this process will use (``hub``: see
+    :class:`PendingSupervisor`); nothing if one is started already or it cannot be."""
     if not _PENDING:
         with contextlib.suppress(OSError):
-            _PENDING.append(PendingSupervisor())
+            _PENDING.append(PendingSupervisor(hub))
+
+
+def starts_hub() -> bool:
+    """The supervisor :func:`take` will give forks the swarm's hub and starts it."""
+    return bool(_PENDING) and _PENDING[0].hub
 
 
 def take() -> PendingSupervisor | None:

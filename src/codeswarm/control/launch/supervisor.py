@@ -37,17 +37,20 @@ import signal
 from typing import Any
 
 from codeswarm.control.launch.base import early_hub, keeper_entry
-from codeswarm.control.launch.forks import Forks, Prestarted, fork_zygote
+from codeswarm.control.launch.forks import Forks, Prestarted
 from codeswarm.control.launch.keepalive import DOWN_GRACE, Ending, KeepAlive
+from codeswarm.control.launch.pending import HUB_FLAG
+from codeswarm.control.launch.prefork import fork_hub, fork_zygote
 from codeswarm.control.proc import PidLock, kill_group, pid_in, process_matches, wait_pid
 from codeswarm.core.atomic import KEEP_MODE, atomic_write
 from codeswarm.core.entry import python_module
 from codeswarm.core.errors import run_guarded
 from codeswarm.core.swarm import RunDir, SwarmSpec
+from codeswarm.worker.mcphub import drop_pending
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from codeswarm.worker.mcphub import HubKeeper
+    from codeswarm.worker.mcphub import HubKeeper, Pending
 
 log = logging.getLogger("codeswarm.supervisor")
 
@@ -58,10 +61,14 @@ MODEL_STOP_GRACE = 5.0
 
 
 class Supervisor:
-    def __init__(self, run: RunDir, zygote: Prestarted | None = None) -> None:
-        """``zygote``: one started before the swarm was known (a pending supervisor's)."""
+    def __init__(
+        self, run: RunDir, zygote: Prestarted | None = None, hub: Pending | None = None
+    ) -> None:
+        """``zygote``, ``hub``: started before the swarm was known (a pending supervisor's: the
+        first :func:`~codeswarm.worker.mcphub.ensure_hub` here hands ``hub`` the swarm's)."""
         self.run = run
         self.zygote = zygote
+        self.pending_hub = hub
         self.spec: SwarmSpec = run.load_spec()
         self.stopping = asyncio.Event()
         self.agents = list(run.agents(self.spec))
@@ -79,6 +86,8 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         hub = self._start_hub() if self.spec.coord else None
+        if self.pending_hub is not None:  # not handed a hub (one ran already, or none is needed)
+            drop_pending()  # it ends
         forks = Forks.open(self.run, self.agents, self.zygote)
         self.keepers = {a: KeepAlive(self.run, a, adopt=True, forks=forks) for a in self.agents}
         if forks is not None and any(k.adoptable() is None for k in self.keepers.values()):
@@ -236,16 +245,17 @@ def _taken_over(zygote: Prestarted | None) -> list[str] | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    zygote = None
+    zygote = hub = None
     if args[:1] == ["--pending"]:
-        zygote = fork_zygote()  # before any thread or event loop; it imports beside us
+        zygote = fork_zygote()  # before any thread or event loop; they import beside us
+        hub = fork_hub() if args[2:3] == [HUB_FLAG] else None
         taken = _taken_over(zygote)
         if taken is None:
             return 0
         args = taken
     run_dir = keeper_entry(args, "codeswarm.control.launch.supervisor", "supervisor")
     return run_guarded(
-        lambda: asyncio.run(Supervisor(RunDir(run_dir), zygote).run_forever()),
+        lambda: asyncio.run(Supervisor(RunDir(run_dir), zygote, hub).run_forever()),
         "codeswarm supervisor",
     )
 
