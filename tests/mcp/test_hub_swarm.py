@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -276,6 +277,29 @@ def test_a_new_swarm_s_hub_mounts_its_agents_before_it_loads_the_sdk(swarm: Swar
     assert called["status"] == "completed" and called["tool"] == "swarm_status"
     token = codex_env(codex_pid(swarm, 1))[TOKEN_ENV]
     assert call(port, token, "swarm_status")[0] == 200
+
+
+def switches(pid: int) -> int:
+    """Context switches of ``pid``'s main thread so far (each wake-up from a sleep is one)."""
+    fields = dict(
+        line.split(":", 1)
+        for line in Path(f"/proc/{pid}/task/{pid}/status").read_text().splitlines()
+    )
+    return int(fields["voluntary_ctxt_switches"]) + int(fields["nonvoluntary_ctxt_switches"])
+
+
+def test_an_idle_hub_wakes_about_once_a_second(swarm: Swarm) -> None:
+    """Its server's housekeeping ticks once a second (uvicorn's own ten times): an idle swarm's
+    hub costs next to nothing. Counted, not timed: the main thread's wake-ups over 4 s."""
+    swarm.up(1, {"agents": {"0": ["hi"]}})
+    pid = hub_files(swarm).read()["pid"]
+    wait_until(lambda: sdk_loaded(pid), what="the SDK loaded once the mount went quiet")
+    before = switches(pid)
+    time.sleep(4)
+    woke = switches(pid) - before
+    assert 2 <= woke <= 12, woke  # ten times a second would be ≥ 40
+    token = codex_env(codex_pid(swarm, 0))[TOKEN_ENV]
+    assert call(hub_files(swarm).port() or 0, token, "swarm_status")[0] == 200  # serving
 
 
 def test_up_starts_the_hub_first_and_it_is_an_ordinary_hub(swarm: Swarm) -> None:

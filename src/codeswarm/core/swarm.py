@@ -124,7 +124,11 @@ class SwarmSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A message arriving while a turn runs: wait for the turn (queue), or join it (steer)."""
     config_overrides: dict[str, str] = {}
     """Extra Codex ``-c key=value`` overrides (values are TOML)."""
-    heartbeat_s: float = 5.0
+    heartbeat_s: float = 15.0
+    """How often a worker writes a ``heartbeat`` record to its outbox (what shows it alive where
+    no process can be looked at: a Slurm swarm's agent is stale after 60 s of silence). Every
+    record wakes the worker and is read by every follower: an idle swarm of 50 agents is quiet
+    but for these (and the coordination link's own)."""
     retry_deadline_s: float = defaults.RETRY_DEADLINE
     """Seconds a turn may do nothing but retry an unreachable model; then it is given up."""
     created_ms: int = 0

@@ -87,6 +87,9 @@ LONG_QUIET_S = 5.0
 """… or once no request came for this long, whoever has mounted (an agent's Codex that failed
 to start, the agents of other nodes of a Slurm swarm, whose grants it sees too)."""
 QUIET_ENV = "CODESWARM_HUB_QUIET_S"
+TICK_S = 1.0
+"""How often the hub's server does its housekeeping (uvicorn's own: every 0.1 s): a stop asked
+by a signal takes up to this long to begin (the hub ends with the node's last worker at once)."""
 
 
 class Agent:
@@ -424,10 +427,19 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
+    class Server(uvicorn.Server):
+        async def main_loop(self) -> None:
+            """uvicorn's housekeeping (the date header, a stop asked for) once a second, not ten
+            times: an idle hub is otherwise its wake-ups alone (docs/benchmarks.md)."""
+            counter = 0  # (a multiple of 10 at every tick: the date header every time)
+            while not await self.on_tick(counter):
+                counter = (counter + 10) % 864000
+                await asyncio.sleep(TICK_S)
+
     hub = Hub(run_root, Kept.default(), _quiet_s(os.environ.get(QUIET_ENV, "")))
     config = uvicorn.Config(hub, lifespan="on", log_level="warning",
                             access_log=False, timeout_graceful_shutdown=2)  # fmt: skip
-    server = uvicorn.Server(config)
+    server = Server(config)
     threading.Thread(
         target=_end_with_the_workers, args=(files,), name="workers-gone", daemon=True
     ).start()
