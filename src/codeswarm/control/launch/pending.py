@@ -3,13 +3,13 @@
 (:class:`codeswarm.worker.mcphub.Pending`), or instead of it (``hub``). It imports meanwhile,
 then forks the worker zygote, which imports the rest of a worker's code, and with ``hub`` the
 swarm's coordination hub, which imports the rest of the hub's (:mod:`.prefork`); when the
-command has made the run directory it hands it over (:meth:`PendingSupervisor.hand_over`: the run directory and
-the supervisor's log, over a socket pair), and the supervisor goes on as one started then
-would, its first workers forked at once instead of after two interpreters' imports (≈ 0.15 s
-of `up` on this machine's cores).
+command has made the run directory it hands it over (:meth:`PendingSupervisor.hand_over`: the
+run directory and the supervisor's log, over a socket pair), and the supervisor goes on as one
+started then would, its first workers forked at once instead of after two interpreters'
+imports (≈ 0.15 s of `up` on this machine's cores).
 
 Until then it dies with the process that started it (nothing is left when ``up`` ends without
-it; its zygote ends with it), and it is not used if that process's environment or working
+it; its zygote and hub end with it), and it is not used if that process's environment or working
 directory changed meanwhile: a supervisor started then would have had them (it is then told
 nothing and ends, and one is started the ordinary way). Light: imported before the command
 line is parsed.
@@ -82,7 +82,7 @@ def prestart(hub: bool = False) -> None:
 
 
 def starts_hub() -> bool:
-    """The supervisor :func:`take` will give forks the swarm's hub and starts it."""
+    """Whether the supervisor :func:`take` will give forks the swarm's hub (and starts it)."""
     return bool(_PENDING) and _PENDING[0].hub
 
 
