@@ -129,3 +129,33 @@ def test_ctrl_c_while_the_agents_start_leaves_nothing_running(swarm: Swarm, afte
     assert f"interrupted: swarm {swarm.name} stopped while its agents started" in err, err
     assert swarm.processes() == []
     assert swarm.up(2, script)["agents"]  # nothing in the way of a new `up`
+
+
+def test_ctrl_c_as_the_spec_lands_stops_the_launch_as_any_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The spec is visible once renamed into place, and the directory's fsync follows: a Ctrl-C
+    then (a person, or test_ctrl_c_while_the_agents_start_leaves_nothing_running's signal as
+    it sees the file) is an interrupted launch like any later one: what this `up` started is
+    let go and stopped, and it says so (it used to end as a bare "interrupted")."""
+    from codeswarm.cli.swarm import up
+    from codeswarm.control.launch import base
+    from codeswarm.core.swarm import RunDir, SwarmSpec
+
+    run = RunDir(tmp_path / "runs" / "t")
+    spec = SwarmSpec(name="t", size=1, cwd=str(tmp_path), codex_bin="")
+    real = base.create_run
+
+    def landed_then_ctrl_c(run: RunDir, spec: SwarmSpec) -> None:
+        real(run, spec)
+        raise KeyboardInterrupt
+
+    stopped: list[tuple[Path, bool]] = []
+    monkeypatch.setattr(base, "create_run", landed_then_ctrl_c)
+    monkeypatch.setattr(
+        up, "bring_down", lambda r, launching=False: stopped.append((r.root, launching))
+    )
+    with pytest.raises(KeyboardInterrupt):
+        up._launch(object(), run, spec, fresh=True, timeout=1.0, json_out=False)  # type: ignore[arg-type]
+    assert run.spec_path.is_file() and stopped == [(run.root, True)]
+    assert "interrupted: swarm t stopped while its agents started" in capsys.readouterr().err

@@ -442,8 +442,8 @@ def _launch(
     from codeswarm.control.fleet.router import Router
     from codeswarm.control.launch.base import create_run
 
-    create_run(run, spec)
     try:
+        create_run(run, spec)  # (inside: a Ctrl-C as its spec lands, during the fsync, counts too)
         # the fleet as the outboxes tell it; the backend marks what the new launch will see
         router = Router(run, start="begin", spec=spec)
         router.replay()
