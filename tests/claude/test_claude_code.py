@@ -104,6 +104,12 @@ class Session:
             "XDG_STATE_HOME": str(tmp / "state"),
             "XDG_CONFIG_HOME": str(tmp / "config"),
             "XDG_RUNTIME_DIR": str(tmp / "runtime"),
+            # Claude Code (≥ 2.1.144) starts a `-p` turn after ≈ 2 s whether or not its MCP
+            # servers have connected; `codeswarm mcp` needs ≈ 0.9 s alone on a slow day here
+            # and more beside Claude's own start, so the first turn could go without the
+            # tools these tests are about. Blocking start-up (bounded by MCP_TIMEOUT) makes
+            # them test codeswarm, not that race (docs/hooks.md).
+            "MCP_CONNECTION_NONBLOCKING": "false",
         }
         self.model: MockModel | None = None
 
