@@ -50,7 +50,7 @@ from codeswarm.worker.mcphub import drop_pending
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from codeswarm.worker.mcphub import HubKeeper, Pending
+    from codeswarm.worker.mcphub import HubKeeper
 
 log = logging.getLogger("codeswarm.supervisor")
 
@@ -61,14 +61,12 @@ MODEL_STOP_GRACE = 5.0
 
 
 class Supervisor:
-    def __init__(
-        self, run: RunDir, zygote: Prestarted | None = None, hub: Pending | None = None
-    ) -> None:
-        """``zygote``, ``hub``: started before the swarm was known (a pending supervisor's: the
-        first :func:`~codeswarm.worker.mcphub.ensure_hub` here hands ``hub`` the swarm's)."""
+    def __init__(self, run: RunDir, zygote: Prestarted | None = None) -> None:
+        """``zygote``: one started before the swarm was known (a pending supervisor's; a hub
+        it forked is the one the first :func:`~codeswarm.worker.mcphub.ensure_hub` here hands
+        the swarm's hub to)."""
         self.run = run
         self.zygote = zygote
-        self.pending_hub = hub
         self.spec: SwarmSpec = run.load_spec()
         self.stopping = asyncio.Event()
         self.agents = list(run.agents(self.spec))
@@ -86,8 +84,7 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         hub = self._start_hub() if self.spec.coord else None
-        if self.pending_hub is not None:  # not handed a hub (one ran already, or none is needed)
-            drop_pending()  # it ends
+        drop_pending()  # a forked hub not handed one (one ran already, or none is needed) ends
         forks = Forks.open(self.run, self.agents, self.zygote)
         self.keepers = {a: KeepAlive(self.run, a, adopt=True, forks=forks) for a in self.agents}
         if forks is not None and any(k.adoptable() is None for k in self.keepers.values()):
@@ -245,17 +242,18 @@ def _taken_over(zygote: Prestarted | None) -> list[str] | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    zygote = hub = None
+    zygote = None
     if args[:1] == ["--pending"]:
         zygote = fork_zygote()  # before any thread or event loop; they import beside us
-        hub = fork_hub() if args[2:3] == [HUB_FLAG] else None
+        if args[2:3] == [HUB_FLAG]:
+            fork_hub()  # (for this process's first ensure_hub)
         taken = _taken_over(zygote)
         if taken is None:
             return 0
         args = taken
     run_dir = keeper_entry(args, "codeswarm.control.launch.supervisor", "supervisor")
     return run_guarded(
-        lambda: asyncio.run(Supervisor(RunDir(run_dir), zygote, hub).run_forever()),
+        lambda: asyncio.run(Supervisor(RunDir(run_dir), zygote).run_forever()),
         "codeswarm supervisor",
     )
 
